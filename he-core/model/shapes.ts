@@ -1,0 +1,47 @@
+import { HeError } from '../errors.js';
+import type { Layer, ModelInput } from './format.js';
+
+/** Tensor shape as the layers see it: [n] for vectors, [c, h, w] for images. */
+export type Shape = readonly number[];
+
+export function inputShape(input: ModelInput): Shape {
+  return input.kind === 'features' ? [input.features.length] : [input.channels, input.height, input.width];
+}
+
+export function shapeSize(shape: Shape): number {
+  return shape.reduce((a, b) => a * b, 1);
+}
+
+/** The output shape of a layer, or a model_invalid error naming the layer and what does not fit. */
+export function layerOutputShape(layer: Layer, shape: Shape, index: number): Shape {
+  const where = `layer ${index} (${layer.type})`;
+  switch (layer.type) {
+    case 'dense': {
+      if (shapeSize(shape) !== layer.inputs) {
+        throw new HeError('model_invalid', `${where} expects ${layer.inputs} inputs but receives ${shapeSize(shape)}`);
+      }
+      return [layer.outputs];
+    }
+    case 'conv2d':
+    case 'avgpool2d': {
+      if (shape.length !== 3) throw new HeError('model_invalid', `${where} needs a [channels, height, width] input`);
+      const [c, h, w] = shape as [number, number, number];
+      const [kh, kw] = layer.kernel;
+      const [sh, sw] = layer.stride;
+      if (kh < 1 || kw < 1 || sh < 1 || sw < 1 || kh > h || kw > w) {
+        throw new HeError('model_invalid', `${where} has a kernel or stride that does not fit a ${h}x${w} input`);
+      }
+      const oh = Math.floor((h - kh) / sh) + 1;
+      const ow = Math.floor((w - kw) / sw) + 1;
+      if (layer.type === 'conv2d') {
+        if (layer.inChannels !== c) throw new HeError('model_invalid', `${where} expects ${layer.inChannels} channels but receives ${c}`);
+        return [layer.outChannels, oh, ow];
+      }
+      return [c, oh, ow];
+    }
+    case 'flatten':
+      return [shapeSize(shape)];
+    case 'activation':
+      return shape;
+  }
+}
