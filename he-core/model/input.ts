@@ -2,11 +2,14 @@ import { HeError } from '../errors.js';
 import { inputSize } from './format.js';
 import type { ModelFile } from './format.js';
 
+/** What input checking and pre-processing need of a model: a public plan carries exactly this. */
+export type ModelCard = Pick<ModelFile, 'id' | 'input' | 'preprocess'>;
+
 /**
  * Checks raw inputs against the model's schema. Out-of-range values are refused, not clamped:
  * polynomial activations are only valid inside the range the model was fitted on.
  */
-export function checkInput(model: ModelFile, raw: readonly number[]): void {
+export function checkInput(model: ModelCard, raw: readonly number[]): void {
   const n = inputSize(model.input);
   if (raw.length !== n) {
     throw new HeError('input_invalid', `model ${model.id} takes ${n} values, got ${raw.length}`);
@@ -36,7 +39,7 @@ export function checkInput(model: ModelFile, raw: readonly number[]): void {
 }
 
 /** z = (x - mean) / scale, as the model card says. */
-export function preprocess(model: ModelFile, raw: readonly number[]): Float64Array {
+export function preprocess(model: ModelCard, raw: readonly number[]): Float64Array {
   const { mean, scale } = model.preprocess;
   const perFeature = mean.length > 1 || model.input.kind === 'features';
   const out = new Float64Array(raw.length);

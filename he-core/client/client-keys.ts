@@ -1,0 +1,114 @@
+import type { Decryptor, Encryptor, PublicKey, SecretKey } from 'node-seal';
+import { HeError } from '../errors.js';
+import type { PublicPlan } from '../compiler/plan.js';
+import type { HeContext } from '../params/context.js';
+import { sealCall } from '../seal/runtime.js';
+import { free } from '../seal/scope.js';
+
+export interface GeneratedEvaluationKeys {
+  relin: Uint8Array | null;
+  galois: Uint8Array | null;
+  relinBytes: number;
+  galoisBytes: number;
+  ms: number;
+}
+
+/**
+ * The client's key pair for one parameter set. The secret key lives only here (and, wrapped, in
+ * the vault); nothing in the evaluator or the service can accept this type.
+ */
+export class ClientKeyPair {
+  readonly fingerprint: string;
+  private disposed = false;
+
+  private constructor(
+    readonly ctx: HeContext,
+    private readonly secretKey: SecretKey,
+    private readonly publicKey: PublicKey,
+    readonly encryptor: Encryptor,
+    readonly decryptor: Decryptor,
+  ) {
+    this.fingerprint = ctx.params.fingerprint;
+  }
+
+  private static fromSecret(ctx: HeContext, secretKey: SecretKey): ClientKeyPair {
+    const seal = ctx.seal;
+    const generator = new seal.KeyGenerator(ctx.context, secretKey);
+    let publicKey: PublicKey | undefined;
+    try {
+      // Only used to construct the encryptor; encryption itself is symmetric (seeded, half size).
+      publicKey = generator.createPublicKey();
+      const encryptor = new seal.Encryptor(ctx.context, publicKey, secretKey);
+      const decryptor = new seal.Decryptor(ctx.context, secretKey);
+      return new ClientKeyPair(ctx, secretKey, publicKey, encryptor, decryptor);
+    } catch (err) {
+      free(publicKey, secretKey);
+      throw new HeError('seal_failure', `setting up the key pair failed: ${(err as Error).message}`);
+    } finally {
+      free(generator);
+    }
+  }
+
+  static generate(ctx: HeContext): ClientKeyPair {
+    const generator = new ctx.seal.KeyGenerator(ctx.context);
+    try {
+      return ClientKeyPair.fromSecret(ctx, generator.secretKey());
+    } finally {
+      free(generator);
+    }
+  }
+
+  /** Restores a key pair from the vault's copy of the secret key. */
+  static fromSecretKeyBytes(ctx: HeContext, bytes: Uint8Array): ClientKeyPair {
+    const sk = new ctx.seal.SecretKey();
+    try {
+      sealCall(ctx.seal, 'keys_invalid', 'loading the secret key', () => sk.loadFromArray(ctx.context, bytes));
+    } catch (err) {
+      free(sk);
+      throw err;
+    }
+    return ClientKeyPair.fromSecret(ctx, sk);
+  }
+
+  /** The secret key's bytes, for the vault only (it encrypts them before storing). */
+  exportSecretKey(): Uint8Array {
+    return this.secretKey.saveToArray(this.ctx.seal.ComprModeType.zstd) as Uint8Array;
+  }
+
+  /** Relinearisation key and Galois keys for exactly the plan's steps, in SEAL's seeded, compressed form. */
+  createEvaluationKeys(plan: PublicPlan): GeneratedEvaluationKeys {
+    if (plan.params.fingerprint !== this.fingerprint) throw new HeError('params_mismatch', 'this key pair is for another parameter set');
+    const seal = this.ctx.seal;
+    const started = performance.now();
+    const generator = new seal.KeyGenerator(this.ctx.context, this.secretKey);
+    try {
+      let relin: Uint8Array | null = null;
+      let galois: Uint8Array | null = null;
+      if (plan.relinearization) {
+        const r = generator.createRelinKeysSerializable();
+        try {
+          relin = r.saveToArray(seal.ComprModeType.zstd) as Uint8Array;
+        } finally {
+          free(r);
+        }
+      }
+      if (plan.galoisSteps.length > 0) {
+        const g = sealCall(seal, 'keys_invalid', 'creating Galois keys', () => generator.createGaloisKeysSerializableWithSteps(Int32Array.from(plan.galoisSteps)));
+        try {
+          galois = g.saveToArray(seal.ComprModeType.zstd) as Uint8Array;
+        } finally {
+          free(g);
+        }
+      }
+      return { relin, galois, relinBytes: relin?.length ?? 0, galoisBytes: galois?.length ?? 0, ms: performance.now() - started };
+    } finally {
+      free(generator);
+    }
+  }
+
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    free(this.encryptor, this.decryptor, this.publicKey, this.secretKey);
+  }
+}

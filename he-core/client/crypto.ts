@@ -1,0 +1,82 @@
+import type { Ciphertext } from 'node-seal';
+import { HeError } from '../errors.js';
+import type { PublicPlan } from '../compiler/plan.js';
+import { EnvelopeKind, encodeEnvelope } from '../envelope/envelope.js';
+import { openCiphertextEnvelope } from '../envelope/ciphertexts.js';
+import { packBatch, packSample, unpackOutputs } from '../layout/pack.js';
+import { checkInput, preprocess } from '../model/input.js';
+import { sealCall } from '../seal/runtime.js';
+import { free } from '../seal/scope.js';
+import type { ClientKeyPair } from './client-keys.js';
+
+/** Lays out and encrypts slot vectors: symmetric, seeded (half the bytes), zstd-compressed. Top level, scale 2^scaleBits. */
+export function encryptVectors(keys: ClientKeyPair, plan: PublicPlan, vectors: readonly Float64Array[]): Uint8Array[] {
+  const { seal, encoder } = keys.ctx;
+  if (plan.params.fingerprint !== keys.fingerprint) throw new HeError('params_mismatch', 'the key pair is for another parameter set');
+  const pt = new seal.Plaintext();
+  try {
+    return vectors.map((v) =>
+      sealCall(seal, 'seal_failure', 'encrypting', () => {
+        encoder.encode(v, plan.input.scale, pt);
+        const serializable = keys.encryptor.encryptSymmetricSerializable(pt);
+        try {
+          return serializable.saveToArray(seal.ComprModeType.zstd) as Uint8Array;
+        } finally {
+          free(serializable);
+        }
+      }),
+    );
+  } finally {
+    free(pt);
+  }
+}
+
+/**
+ * Validates raw inputs against the schema, pre-processes, lays out and encrypts them into a
+ * request envelope. Single layouts take one sample; the batch layout up to its slot count.
+ */
+export function encryptRequest(keys: ClientKeyPair, plan: PublicPlan, samples: readonly (readonly number[])[]): Uint8Array {
+  const model = plan.model;
+  const zs = samples.map((raw) => {
+    checkInput(model, raw);
+    return preprocess(model, raw);
+  });
+  let vectors: Float64Array[];
+  if (plan.layout === 'batch') vectors = packBatch(plan, zs);
+  else {
+    if (zs.length !== 1) throw new HeError('input_invalid', `the ${plan.layout} layout takes one sample per request`);
+    vectors = [packSample(plan, zs[0]!)];
+  }
+  const items = encryptVectors(keys, plan, vectors);
+  return encodeEnvelope({ kind: EnvelopeKind.ciphertexts, fingerprint: plan.params.fingerprint, items });
+}
+
+/** Decrypts and decodes ciphertexts already checked against the plan's output shape. */
+export function decryptVectors(keys: ClientKeyPair, cts: readonly Ciphertext[]): Float64Array[] {
+  const { seal, encoder } = keys.ctx;
+  const pt = new seal.Plaintext();
+  try {
+    return cts.map((ct) =>
+      sealCall(seal, 'seal_failure', 'decrypting', () => {
+        keys.decryptor.decrypt(ct, pt);
+        return Float64Array.from(encoder.decodeFloat64(pt) as Float64Array);
+      }),
+    );
+  } finally {
+    free(pt);
+  }
+}
+
+/**
+ * Opens a result envelope: refuses anything that is not exactly this plan's output (count, level,
+ * scale; an echoed input ciphertext is at the top level and is refused), then decrypts and reads
+ * the output slots. Returns one row of network outputs (before post-processing) per sample.
+ */
+export function decryptResult(keys: ClientKeyPair, plan: PublicPlan, body: Uint8Array, samples = 1): Float64Array[] {
+  const cts = openCiphertextEnvelope(keys.ctx, body, EnvelopeKind.results, plan.output);
+  try {
+    return unpackOutputs(plan, decryptVectors(keys, cts), samples);
+  } finally {
+    free(...cts);
+  }
+}

@@ -1,0 +1,250 @@
+import type { MainModule } from 'node-seal';
+import { HeError } from '../errors.js';
+import type { ModelFile } from '../model/format.js';
+import { inputSize } from '../model/format.js';
+import { primeAt, slotCount, topLevel } from '../params/parameters.js';
+import type { HeParameters } from '../params/parameters.js';
+import { selectParameters } from '../params/select.js';
+import { babySteps, genericDiagonals, hybridDiagonals, nextPow2, rotateSlots } from './diagonals.js';
+import type { DiagonalForm } from './diagonals.js';
+import { lowerModel, opDepth } from './lower.js';
+import type { IrLinear, IrOp } from './lower.js';
+import type { InputLayout, LinearStep, Plan, PlanStep, PublicPlan } from './plan.js';
+import { chooseRotationKeys } from './rotations.js';
+import type { RotationUse } from './rotations.js';
+
+export interface CompileOptions {
+  /** 'single': one sample per request in the model's single layout; 'batch': one slot per sample. */
+  mode?: 'single' | 'batch';
+  /** Upper bound for the estimated evaluation-key bytes (relinearisation + Galois); default 9 MB. */
+  maxEvaluationKeyBytes?: number;
+}
+
+/** Estimated bytes of one seeded, zstd-compressed key-switching key (measured ratio 1.25 over the raw bit count). */
+export function estimatedKeyBytes(params: HeParameters): number {
+  const decomposition = params.primes.length - 1;
+  const bits = params.coeffModulusBits.reduce((a, b) => a + b, 0);
+  return Math.round(1.25 * decomposition * (bits / 8) * params.polyModulusDegree);
+}
+
+function im2colSlots(op: IrLinear): { windowBlock: number; positions: number } {
+  const g = op.im2col!;
+  const windows = g.outHeight * g.outWidth;
+  return { windowBlock: nextPow2(windows), positions: g.channels * g.kernel[0] * g.kernel[1] };
+}
+
+function requiredSlots(ir: IrOp[], inputCount: number, batch: boolean): number {
+  if (batch) return 1;
+  let slots = nextPow2(inputCount);
+  for (const op of ir) {
+    if (op.kind !== 'linear') continue;
+    slots = Math.max(slots, nextPow2(op.rows));
+    if (op.im2col) {
+      const { windowBlock, positions } = im2colSlots(op);
+      slots = Math.max(slots, windowBlock * positions);
+    }
+  }
+  return slots;
+}
+
+/** Scale and level bookkeeping exactly as SEAL does it (double arithmetic in the same order). */
+class LevelTracker {
+  level: number;
+  scale: number;
+  constructor(private readonly params: HeParameters) {
+    this.level = topLevel(params);
+    this.scale = 2 ** params.scaleBits;
+  }
+  prime(): number {
+    if (this.level < 1) throw new HeError('params_unsatisfiable', 'the plan ran out of levels');
+    return primeAt(this.params, this.level);
+  }
+  /** ct x pt with the plaintext at the scale of the prime about to be dropped, then rescale. */
+  linear(): { levelIn: number; scaleIn: number; scaleOut: number } {
+    const q = this.prime();
+    const out = { levelIn: this.level, scaleIn: this.scale, scaleOut: (this.scale * q) / q };
+    this.level -= 1;
+    this.scale = out.scaleOut;
+    return out;
+  }
+  square(): { levelIn: number; scaleIn: number; scaleOut: number } {
+    const q = this.prime();
+    const out = { levelIn: this.level, scaleIn: this.scale, scaleOut: (this.scale * this.scale) / q };
+    this.level -= 1;
+    this.scale = out.scaleOut;
+    return out;
+  }
+  cube(): { levelIn: number; scaleIn: number; scaleOut: number } {
+    const q1 = this.prime();
+    const squared = (this.scale * this.scale) / q1;
+    this.level -= 1;
+    const q2 = this.prime();
+    const out = { levelIn: this.level + 1, scaleIn: this.scale, scaleOut: (squared * this.scale) / q2 };
+    this.level -= 1;
+    this.scale = out.scaleOut;
+    return out;
+  }
+}
+
+function linearStep(op: IrLinear, form: DiagonalForm, strategy: 'hybrid' | 'generic', at: { levelIn: number; scaleIn: number; scaleOut: number }, slots: number): LinearStep {
+  const k = form.diagonals.length;
+  const baby = babySteps(k);
+  const giant = Math.ceil(k / baby);
+  const diagonals: (Float64Array | null)[] = [];
+  for (let g = 0; g < giant; g++) {
+    for (let b = 0; b < baby; b++) {
+      const d = form.diagonals[g * baby + b] ?? null;
+      diagonals.push(d ? rotateSlots(d, -form.unit * g * baby) : null);
+    }
+  }
+  const giantSchedule: { group: number; shift: number }[] = [];
+  let pending = 0;
+  let started = false;
+  for (let g = giant - 1; g >= 0; g--) {
+    if (started) pending += form.unit * baby;
+    const present = diagonals.slice(g * baby, (g + 1) * baby).some((d) => d !== null);
+    if (present) {
+      giantSchedule.push({ group: g, shift: started ? pending % slots : 0 });
+      started = true;
+      pending = 0;
+    }
+  }
+  let bias: Float64Array | null = null;
+  if (op.bias.some((v) => v !== 0)) {
+    bias = new Float64Array(slots);
+    for (let j = 0; j < slots; j++) {
+      const row = j % form.outPeriod;
+      if (row < op.rows) bias[j] = op.bias[row]!;
+    }
+  }
+  return {
+    op: 'linear',
+    name: op.name,
+    strategy,
+    rows: op.rows,
+    cols: op.cols,
+    ...at,
+    babyUnit: form.unit,
+    baby,
+    giant,
+    diagonals,
+    giantSchedule,
+    finalShift: pending % slots,
+    blockSums: form.blockSums,
+    bias,
+    outPeriod: form.outPeriod,
+  };
+}
+
+function rotationUses(steps: PlanStep[]): RotationUse[] {
+  const uses: RotationUse[] = [];
+  for (const s of steps) {
+    if (s.op !== 'linear') continue;
+    const maxBaby = Math.max(0, ...s.diagonals.map((d, i) => (d ? i % s.baby : 0)));
+    if (maxBaby > 0) uses.push({ amount: s.babyUnit, level: s.levelIn, count: maxBaby });
+    for (const g of s.giantSchedule) if (g.shift) uses.push({ amount: g.shift, level: s.levelIn - 1, count: 1 });
+    if (s.finalShift) uses.push({ amount: s.finalShift, level: s.levelIn - 1, count: 1 });
+    for (const t of s.blockSums) uses.push({ amount: t, level: s.levelIn - 1, count: 1 });
+  }
+  return uses;
+}
+
+/**
+ * Compiles a model into a plan: the smallest 128-bit-secure parameters for its depth and precision,
+ * the layout of every tensor, the operations with their levels and scales, and the exact Galois
+ * steps. Deterministic: the same model and options always give the same plan.
+ */
+export function compile(seal: MainModule, model: ModelFile, options: CompileOptions = {}): Plan {
+  const batch = options.mode === 'batch';
+  const im2colFirst = !batch && model.he.singleLayout === 'im2col';
+  const ir = lowerModel(model, im2colFirst);
+  const depth = ir.reduce((a, op) => a + opDepth(op), 0);
+  const outputBound = model.he.valueBounds[model.he.valueBounds.length - 1]!;
+  // Twice the largest output seen in training, plus a sign bit.
+  const headroomBits = Math.max(2, Math.ceil(Math.log2(2 * outputBound + 1)) + 1);
+  const n0 = inputSize(model.input);
+  const params = selectParameters(seal, {
+    depth,
+    scaleBits: model.he.precisionBits,
+    headroomBits,
+    minSlots: requiredSlots(ir, n0, batch),
+  });
+  const slots = slotCount(params);
+  const tracker = new LevelTracker(params);
+  const steps: PlanStep[] = [];
+  let input: InputLayout;
+  let period = nextPow2(n0);
+
+  if (batch) {
+    input = { kind: 'batch', features: n0 };
+  } else if (im2colFirst) {
+    const first = ir[0] as IrLinear;
+    const g = first.im2col!;
+    const { windowBlock, positions } = im2colSlots(first);
+    input = { kind: 'im2col', ...g, windowBlock, kernelPositions: positions };
+  } else {
+    input = { kind: 'vector', size: n0, period };
+  }
+
+  ir.forEach((op, index) => {
+    if (op.kind === 'square') {
+      steps.push({ op: 'square', name: op.name, ...tracker.square() });
+      return;
+    }
+    if (op.kind === 'cube') {
+      steps.push({ op: 'cube', name: op.name, e: op.e, ...tracker.cube() });
+      return;
+    }
+    if (batch) {
+      steps.push({ op: 'batch-linear', name: op.name, rows: op.rows, cols: op.cols, ...tracker.linear(), weights: op.matrix, bias: op.bias });
+      return;
+    }
+    let form: DiagonalForm;
+    let strategy: 'hybrid' | 'generic';
+    if (index === 0 && op.im2col) {
+      const { windowBlock } = im2colSlots(op);
+      const windows = op.im2col.outHeight * op.im2col.outWidth;
+      form = genericDiagonals(op, (col) => Math.floor(col / windows) * windowBlock + (col % windows), slots);
+      strategy = 'generic';
+    } else {
+      form = hybridDiagonals(op, period, slots);
+      strategy = 'hybrid';
+    }
+    steps.push(linearStep(op, form, strategy, tracker.linear(), slots));
+    period = form.outPeriod;
+  });
+
+  if (tracker.level !== 0) throw new HeError('params_unsatisfiable', `the plan ends at level ${tracker.level}, expected 0`);
+  const last = ir[ir.length - 1] as IrLinear;
+  const relinearization = ir.some((op) => op.kind !== 'linear');
+  const keyBytes = estimatedKeyBytes(params);
+  const budget = options.maxEvaluationKeyBytes ?? 9_000_000;
+  const maxKeys = Math.max(1, Math.floor((budget - (relinearization ? keyBytes : 0)) / keyBytes));
+  const rotations = chooseRotationKeys(rotationUses(steps), slots, maxKeys);
+
+  const publicPlan: PublicPlan = {
+    planFormat: 1,
+    model: {
+      id: model.id,
+      version: model.version,
+      title: model.title,
+      description: model.description,
+      task: model.task,
+      weightsSha256: model.weightsSha256,
+      metrics: model.metrics,
+      input: model.input,
+      output: model.output,
+      preprocess: model.preprocess,
+      postprocess: model.postprocess,
+      testVectors: model.testVectors,
+    },
+    layout: batch ? 'batch' : im2colFirst ? 'im2col' : 'vector',
+    params,
+    galoisSteps: rotations.steps,
+    relinearization,
+    samplesPerRequest: batch ? slots : 1,
+    input: { ...input, count: batch ? n0 : 1, level: topLevel(params), scale: 2 ** params.scaleBits },
+    output: { kind: batch ? 'batch' : 'slots', size: last.rows, count: batch ? last.rows : 1, level: 0, scale: tracker.scale },
+  };
+  return { public: publicPlan, steps, rotationPaths: rotations.paths, depth };
+}

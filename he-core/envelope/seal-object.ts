@@ -1,0 +1,70 @@
+import { inflateSync, zstdDecompressSync } from 'node:zlib';
+import { HeError } from '../errors.js';
+
+const SEAL_MAGIC = 0xa15e;
+const SEAL_HEADER_BYTES = 16;
+
+export type SealCompression = 'none' | 'zlib' | 'zstd';
+
+export interface SealHeader {
+  compression: SealCompression;
+  /** Total size of the object as its header declares it (header included). */
+  size: number;
+}
+
+/** Reads and checks SEAL's 16-byte serialisation header without touching the payload. */
+export function readSealHeader(bytes: Uint8Array): SealHeader {
+  if (bytes.length < SEAL_HEADER_BYTES) throw new HeError('seal_object_invalid', `a SEAL object needs at least ${SEAL_HEADER_BYTES} bytes, got ${bytes.length}`);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (view.getUint16(0, true) !== SEAL_MAGIC) throw new HeError('seal_object_invalid', 'not a SEAL object (bad magic)');
+  if (view.getUint8(2) !== SEAL_HEADER_BYTES) throw new HeError('seal_object_invalid', 'unexpected SEAL header size');
+  if (view.getUint8(3) !== 4 || view.getUint8(4) > 1) throw new HeError('seal_object_invalid', `SEAL version ${view.getUint8(3)}.${view.getUint8(4)} is not 4.0/4.1`);
+  const mode = view.getUint8(5);
+  const compression: SealCompression | undefined = (['none', 'zlib', 'zstd'] as const)[mode];
+  if (!compression) throw new HeError('seal_object_invalid', `unknown SEAL compression mode ${mode}`);
+  if (view.getUint16(6, true) !== 0) throw new HeError('seal_object_invalid', 'SEAL header reserved bytes are not zero');
+  const size = view.getBigUint64(8, true);
+  if (size !== BigInt(bytes.length)) throw new HeError('seal_object_invalid', `the SEAL header declares ${size} bytes but the object has ${bytes.length}`);
+  return { compression, size: bytes.length };
+}
+
+/**
+ * Returns the object uncompressed, decompressing it here with a hard output bound (a compression
+ * bomb stops at `maxUncompressedBytes`) so that SEAL never inflates untrusted data itself.
+ */
+export function decompressSealObject(bytes: Uint8Array, maxUncompressedBytes: number): Uint8Array {
+  const header = readSealHeader(bytes);
+  if (header.compression === 'none') {
+    if (bytes.length > maxUncompressedBytes) throw new HeError('seal_object_too_large', `a SEAL object of ${bytes.length} bytes exceeds the ${maxUncompressedBytes}-byte bound`);
+    return bytes;
+  }
+  const payload = bytes.subarray(SEAL_HEADER_BYTES);
+  const limit = maxUncompressedBytes - SEAL_HEADER_BYTES;
+  let body: Buffer;
+  try {
+    body = header.compression === 'zstd' ? zstdDecompressSync(payload, { maxOutputLength: limit }) : inflateSync(payload, { maxOutputLength: limit });
+  } catch (err) {
+    const code = (err as { code?: string }).code;
+    if (code === 'ERR_BUFFER_TOO_LARGE' || /too large|exceeds|maxOutputLength/i.test((err as Error).message)) {
+      throw new HeError('seal_object_too_large', `the SEAL object inflates beyond the ${maxUncompressedBytes}-byte bound`);
+    }
+    throw new HeError('seal_object_invalid', `the SEAL object does not decompress: ${(err as Error).message}`);
+  }
+  const out = new Uint8Array(SEAL_HEADER_BYTES + body.length);
+  out.set(bytes.subarray(0, SEAL_HEADER_BYTES));
+  out.set(body, SEAL_HEADER_BYTES);
+  const view = new DataView(out.buffer);
+  view.setUint8(5, 0);
+  view.setBigUint64(8, BigInt(out.length), true);
+  return out;
+}
+
+/** Largest uncompressed ciphertext for these parameters: 3 polynomials at every prime, plus metadata. */
+export function maxCiphertextBytes(polyModulusDegree: number, primes: number): number {
+  return 3 * polyModulusDegree * primes * 8 + 1024;
+}
+
+/** Largest uncompressed key-switching key set: `keys` keys of (primes - 1) components, 2 polynomials each. */
+export function maxKeyBytes(polyModulusDegree: number, primes: number, keys: number): number {
+  return keys * (primes - 1) * 2 * polyModulusDegree * primes * 8 + 4096 * (keys + 1);
+}

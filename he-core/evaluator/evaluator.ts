@@ -1,0 +1,295 @@
+import type { Ciphertext, Plaintext } from 'node-seal';
+import { HeError } from '../errors.js';
+import type { BatchLinearStep, CubeStep, LinearStep, Plan, PlanStep } from '../compiler/plan.js';
+import type { HeContext } from '../params/context.js';
+import { primeAt } from '../params/parameters.js';
+import { sealCall } from '../seal/runtime.js';
+import { free } from '../seal/scope.js';
+import type { EvaluationKeys } from './evaluation-keys.js';
+
+interface PreparedLinear {
+  diagonals: (Plaintext | null)[];
+  bias: Plaintext | null;
+}
+
+/** Relative tolerance when comparing a ciphertext's scale with the plan's. */
+const SCALE_TOLERANCE = 1e-9;
+
+/**
+ * Runs a plan on ciphertexts with evaluation keys only. The weights are encoded once per model
+ * and level, at construction; `evaluate` then only multiplies, rotates, rescales and adds.
+ */
+export class PlanEvaluator {
+  private readonly prepared = new Map<PlanStep, PreparedLinear | Plaintext | null>();
+  private readonly constants = new Map<string, Plaintext>();
+  private disposed = false;
+
+  constructor(
+    readonly ctx: HeContext,
+    readonly plan: Plan,
+  ) {
+    if (plan.public.params.fingerprint !== ctx.params.fingerprint) throw new HeError('params_mismatch', 'the plan is for another parameter set');
+    try {
+      for (const step of plan.steps) {
+        if (step.op === 'linear') this.prepared.set(step, this.prepareLinear(step));
+        else if (step.op === 'cube') this.prepared.set(step, step.e === 0 ? null : this.constant(step.e, (step.scaleIn * step.scaleIn) / primeAt(ctx.params, step.levelIn), step.levelIn - 1));
+      }
+    } catch (err) {
+      this.dispose();
+      throw err;
+    }
+  }
+
+  /** Encodes values at the given scale, then drops the plaintext to `level`. Caller frees. */
+  private encode(values: Float64Array, scale: number, level: number): Plaintext {
+    const { seal, encoder, evaluator } = this.ctx;
+    const pt = new seal.Plaintext();
+    try {
+      sealCall(seal, 'seal_failure', 'encoding weights', () => {
+        encoder.encode(values, scale, pt);
+        if (level < this.ctx.topLevel) evaluator.plainModSwitchToInplace(pt, this.ctx.parmsId(level));
+      });
+      return pt;
+    } catch (err) {
+      free(pt);
+      throw err;
+    }
+  }
+
+  /** A constant plaintext (every slot `value`), cached by value, scale and level. */
+  private constant(value: number, scale: number, level: number): Plaintext {
+    const key = `${value}|${scale}|${level}`;
+    let pt = this.constants.get(key);
+    if (!pt) {
+      pt = this.encode(new Float64Array(this.ctx.slots).fill(value), scale, level);
+      // Bounded cache: large batch layers re-encode instead of holding thousands of plaintexts.
+      if (this.constants.size < 4096) this.constants.set(key, pt);
+    }
+    return pt;
+  }
+
+  private releaseConstant(pt: Plaintext): void {
+    for (const cached of this.constants.values()) if (cached === pt) return;
+    free(pt);
+  }
+
+  private prepareLinear(step: LinearStep): PreparedLinear {
+    const q = primeAt(this.ctx.params, step.levelIn);
+    const prepared: PreparedLinear = { diagonals: [], bias: null };
+    this.prepared.set(step, prepared);
+    for (const d of step.diagonals) prepared.diagonals.push(d ? this.encode(d, q, step.levelIn) : null);
+    if (step.bias) prepared.bias = this.encode(step.bias, step.scaleOut, step.levelIn - 1);
+    return prepared;
+  }
+
+  private rotate(ct: Ciphertext, amount: number, keys: EvaluationKeys): Ciphertext {
+    const { seal, evaluator } = this.ctx;
+    const path = this.plan.rotationPaths[amount];
+    if (!path || !keys.galois) throw new HeError('keys_missing', `no Galois key path for a rotation by ${amount}`);
+    const out = new seal.Ciphertext();
+    const galois = keys.galois;
+    sealCall(seal, 'seal_failure', 'rotating', () => {
+      evaluator.rotateVector(ct, path[0]!, galois, out);
+      for (const s of path.slice(1)) evaluator.rotateVectorInplace(out, s, galois);
+    });
+    return out;
+  }
+
+  private rotateInplace(ct: Ciphertext, amount: number, keys: EvaluationKeys): void {
+    const rotated = this.rotate(ct, amount, keys);
+    ct.assign(rotated);
+    free(rotated);
+  }
+
+  private linear(step: LinearStep, x: Ciphertext, keys: EvaluationKeys): Ciphertext {
+    const { seal, evaluator } = this.ctx;
+    const prepared = this.prepared.get(step) as PreparedLinear;
+    const maxBaby = Math.max(0, ...step.diagonals.map((d, i) => (d ? i % step.baby : 0)));
+    const babies: Ciphertext[] = [x];
+    let acc: Ciphertext | null = null;
+    try {
+      for (let b = 1; b <= maxBaby; b++) babies.push(this.rotate(babies[b - 1]!, step.babyUnit, keys));
+      for (const { group, shift } of step.giantSchedule) {
+        let sum: Ciphertext | null = null;
+        for (let b = 0; b < step.baby; b++) {
+          const pt = prepared.diagonals[group * step.baby + b];
+          if (!pt) continue;
+          const term = new seal.Ciphertext();
+          evaluator.multiplyPlain(babies[b]!, pt, term);
+          if (sum) {
+            evaluator.addInplace(sum, term);
+            free(term);
+          } else sum = term;
+        }
+        const groupSum = sum!;
+        evaluator.rescaleToNextInplace(groupSum);
+        if (acc) {
+          if (shift) this.rotateInplace(acc, shift, keys);
+          evaluator.addInplace(acc, groupSum);
+          free(groupSum);
+        } else acc = groupSum;
+      }
+      if (!acc) throw new HeError('model_unsupported', `layer ${step.name} has no non-zero weights`);
+      if (step.finalShift) this.rotateInplace(acc, step.finalShift, keys);
+      for (const t of step.blockSums) {
+        const rotated = this.rotate(acc, t, keys);
+        evaluator.addInplace(acc, rotated);
+        free(rotated);
+      }
+      if (prepared.bias) evaluator.addPlainInplace(acc, prepared.bias);
+      const out = acc;
+      acc = null;
+      return out;
+    } finally {
+      free(acc, ...babies.slice(1));
+    }
+  }
+
+  private batchLinear(step: BatchLinearStep, xs: Ciphertext[]): Ciphertext[] {
+    const { seal, evaluator } = this.ctx;
+    const q = primeAt(this.ctx.params, step.levelIn);
+    const out: Ciphertext[] = [];
+    try {
+      for (let r = 0; r < step.rows; r++) {
+        let acc: Ciphertext | null = null;
+        for (let c = 0; c < step.cols; c++) {
+          const w = step.weights[r * step.cols + c]!;
+          if (w === 0) continue;
+          const pt = this.constant(w, q, step.levelIn);
+          const term = new seal.Ciphertext();
+          try {
+            evaluator.multiplyPlain(xs[c]!, pt, term);
+          } finally {
+            this.releaseConstant(pt);
+          }
+          if (acc) {
+            evaluator.addInplace(acc, term);
+            free(term);
+          } else acc = term;
+        }
+        if (!acc) throw new HeError('model_unsupported', `row ${r} of layer ${step.name} has no non-zero weight`);
+        out.push(acc);
+        evaluator.rescaleToNextInplace(acc);
+        if (step.bias[r] !== 0) {
+          const pt = this.constant(step.bias[r]!, step.scaleOut, step.levelIn - 1);
+          evaluator.addPlainInplace(acc, pt);
+          this.releaseConstant(pt);
+        }
+      }
+      return out;
+    } catch (err) {
+      free(...out);
+      throw err;
+    }
+  }
+
+  private square(x: Ciphertext, keys: EvaluationKeys): Ciphertext {
+    const { seal, evaluator } = this.ctx;
+    if (!keys.relin) throw new HeError('keys_missing', 'this plan needs a relinearisation key');
+    const out = new seal.Ciphertext();
+    evaluator.square(x, out);
+    evaluator.relinearizeInplace(out, keys.relin);
+    evaluator.rescaleToNextInplace(out);
+    return out;
+  }
+
+  private cube(step: CubeStep, x: Ciphertext, keys: EvaluationKeys): Ciphertext {
+    const { seal, evaluator } = this.ctx;
+    const squared = this.square(x, keys);
+    const lowered = new seal.Ciphertext();
+    try {
+      const e = this.prepared.get(step) as Plaintext | null;
+      if (e) evaluator.addPlainInplace(squared, e);
+      evaluator.cipherModSwitchToNext(x, lowered);
+      evaluator.multiplyInplace(squared, lowered);
+      evaluator.relinearizeInplace(squared, keys.relin!);
+      evaluator.rescaleToNextInplace(squared);
+      return squared;
+    } catch (err) {
+      free(squared);
+      throw err;
+    } finally {
+      free(lowered);
+    }
+  }
+
+  /** Checks that inputs have the count, level, scale and size the plan expects. */
+  private checkInputs(inputs: Ciphertext[]): void {
+    const expected = this.plan.public.input;
+    if (inputs.length !== expected.count) throw new HeError('ciphertext_mismatch', `expected ${expected.count} input ciphertexts, got ${inputs.length}`);
+    for (const ct of inputs) {
+      const pid = ct.parmsId();
+      const level = this.ctx.levelOf(pid);
+      free(pid);
+      if (level !== expected.level) throw new HeError('ciphertext_mismatch', `an input ciphertext is at level ${level}, expected ${expected.level}`);
+      if (ct.size() !== 2) throw new HeError('ciphertext_mismatch', `an input ciphertext has ${ct.size()} polynomials, expected 2`);
+      if (Math.abs(ct.scale() - expected.scale) > SCALE_TOLERANCE * expected.scale) {
+        throw new HeError('ciphertext_mismatch', `an input ciphertext has scale 2^${Math.log2(ct.scale()).toFixed(3)}, expected 2^${Math.log2(expected.scale).toFixed(3)}`);
+      }
+    }
+  }
+
+  /**
+   * Runs the plan. Inputs stay owned by the caller; the returned ciphertexts (at level 0, at the
+   * plan's output scale) are the caller's to free.
+   */
+  evaluate(inputs: Ciphertext[], keys: EvaluationKeys): Ciphertext[] {
+    if (this.disposed) throw new HeError('seal_failure', 'this evaluator was disposed');
+    this.checkInputs(inputs);
+    let current: Ciphertext[] = inputs;
+    const owned = (cts: Ciphertext[]): boolean => cts !== inputs;
+    try {
+      for (const step of this.plan.steps) {
+        let next: Ciphertext[];
+        const run = (): Ciphertext[] => {
+          switch (step.op) {
+            case 'linear':
+              return [this.linear(step, current[0]!, keys)];
+            case 'batch-linear':
+              return this.batchLinear(step, current);
+            case 'square':
+              return current.map((ct) => this.square(ct, keys));
+            case 'cube':
+              return current.map((ct) => this.cube(step, ct, keys));
+          }
+        };
+        try {
+          next = run();
+        } catch (err) {
+          if (err instanceof HeError) throw err;
+          throw new HeError('seal_failure', `evaluating ${step.name}: ${sealMessage(this.ctx, err)}`);
+        }
+        if (owned(current)) free(...current);
+        current = next;
+      }
+      const result = current;
+      current = inputs;
+      return result;
+    } finally {
+      if (owned(current)) free(...current);
+    }
+  }
+
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    for (const p of this.prepared.values()) {
+      if (!p) continue;
+      if ('diagonals' in p) free(...p.diagonals, p.bias);
+      else free(p);
+    }
+    free(...this.constants.values());
+    this.prepared.clear();
+    this.constants.clear();
+  }
+}
+
+function sealMessage(ctx: HeContext, err: unknown): string {
+  try {
+    return sealCall(ctx.seal, 'seal_failure', 'seal', () => {
+      throw err;
+    });
+  } catch (e) {
+    return (e as Error).message;
+  }
+}
