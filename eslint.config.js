@@ -2,6 +2,7 @@
 // enforced here rather than remembered.
 import tseslint from 'typescript-eslint';
 import importX from 'eslint-plugin-import-x';
+import { createTypeScriptImportResolver } from 'eslint-import-resolver-typescript';
 
 const nodeBuiltins = ['node:*', 'fs', 'path', 'crypto', 'os', 'child_process', 'worker_threads', 'http', 'https', 'net', 'zlib'];
 
@@ -13,6 +14,10 @@ export default tseslint.config(
   {
     files: ['**/*.ts', '**/*.tsx'],
     plugins: { 'import-x': importX },
+    settings: {
+      // Resolve `./x.js` imports to their `.ts` sources, so that the path rules see every import.
+      'import-x/resolver-next': [createTypeScriptImportResolver({ project: ['he-core/tsconfig.json', 'scripts/tsconfig.json', 'tests/tsconfig.json'], noWarnOnMultipleProjects: true })],
+    },
     rules: {
       '@typescript-eslint/no-explicit-any': 'error',
       '@typescript-eslint/consistent-type-imports': 'error',
@@ -40,7 +45,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ['he-core/**/*.ts', 'mock-service/**/*.ts', 'scripts/**/*.ts', 'tests/**/*.ts', 'renderer/**/*.ts', 'renderer/**/*.tsx'],
+    files: ['he-core/**/*.ts', 'mock-service/**/*.ts', 'scripts/**/*.ts', 'tests/**/*.ts'],
     rules: {
       'no-restricted-imports': ['error', { paths: [{ name: 'electron', message: 'Only the Electron shell files in main/ import electron.' }] }],
     },

@@ -27,6 +27,65 @@ export function estimatedKeyBytes(params: HeParameters): number {
   return Math.round(1.25 * decomposition * (bits / 8) * params.polyModulusDegree);
 }
 
+/**
+ * Bits above the scale that the first prime needs for the decrypted output: twice the largest
+ * output seen in training plus a sign bit, raised towards the worst case over the declared input
+ * box (interval arithmetic), but by at most 6 bits: allowed inputs may reach beyond the training
+ * data, and an overflow at the last level would decrypt to garbage.
+ */
+export function outputHeadroomBits(model: ModelFile): number {
+  const trained = model.he.valueBounds[model.he.valueBounds.length - 1]!;
+  const bits = (v: number): number => Math.max(2, Math.ceil(Math.log2(2 * v + 1)) + 1);
+  const base = bits(trained);
+  const worst = intervalOutputBound(model);
+  return Math.min(base + 6, Math.max(base, bits(worst)));
+}
+
+/** Largest |output| over the declared input box, by interval arithmetic on the lowered network. */
+function intervalOutputBound(model: ModelFile): number {
+  const n = inputSize(model.input);
+  const lo = new Float64Array(n);
+  const hi = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    const [min, max] = model.input.kind === 'features' ? [model.input.features[i]!.min, model.input.features[i]!.max] : [model.input.min, model.input.max];
+    const m = model.preprocess.mean.length > 1 ? model.preprocess.mean[i]! : model.preprocess.mean[0]!;
+    const s = model.preprocess.scale.length > 1 ? model.preprocess.scale[i]! : model.preprocess.scale[0]!;
+    const a = (min - m) / s;
+    const b = (max - m) / s;
+    lo[i] = Math.min(a, b);
+    hi[i] = Math.max(a, b);
+  }
+  let low: Float64Array = lo;
+  let high: Float64Array = hi;
+  for (const op of lowerModel(model, false)) {
+    if (op.kind === 'linear') {
+      const nl = new Float64Array(op.rows);
+      const nh = new Float64Array(op.rows);
+      for (let r = 0; r < op.rows; r++) {
+        let a = op.bias[r]!;
+        let b = op.bias[r]!;
+        for (let c = 0; c < op.cols; c++) {
+          const w = op.matrix[r * op.cols + c]!;
+          a += w >= 0 ? w * low[c]! : w * high[c]!;
+          b += w >= 0 ? w * high[c]! : w * low[c]!;
+        }
+        nl[r] = a;
+        nh[r] = b;
+      }
+      low = nl;
+      high = nh;
+    } else {
+      const e = op.kind === 'cube' ? op.e : 0;
+      const f = (x: number): number => (op.kind === 'square' ? x * x : x * x * x + e * x);
+      const m = Math.max(...low.map(Math.abs), ...high.map(Math.abs));
+      const bound = Math.abs(f(m)) + Math.abs(e) * m;
+      low = low.map(() => (op.kind === 'square' ? 0 : -bound));
+      high = high.map(() => bound);
+    }
+  }
+  return Math.max(...low.map(Math.abs), ...high.map(Math.abs));
+}
+
 function im2colSlots(op: IrLinear): { windowBlock: number; positions: number } {
   const g = op.im2col!;
   const windows = g.outHeight * g.outWidth;
@@ -159,9 +218,7 @@ export function compile(seal: MainModule, model: ModelFile, options: CompileOpti
   const im2colFirst = !batch && model.he.singleLayout === 'im2col';
   const ir = lowerModel(model, im2colFirst);
   const depth = ir.reduce((a, op) => a + opDepth(op), 0);
-  const outputBound = model.he.valueBounds[model.he.valueBounds.length - 1]!;
-  // Twice the largest output seen in training, plus a sign bit.
-  const headroomBits = Math.max(2, Math.ceil(Math.log2(2 * outputBound + 1)) + 1);
+  const headroomBits = outputHeadroomBits(model);
   const n0 = inputSize(model.input);
   const params = selectParameters(seal, {
     depth,

@@ -183,6 +183,7 @@ export function lowerModel(model: ModelFile, im2colFirst: boolean): IrOp[] {
     if (op.kind === 'linear' && last?.kind === 'linear') fused[fused.length - 1] = composeLinear(last, op);
     else fused.push(op);
   }
+  pruneDeadUnits(fused, 2 ** -(model.he.precisionBits + 1));
   fused.forEach((op, i) => {
     if (op.kind === 'linear') return;
     if (fused[i - 1]?.kind !== 'linear') {
@@ -193,6 +194,45 @@ export function lowerModel(model: ModelFile, im2colFirst: boolean): IrOp[] {
     }
   });
   return fused;
+}
+
+function activate(op: IrOp, x: number): number {
+  if (op.kind === 'square') return x * x;
+  if (op.kind === 'cube') return x * x * x + op.e * x;
+  return x;
+}
+
+/**
+ * Removes hidden units whose weights all lie below the scale's resolution (they would encode to
+ * zero): such a unit outputs its bias, a constant, so its activation is folded into the next
+ * layer's bias. Only units followed by an activation and another linear map are pruned.
+ */
+function pruneDeadUnits(ops: IrOp[], resolution: number): void {
+  for (let i = 0; i + 2 < ops.length; i++) {
+    const first = ops[i]!;
+    const act = ops[i + 1]!;
+    const next = ops[i + 2]!;
+    if (first.kind !== 'linear' || act.kind === 'linear' || next.kind !== 'linear') continue;
+    const keep: number[] = [];
+    for (let r = 0; r < first.rows; r++) {
+      let max = 0;
+      for (let c = 0; c < first.cols; c++) max = Math.max(max, Math.abs(first.matrix[r * first.cols + c]!));
+      if (max >= resolution) keep.push(r);
+    }
+    if (keep.length === first.rows || keep.length === 0) continue;
+    const nextBias = Float64Array.from(next.bias);
+    for (let r = 0; r < first.rows; r++) {
+      if (keep.includes(r)) continue;
+      const constant = activate(act, first.bias[r]!);
+      for (let o = 0; o < next.rows; o++) nextBias[o]! += next.matrix[o * next.cols + r]! * constant;
+    }
+    const matrix = new Float64Array(keep.length * first.cols);
+    keep.forEach((r, k) => matrix.set(first.matrix.subarray(r * first.cols, (r + 1) * first.cols), k * first.cols));
+    const nextMatrix = new Float64Array(next.rows * keep.length);
+    for (let o = 0; o < next.rows; o++) keep.forEach((r, k) => (nextMatrix[o * keep.length + k] = next.matrix[o * next.cols + r]!));
+    ops[i] = { ...first, rows: keep.length, matrix, bias: Float64Array.from(keep, (r) => first.bias[r]!) };
+    ops[i + 2] = { ...next, cols: keep.length, matrix: nextMatrix, bias: nextBias };
+  }
 }
 
 export function opDepth(op: IrOp): number {

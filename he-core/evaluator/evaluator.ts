@@ -77,7 +77,14 @@ export class PlanEvaluator {
     const q = primeAt(this.ctx.params, step.levelIn);
     const prepared: PreparedLinear = { diagonals: [], bias: null };
     this.prepared.set(step, prepared);
-    for (const d of step.diagonals) prepared.diagonals.push(d ? this.encode(d, q, step.levelIn) : null);
+    for (const d of step.diagonals) {
+      const pt = d ? this.encode(d, q, step.levelIn) : null;
+      // Weights below the scale's resolution encode to zero; SEAL refuses a product that is zero.
+      if (pt?.isZero()) {
+        free(pt);
+        prepared.diagonals.push(null);
+      } else prepared.diagonals.push(pt);
+    }
     if (step.bias) prepared.bias = this.encode(step.bias, step.scaleOut, step.levelIn - 1);
     return prepared;
   }
@@ -154,7 +161,8 @@ export class PlanEvaluator {
         let acc: Ciphertext | null = null;
         for (let c = 0; c < step.cols; c++) {
           const w = step.weights[r * step.cols + c]!;
-          if (w === 0) continue;
+          // Below the scale's resolution a weight encodes to zero, and SEAL refuses a zero product.
+          if (Math.abs(w * q) < 1) continue;
           const pt = this.constant(w, q, step.levelIn);
           const term = new seal.Ciphertext();
           try {
