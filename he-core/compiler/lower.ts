@@ -120,6 +120,7 @@ export function composeLinear(first: IrLinear, second: IrLinear): IrLinear {
  * Consecutive linear maps are fused, so each costs one level.
  */
 export function lowerModel(model: ModelFile, im2colFirst: boolean): IrOp[] {
+  checkActivationPlacement(model);
   const raw: IrOp[] = [];
   let shape: Shape = inputShape(model.input);
   model.layers.forEach((layer, i) => {
@@ -184,16 +185,26 @@ export function lowerModel(model: ModelFile, im2colFirst: boolean): IrOp[] {
     else fused.push(op);
   }
   pruneDeadUnits(fused, 2 ** -(model.he.precisionBits + 1));
-  fused.forEach((op, i) => {
-    if (op.kind === 'linear') return;
-    if (fused[i - 1]?.kind !== 'linear') {
-      throw new HeError('model_unsupported', `activation ${op.name} must follow a dense, conv2d or pooling layer`);
+  return fused;
+}
+
+/**
+ * An activation must sit between two linear layers (flatten aside): its shift is folded into the
+ * layer before and its scale into the layer after, so neither may be missing.
+ */
+function checkActivationPlacement(model: ModelFile): void {
+  const layers = model.layers.map((layer, index) => ({ layer, index })).filter(({ layer }) => layer.type !== 'flatten');
+  layers.forEach(({ layer, index }, i) => {
+    if (layer.type !== 'activation') return;
+    const before = layers[i - 1]?.layer.type;
+    const after = layers[i + 1]?.layer.type;
+    if (!before || before === 'activation') {
+      throw new HeError('model_unsupported', `activation at layer ${index} must follow a dense, conv2d or avgpool2d layer`);
     }
-    if (fused[i + 1]?.kind !== 'linear') {
-      throw new HeError('model_unsupported', `activation ${op.name} must be followed by a dense, conv2d or pooling layer`);
+    if (!after || after === 'activation') {
+      throw new HeError('model_unsupported', `activation at layer ${index} must be followed by a dense, conv2d or avgpool2d layer`);
     }
   });
-  return fused;
 }
 
 function activate(op: IrOp, x: number): number {

@@ -1,0 +1,45 @@
+import type { MainModule } from 'node-seal';
+import { compile, estimatedKeyBytes } from '../he-core/index.js';
+import type { CatalogModel, ExpectedSizes, ModelFile, PlanMode, PublicPlan } from '../he-core/index.js';
+
+function expectedSizes(plan: PublicPlan): ExpectedSizes {
+  const p = plan.params;
+  const n = p.polyModulusDegree;
+  const dataBits = p.coeffModulusBits.slice(0, -1).reduce((a, b) => a + b, 0);
+  const keys = (plan.relinearization ? 1 : 0) + plan.galoisSteps.length;
+  // Seeded inputs carry one polynomial over every data prime; compressed to about their bit count.
+  const perInput = Math.round((n * dataBits) / 8 * 1.05) + 64;
+  // Outputs carry two polynomials at the last level (q0 only).
+  const perOutput = Math.round((2 * n * p.coeffModulusBits[0]!) / 8 * 1.05) + 64;
+  return {
+    evaluationKeyBytes: keys * estimatedKeyBytes(p),
+    requestBytes: 48 + plan.input.count * (perInput + 4),
+    responseBytes: 48 + plan.output.count * (perOutput + 4),
+  };
+}
+
+/** The public catalog: per model, its card and the public part of its single and batch plans. No weights. */
+export function buildCatalog(seal: MainModule, models: ModelFile[]): CatalogModel[] {
+  return models.map((model) => {
+    const plans = {} as Record<PlanMode, PublicPlan>;
+    const sizes = {} as Record<PlanMode, ExpectedSizes>;
+    for (const mode of ['single', 'batch'] as const) {
+      plans[mode] = compile(seal, model, { mode }).public;
+      sizes[mode] = expectedSizes(plans[mode]);
+    }
+    return {
+      id: model.id,
+      version: model.version,
+      title: model.title,
+      description: model.description,
+      task: model.task,
+      input: model.input,
+      output: model.output,
+      metrics: model.metrics,
+      weightsSha256: model.weightsSha256,
+      testVectors: model.testVectors,
+      plans,
+      expectedSizes: sizes,
+    };
+  });
+}

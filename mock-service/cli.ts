@@ -1,0 +1,56 @@
+// `npm run service -- --host 127.0.0.1 --port 8787`: the evaluation service as a process.
+// Without API keys it runs like the bundled service (loopback, a random bearer token printed once);
+// with API keys it runs as a remote provider (TLS, or --behind-proxy when a proxy terminates TLS).
+import { readFileSync } from 'node:fs';
+import { Command } from 'commander';
+import { optionsFromEnv } from './config.js';
+import type { ServiceOptions } from './config.js';
+import { startService } from './service.js';
+
+export function serviceCommand(): Command {
+  return new Command('service')
+    .description('run the evaluation service (homomorphic evaluation of the bundled models)')
+    .option('--host <host>', 'address to bind (bundled mode: 127.0.0.1 only)')
+    .option('--port <port>', 'port (0: random)', (v) => Number.parseInt(v, 10))
+    .option('--api-key <key...>', 'accept these API keys (remote mode); also CIPHERCARE_API_KEYS')
+    .option('--tls-cert <file>', 'TLS certificate (PEM)')
+    .option('--tls-key <file>', 'TLS private key (PEM)')
+    .option('--behind-proxy', 'remote mode without TLS: a reverse proxy terminates it')
+    .option('--workers <n>', 'evaluation worker threads (default: one per core)', (v) => Number.parseInt(v, 10))
+    .option('--max-queue <n>', 'jobs that may wait for a worker before 503', (v) => Number.parseInt(v, 10))
+    .option('--models <dir>', 'directory of model files (default: the bundled models)')
+    .action(async (flags: { host?: string; port?: number; apiKey?: string[]; tlsCert?: string; tlsKey?: string; behindProxy?: boolean; workers?: number; maxQueue?: number; models?: string }) => {
+      const env = optionsFromEnv(process.env);
+      const apiKeys = flags.apiKey ?? env.apiKeys;
+      const options: ServiceOptions = { ...env, mode: apiKeys && apiKeys.length > 0 ? 'remote' : 'bundled' };
+      if (apiKeys) options.apiKeys = apiKeys;
+      if (flags.host) options.host = flags.host;
+      if (flags.port !== undefined) options.port = flags.port;
+      if (flags.workers !== undefined) options.workers = flags.workers;
+      if (flags.maxQueue !== undefined) options.maxQueue = flags.maxQueue;
+      if (flags.models) options.modelsDir = flags.models;
+      if (flags.behindProxy) options.behindProxy = true;
+      if (flags.tlsCert || flags.tlsKey) {
+        if (!flags.tlsCert || !flags.tlsKey) throw new Error('--tls-cert and --tls-key go together');
+        options.tls = { cert: readFileSync(flags.tlsCert), key: readFileSync(flags.tlsKey) };
+      }
+      const service = await startService(options);
+      process.stdout.write(`CipherCare evaluation service listening on ${service.url}\n`);
+      if (service.token) process.stdout.write(`bearer token for this launch: ${service.token}\n`);
+      const stop = (): void => {
+        process.stdout.write('shutting down: finishing in-flight requests\n');
+        void service.close().then(() => process.exit(0));
+      };
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
+    });
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  serviceCommand()
+    .parseAsync(['node', 'service', ...process.argv.slice(2)])
+    .catch((err: unknown) => {
+      process.stderr.write(`ciphercare service: ${err instanceof Error ? err.message : String(err)}\n`);
+      process.exit(1);
+    });
+}

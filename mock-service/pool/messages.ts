@@ -1,0 +1,20 @@
+import type { ApiErrorCode, PlanMode } from '../../he-core/index.js';
+
+/** What the main thread asks of an evaluation worker. Key bytes live in shared memory (no copy). */
+export type WorkerRequest =
+  | { kind: 'open-session'; jobId: number; sessionId: string; modelId: string; mode: PlanMode; keys: Uint8Array }
+  | { kind: 'predict'; jobId: number; sessionId: string; modelId: string; mode: PlanMode; keys: Uint8Array; body: Uint8Array }
+  | { kind: 'forget'; sessionId: string };
+
+export type WorkerResponse =
+  | { kind: 'ready' }
+  | { kind: 'start-failed'; message: string }
+  | { kind: 'done'; jobId: number; result: Uint8Array | null; evaluateMs: number }
+  | { kind: 'failed'; jobId: number; code: ApiErrorCode; message: string };
+
+export interface WorkerInit {
+  /** Model files as JSON text; every worker compiles its own plans (deterministic). */
+  models: string[];
+  /** Loaded evaluation-key sets a worker keeps (least recently used beyond this are freed). */
+  keyCacheEntries: number;
+}
