@@ -271,6 +271,8 @@ export async function startService(input: ServiceOptions): Promise<RunningServic
   const server: Server = options.tls ? createHttpsServer({ cert: options.tls.cert, key: options.tls.key }, listener) : createHttpServer(listener);
   server.requestTimeout = options.jobTimeoutMs + 30_000;
   server.headersTimeout = 15_000;
+  // Clients spend seconds encrypting between requests; keep their connections open meanwhile.
+  server.keepAliveTimeout = 30_000;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port, options.host, () => resolve());

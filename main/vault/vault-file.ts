@@ -8,6 +8,13 @@ import { SQLITE_SIDE_SUFFIXES } from './paths.js';
 
 const SQLITE_MAGIC = Buffer.from('SQLite format 3\0', 'latin1');
 const SQLITE_HEADER_BYTES = 100;
+/** Offsets in the SQLite file header (https://sqlite.org/fileformat.html#the_database_header). */
+const HEADER_PAGE_SIZE = 16;
+const HEADER_CHANGE_COUNTER = 24;
+const HEADER_PAGE_COUNT = 28;
+const HEADER_USER_VERSION = 60;
+const HEADER_VERSION_VALID_FOR = 92;
+const HEADER_APPLICATION_ID = 68;
 
 /** How long a second process (a CLI beside the app) waits for a write lock before failing. */
 const BUSY_TIMEOUT_MS = 5_000;
@@ -28,19 +35,31 @@ export function inspectVaultFile(file: string): void {
     throw error;
   }
   if (!stat.isFile()) throw notAVault(file, 'foreign', 'it is not a regular file');
-  if (stat.size < SQLITE_HEADER_BYTES || !readHead(file).equals(SQLITE_MAGIC)) {
+  const header = stat.size < SQLITE_HEADER_BYTES ? undefined : readHeader(file);
+  if (header === undefined || !header.subarray(0, SQLITE_MAGIC.length).equals(SQLITE_MAGIC)) {
     throw notAVault(file, stat.size === 0 ? 'truncated' : 'foreign', stat.size === 0 ? 'it is empty' : 'it is not an SQLite database');
   }
+  // Decided from the header bytes before any connection exists, because even a read-only
+  // connection leaves empty -wal and -shm files beside a WAL-mode database. The header is
+  // authoritative for both: a vault is always checkpointed once before it is published, so
+  // its header carries the application id, and user_version never decreases.
+  if (header.readInt32BE(HEADER_APPLICATION_ID) !== VAULT_APPLICATION_ID) throw notAVault(file, 'foreign', 'it is an SQLite database of another application');
+  const headerVersion = header.readUInt32BE(HEADER_USER_VERSION);
+  if (headerVersion > LATEST_SCHEMA_VERSION) throw tooNew(headerVersion, LATEST_SCHEMA_VERSION);
+  // Only to name the problem when SQLite reports damage, never to refuse on its own.
+  const shortBy = missingBytes(header, stat.size);
+  const damage = (what: string): string => (shortBy > 0 ? `it is ${shortBy} bytes shorter than its header says (cut short?); ${what}` : what);
   let db: Database.Database | undefined;
   try {
     db = new Database(file, { readonly: true, fileMustExist: true });
+    // Again through SQLite, which also sees pages still in the WAL.
     if (db.pragma('application_id', { simple: true }) !== VAULT_APPLICATION_ID) throw notAVault(file, 'foreign', 'it is an SQLite database of another application');
     const version = schemaVersion(db);
     if (version > LATEST_SCHEMA_VERSION) throw tooNew(version, LATEST_SCHEMA_VERSION);
     // Cheap for a vault's size, and the only way to tell a cut-short file from a sound one
     // before a read somewhere deep in the history fails.
     const problems = (db.pragma('quick_check') as Array<{ quick_check: string }>).map((row) => row.quick_check);
-    if (problems.length !== 1 || problems[0] !== 'ok') throw notAVault(file, 'corrupt', `SQLite reports damage (${problems.slice(0, 3).join('; ')})`);
+    if (problems.length !== 1 || problems[0] !== 'ok') throw notAVault(file, shortBy > 0 ? 'truncated' : 'corrupt', damage(`SQLite reports damage (${problems.slice(0, 3).join('; ')})`));
     const meta = db.prepare('SELECT count(*) AS n FROM vault_meta').get() as { n: number };
     const wrap = db.prepare("SELECT count(*) AS n FROM key_wraps WHERE method = 'passphrase'").get() as { n: number };
     if (meta.n !== 1 || wrap.n !== 1) throw notAVault(file, 'incomplete', 'its key record is missing');
@@ -48,7 +67,7 @@ export function inspectVaultFile(file: string): void {
     if (error instanceof VaultError) throw error;
     if (error instanceof Database.SqliteError) {
       const corrupt = error.code.startsWith('SQLITE_CORRUPT') || error.code === 'SQLITE_NOTADB';
-      throw notAVault(file, corrupt ? 'corrupt' : 'unreadable', `SQLite reports ${error.code}: ${error.message}`, error);
+      throw notAVault(file, shortBy > 0 ? 'truncated' : corrupt ? 'corrupt' : 'unreadable', damage(`SQLite reports ${error.code}: ${error.message}`), error);
     }
     throw error;
   } finally {
@@ -108,15 +127,28 @@ function fsyncPath(target: string): void {
   }
 }
 
-function readHead(file: string): Buffer {
-  const head = Buffer.alloc(SQLITE_MAGIC.length);
+/**
+ * How many bytes the file lacks compared with the page count in its header (0 if none, or if
+ * that count is not valid: SQLite trusts it only when the version-valid-for number matches
+ * the change counter).
+ */
+function missingBytes(header: Buffer, size: number): number {
+  const rawPageSize = header.readUInt16BE(HEADER_PAGE_SIZE);
+  const pageSize = rawPageSize === 1 ? 65536 : rawPageSize;
+  const valid = header.readUInt32BE(HEADER_CHANGE_COUNTER) === header.readUInt32BE(HEADER_VERSION_VALID_FOR);
+  const expected = header.readUInt32BE(HEADER_PAGE_COUNT) * pageSize;
+  return valid && expected > size ? expected - size : 0;
+}
+
+function readHeader(file: string): Buffer {
+  const header = Buffer.alloc(SQLITE_HEADER_BYTES);
   const fd = fs.openSync(file, 'r');
   try {
-    fs.readSync(fd, head, 0, head.length, 0);
+    fs.readSync(fd, header, 0, header.length, 0);
   } finally {
     fs.closeSync(fd);
   }
-  return head;
+  return header;
 }
 
 type NotAVaultReason = 'foreign' | 'truncated' | 'corrupt' | 'incomplete' | 'unreadable';

@@ -25,6 +25,9 @@ export function call(service: RunningService, method: string, path: string, body
       service.url + path,
       {
         method,
+        // A fresh connection per call: a pooled socket idle past the server's keep-alive timeout
+        // would be reset under the test's feet (the provider client retries that case instead).
+        agent: false,
         headers: {
           authorization: `Bearer ${service.token}`,
           ...(body ? { 'content-type': ContentTypes.envelope, 'content-length': String(body.byteLength) } : {}),
@@ -56,7 +59,7 @@ export async function catalogOf(service: RunningService): Promise<CatalogModel[]
 export class TestClient {
   readonly plan: PublicPlan;
   sessionId = '';
-  keyEnvelope = new Uint8Array(0);
+  keyEnvelope: Uint8Array = new Uint8Array(0);
   private ctx!: HeContext;
   private keys!: ClientKeyPair;
 
