@@ -16,7 +16,7 @@ export default tseslint.config(
     plugins: { 'import-x': importX },
     settings: {
       // Resolve `./x.js` imports to their `.ts` sources, so that the path rules see every import.
-      'import-x/resolver-next': [createTypeScriptImportResolver({ project: ['he-core/tsconfig.json', 'mock-service/tsconfig.json', 'scripts/tsconfig.json', 'tests/tsconfig.json'], noWarnOnMultipleProjects: true })],
+      'import-x/resolver-next': [createTypeScriptImportResolver({ project: ['he-core/tsconfig.json', 'mock-service/tsconfig.json', 'main/tsconfig.json', 'scripts/tsconfig.json', 'tests/tsconfig.json'], noWarnOnMultipleProjects: true })],
     },
     rules: {
       '@typescript-eslint/no-explicit-any': 'error',

@@ -158,7 +158,9 @@ describe('tampering and damage', () => {
       db.pragma('user_version = 1');
       db.exec('CREATE TABLE unrelated (x INTEGER)');
     });
-    expect(isVaultError(openError(dir), 'not_a_vault')).toBe(true);
+    const error = openError(dir);
+    expect(isVaultError(error, 'not_a_vault')).toBe(true);
+    expect((error as VaultError).details).toMatchObject({ reason: 'incomplete' });
   });
 
   it('a tampered key check is reported after a right passphrase', async () => {

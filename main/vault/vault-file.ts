@@ -16,6 +16,9 @@ const HEADER_USER_VERSION = 60;
 const HEADER_VERSION_VALID_FOR = 92;
 const HEADER_APPLICATION_ID = 68;
 
+/** Tables every schema version since 1 has; the rest is the migrations' business. */
+const REQUIRED_TABLES = ['vault_meta', 'key_wraps', 'secret_keys'] as const;
+
 /** How long a second process (a CLI beside the app) waits for a write lock before failing. */
 const BUSY_TIMEOUT_MS = 5_000;
 
@@ -60,6 +63,9 @@ export function inspectVaultFile(file: string): void {
     // before a read somewhere deep in the history fails.
     const problems = (db.pragma('quick_check') as Array<{ quick_check: string }>).map((row) => row.quick_check);
     if (problems.length !== 1 || problems[0] !== 'ok') throw notAVault(file, shortBy > 0 ? 'truncated' : 'corrupt', damage(`SQLite reports damage (${problems.slice(0, 3).join('; ')})`));
+    const present = new Set(db.prepare<[], { name: string }>("SELECT name FROM sqlite_schema WHERE type = 'table'").all().map((row) => row.name));
+    const missing = REQUIRED_TABLES.filter((table) => !present.has(table));
+    if (missing.length > 0) throw notAVault(file, 'incomplete', `its tables ${missing.join(', ')} are missing`);
     const meta = db.prepare('SELECT count(*) AS n FROM vault_meta').get() as { n: number };
     const wrap = db.prepare("SELECT count(*) AS n FROM key_wraps WHERE method = 'passphrase'").get() as { n: number };
     if (meta.n !== 1 || wrap.n !== 1) throw notAVault(file, 'incomplete', 'its key record is missing');
@@ -156,7 +162,9 @@ type NotAVaultReason = 'foreign' | 'truncated' | 'corrupt' | 'incomplete' | 'unr
 function notAVault(file: string, reason: NotAVaultReason, why: string, cause?: unknown): VaultError {
   const advice = reason === 'foreign'
     ? 'Choose another data folder, or move that file away.'
-    : 'The file may be truncated or damaged; restore it from a backup. It was left unchanged.';
+    : reason === 'unreadable'
+      ? 'Check that the file can be read (permissions, another program holding it). It was left unchanged.'
+      : 'The file may be truncated or damaged; restore it from a backup. It was left unchanged.';
   return new VaultError('not_a_vault', `${file} is not a usable CipherCare vault: ${why}. ${advice}`, { file, reason }, { cause });
 }
 
