@@ -35,12 +35,21 @@ export function serviceCommand(): Command {
         options.tls = { cert: readFileSync(flags.tlsCert), key: readFileSync(flags.tlsKey) };
       }
       const service = await startService(options);
-      process.stdout.write(`CipherCare evaluation service listening on ${service.url}\n`);
-      if (service.token) process.stdout.write(`bearer token for this launch: ${service.token}\n`);
       const stop = (): void => {
-        process.stdout.write('shutting down: finishing in-flight requests\n');
         void service.close().then(() => process.exit(0));
       };
+      if (process.send && process.env.CIPHERCARE_IPC_REPORT === '1') {
+        // Launched by the app: report over the IPC channel (never a terminal or a log), and stop
+        // when the parent asks or goes away.
+        process.send({ type: 'listening', url: service.url, token: service.token });
+        process.on('message', (m: unknown) => {
+          if ((m as { type?: string }).type === 'stop') stop();
+        });
+        process.once('disconnect', stop);
+      } else {
+        process.stdout.write(`CipherCare evaluation service listening on ${service.url}\n`);
+        if (service.token) process.stdout.write(`bearer token for this launch: ${service.token}\n`);
+      }
       process.once('SIGINT', stop);
       process.once('SIGTERM', stop);
     });

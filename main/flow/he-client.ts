@@ -1,0 +1,12 @@
+// The secret-key side of he-core, as the client uses it: this file and client-keys.ts are the only
+// places in main/ that touch a secret key.
+import { encodeKeyEnvelope } from '../../he-core/index.js';
+import type { PublicPlan } from '../../he-core/index.js';
+import { ClientKeyPair, decryptResult, encryptRequest } from '../../he-core/client/index.js';
+
+export { ClientKeyPair, decryptResult, encryptRequest };
+
+export function encodeKeyEnvelopeFor(pair: ClientKeyPair, plan: PublicPlan): { bytes: Uint8Array; ms: number } {
+  const generated = pair.createEvaluationKeys(plan);
+  return { bytes: encodeKeyEnvelope(plan.params.fingerprint, generated.relin, generated.galois), ms: generated.ms };
+}

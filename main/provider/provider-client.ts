@@ -1,0 +1,182 @@
+import { Agent as HttpAgent } from 'node:http';
+import { Agent as HttpsAgent } from 'node:https';
+import axios, { AxiosError } from 'axios';
+import type { AxiosInstance, AxiosProgressEvent, AxiosResponse } from 'axios';
+import { ContentTypes, Routes } from '../../he-core/index.js';
+import type { CatalogModel, CatalogResponse, HealthResponse, PlanMode, Problem, SessionResponse } from '../../he-core/index.js';
+import { ProviderError } from './errors.js';
+
+export interface ProviderConfig {
+  /** bundled: the app's own loopback service; remote: a provider's HTTPS URL. */
+  kind: 'bundled' | 'remote';
+  url: string;
+  /** Bundled service token or remote API key, sent as a bearer token. */
+  credential: string;
+  /** Extra trusted certificate authorities (PEM), e.g. a provider's private CA. */
+  ca?: string | Buffer;
+  /** Per-request time limit; evaluation of large batches can take minutes. */
+  timeoutMs?: number;
+  /** Attempts for 503 and network errors (first try included). */
+  attempts?: number;
+  /** Base of the exponential backoff between attempts. */
+  backoffMs?: number;
+}
+
+export interface TransferProgress {
+  direction: 'upload' | 'download';
+  loaded: number;
+  total: number | undefined;
+}
+
+export interface RequestOptions {
+  signal?: AbortSignal;
+  onProgress?: (p: TransferProgress) => void;
+}
+
+const RETRYABLE_NETWORK = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'EAI_AGAIN', 'ECONNABORTED']);
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(resolve, ms);
+    signal?.addEventListener('abort', () => {
+      clearTimeout(timer);
+      reject(new ProviderError('cancelled', 'cancelled'));
+    }, { once: true });
+  });
+}
+
+/**
+ * The client side of the service API (he-core/protocol), over axios: time-outs, retries with
+ * backoff for 503 and network errors, TLS verified for remote providers, upload and download
+ * progress. Session recovery (re-upload on session_not_found) is the flow's job: it holds the keys.
+ */
+export class ProviderClient {
+  private readonly http: AxiosInstance;
+  private readonly attempts: number;
+  private readonly backoffMs: number;
+
+  constructor(readonly config: ProviderConfig) {
+    const url = new URL(config.url);
+    if (config.kind === 'remote' && url.protocol !== 'https:') {
+      throw new ProviderError('tls', `a remote provider must use https:// (got ${url.protocol}//)`);
+    }
+    if (config.kind === 'bundled' && !['127.0.0.1', 'localhost', '[::1]'].includes(url.hostname)) {
+      throw new ProviderError('bad_request', 'the bundled service runs on the loopback address only');
+    }
+    this.attempts = Math.max(1, config.attempts ?? 4);
+    this.backoffMs = config.backoffMs ?? 250;
+    this.http = axios.create({
+      baseURL: config.url,
+      timeout: config.timeoutMs ?? 300_000,
+      headers: { authorization: `Bearer ${config.credential}` },
+      responseType: 'arraybuffer',
+      maxBodyLength: Infinity,
+      maxContentLength: 512 * 2 ** 20,
+      maxRedirects: 0,
+      validateStatus: () => true,
+      proxy: false,
+      // Certificate checks stay on: rejectUnauthorized is never turned off.
+      httpsAgent: new HttpsAgent({ keepAlive: true, ...(config.ca ? { ca: config.ca } : {}) }),
+      httpAgent: new HttpAgent({ keepAlive: true }),
+    });
+  }
+
+  private async request(method: 'GET' | 'POST' | 'DELETE', path: string, body: Uint8Array | undefined, options: RequestOptions = {}): Promise<AxiosResponse<ArrayBuffer>> {
+    for (let attempt = 1; ; attempt++) {
+      if (options.signal?.aborted) throw new ProviderError('cancelled', 'cancelled');
+      let response: AxiosResponse<ArrayBuffer>;
+      try {
+        response = await this.http.request<ArrayBuffer>({
+          method,
+          url: path,
+          ...(body ? { data: Buffer.from(body.buffer, body.byteOffset, body.byteLength), headers: { 'content-type': ContentTypes.envelope } } : {}),
+          ...(options.signal ? { signal: options.signal } : {}),
+          onUploadProgress: (e: AxiosProgressEvent) => options.onProgress?.({ direction: 'upload', loaded: e.loaded, total: e.total }),
+          onDownloadProgress: (e: AxiosProgressEvent) => options.onProgress?.({ direction: 'download', loaded: e.loaded, total: e.total }),
+        });
+      } catch (err) {
+        const error = this.networkError(err);
+        if (error.code === 'network' && attempt < this.attempts) {
+          await sleep(this.backoffMs * 2 ** (attempt - 1), options.signal);
+          continue;
+        }
+        throw error;
+      }
+      if (response.status === 503 && attempt < this.attempts) {
+        const problem = this.problemOf(response);
+        if (problem?.code !== 'evaluation_timeout') {
+          const retryAfter = Number(response.headers['retry-after']);
+          const wait = Number.isFinite(retryAfter) && retryAfter > 0 ? Math.min(retryAfter * 1000, 10_000) : this.backoffMs * 2 ** (attempt - 1);
+          await sleep(wait, options.signal);
+          continue;
+        }
+      }
+      if (response.status >= 400) throw this.httpError(response);
+      return response;
+    }
+  }
+
+  private networkError(err: unknown): ProviderError {
+    if (axios.isCancel(err)) return new ProviderError('cancelled', 'cancelled');
+    if (err instanceof AxiosError) {
+      const code = err.code ?? '';
+      if (code === 'ECONNABORTED' && /timeout/i.test(err.message)) return new ProviderError('timeout', `the provider did not answer in time (${this.config.url})`);
+      if (/CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS/i.test(code) || /certificate/i.test(err.message)) {
+        return new ProviderError('tls', `the provider's TLS certificate could not be verified (${err.message})`);
+      }
+      if (RETRYABLE_NETWORK.has(code) || err.response === undefined) return new ProviderError('network', `cannot reach the provider at ${this.config.url}: ${err.message}`);
+    }
+    return new ProviderError('network', `cannot reach the provider at ${this.config.url}: ${(err as Error).message}`);
+  }
+
+  private problemOf(response: AxiosResponse<ArrayBuffer>): Problem | undefined {
+    try {
+      const parsed = JSON.parse(Buffer.from(response.data).toString('utf8')) as Problem;
+      return typeof parsed.code === 'string' ? parsed : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  private httpError(response: AxiosResponse<ArrayBuffer>): ProviderError {
+    const problem = this.problemOf(response);
+    const retryAfter = Number(response.headers['retry-after']);
+    if (response.status === 401) {
+      return new ProviderError('unauthorized', this.config.kind === 'remote' ? 'the provider refused the API key: check it in Settings' : 'the bundled service refused the token', 401);
+    }
+    if (problem) return new ProviderError(problem.code, problem.detail, response.status, Number.isFinite(retryAfter) ? retryAfter : undefined);
+    return new ProviderError('bad_response', `the provider answered HTTP ${response.status} without a problem document`, response.status);
+  }
+
+  private json<T>(response: AxiosResponse<ArrayBuffer>): T {
+    try {
+      return JSON.parse(Buffer.from(response.data).toString('utf8')) as T;
+    } catch {
+      throw new ProviderError('bad_response', 'the provider answered with invalid JSON');
+    }
+  }
+
+  async health(options?: RequestOptions): Promise<HealthResponse> {
+    return this.json<HealthResponse>(await this.request('GET', Routes.health, undefined, options));
+  }
+
+  async catalog(options?: RequestOptions): Promise<CatalogModel[]> {
+    const body = this.json<CatalogResponse>(await this.request('GET', Routes.models, undefined, options));
+    if (!body || !Array.isArray(body.models)) throw new ProviderError('bad_response', 'the catalog has no models list');
+    return body.models;
+  }
+
+  async createSession(modelId: string, mode: PlanMode, keyEnvelope: Uint8Array, options?: RequestOptions): Promise<SessionResponse> {
+    const path = `${Routes.sessions}?model=${encodeURIComponent(modelId)}&mode=${mode}`;
+    return this.json<SessionResponse>(await this.request('POST', path, keyEnvelope, options));
+  }
+
+  async deleteSession(sessionId: string, options?: RequestOptions): Promise<void> {
+    await this.request('DELETE', Routes.session(sessionId), undefined, options);
+  }
+
+  async predict(sessionId: string, envelope: Uint8Array, options?: RequestOptions): Promise<Uint8Array> {
+    const response = await this.request('POST', Routes.predictions(sessionId), envelope, options);
+    return new Uint8Array(response.data);
+  }
+}
