@@ -61,11 +61,15 @@ export class ClientKeyPair {
   /** Restores a key pair from the vault's copy of the secret key. */
   static fromSecretKeyBytes(ctx: HeContext, bytes: Uint8Array): ClientKeyPair {
     const sk = new ctx.seal.SecretKey();
+    // SEAL's binding takes a plain Uint8Array (not a Node Buffer); the copy is zeroed after loading.
+    const plain = Uint8Array.from(bytes);
     try {
-      sealCall(ctx.seal, 'keys_invalid', 'loading the secret key', () => sk.loadFromArray(ctx.context, bytes));
+      sealCall(ctx.seal, 'keys_invalid', 'loading the secret key', () => sk.loadFromArray(ctx.context, plain));
     } catch (err) {
       free(sk);
       throw err;
+    } finally {
+      plain.fill(0);
     }
     return ClientKeyPair.fromSecret(ctx, sk);
   }

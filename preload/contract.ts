@@ -1,0 +1,209 @@
+/**
+ * The bridge contract between the renderer and the privileged side: the one global the preload
+ * exposes (`window.ciphercare`), its channels and payload types. Imports nothing; main and the
+ * renderer `import type` it. No type here carries key material: the renderer sees inputs and
+ * decrypted results, never a key.
+ */
+
+export type StageName = 'validate' | 'keys' | 'upload' | 'encrypt' | 'evaluate' | 'decrypt' | 'store';
+
+export interface BridgeError {
+  /** Stable code, e.g. wrong_passphrase, input_out_of_range, unauthorized, provider_wrong_result. */
+  code: string;
+  message: string;
+  /** The input field at fault, when there is one. */
+  field?: string;
+}
+
+export type BridgeResult<T> = { ok: true; value: T } | { ok: false; error: BridgeError };
+
+export interface VaultStatus {
+  exists: boolean;
+  unlocked: boolean;
+  dataDir: string;
+  /** Whether the OS keychain also wraps the data key. */
+  keychain: 'enabled' | 'available' | 'unavailable';
+}
+
+export type ProviderInput = { kind: 'bundled' } | { kind: 'remote'; url: string; apiKey?: string };
+
+export type ProviderSettings = { kind: 'bundled' } | { kind: 'remote'; url: string; hasApiKey: boolean };
+
+export interface ConnectionTest {
+  ok: boolean;
+  models: number;
+  latencyMs: number;
+  message: string;
+  code?: string;
+}
+
+export interface FeatureField {
+  name: string;
+  label: string;
+  unit: string;
+  min: number;
+  max: number;
+  typical: number;
+  decimals?: number;
+}
+
+export type ModelInputView =
+  | { kind: 'features'; features: FeatureField[] }
+  | { kind: 'image'; channels: number; height: number; width: number; min: number; max: number; description: string };
+
+export interface ModelSummary {
+  id: string;
+  version: string;
+  title: string;
+  description: string;
+  task: 'binary-classification' | 'multiclass-classification' | 'regression';
+  input: ModelInputView;
+  outputLabels: string[];
+  negativeLabel?: string;
+  unit?: string;
+  precision: number;
+  metrics: { accuracy?: number; auc?: number; rmse?: number; mae?: number; r2?: number; testRows: number; trainRows: number };
+  he: {
+    polyModulusDegree: number;
+    securityBits: 128;
+    levels: number;
+    rotationKeys: number;
+    evaluationKeyBytes: number;
+    requestBytes: number;
+    responseBytes: number;
+    samplesPerBatch: number;
+  };
+  /** A held-out sample the form can fill in ("sample patient"). */
+  sample: number[];
+}
+
+export interface ProgressEvent {
+  runId: string;
+  stage: StageName;
+  state: 'start' | 'progress' | 'done';
+  ms?: number;
+  loaded?: number;
+  total?: number;
+}
+
+export interface PredictionRequest {
+  runId: string;
+  modelId: string;
+  /** Values in schema order, or by feature name; images: pixel values row by row. */
+  input: number[] | Record<string, number>;
+}
+
+export interface PredictionView {
+  runId: string;
+  modelId: string;
+  modelVersion: string;
+  /** Rounded to the model's precision: a probability, class probabilities, or a value. */
+  values: number[];
+  classIndex?: number;
+  label?: string;
+  timings: Partial<Record<StageName, number>>;
+  bytes: { keys: number; up: number; down: number };
+  canary: 'passed' | 'off' | 'unavailable';
+  historyId: number;
+}
+
+export interface BatchRequest {
+  runId: string;
+  modelId: string;
+  /** CSV text with a header row of feature names. */
+  csv: string;
+}
+
+export interface BatchRowView {
+  row: number;
+  ok: boolean;
+  values?: number[];
+  label?: string;
+  error?: string;
+  field?: string;
+}
+
+export interface BatchView {
+  modelId: string;
+  rows: BatchRowView[];
+  scored: number;
+  failed: number;
+  /** The results as CSV text (row, status, result columns, error). */
+  csv: string;
+}
+
+export interface HistoryItem {
+  id: number;
+  modelId: string;
+  modelVersion: string;
+  provider: string;
+  createdAt: string;
+  input: unknown;
+  result: unknown;
+}
+
+export interface HistoryView {
+  items: HistoryItem[];
+  unreadable: { id: number; code: string }[];
+  total: number;
+}
+
+export interface KeysView {
+  parameterSets: { fingerprint: string; models: string[]; versions: number[]; current: number | null }[];
+}
+
+/** The whole API, grouped by domain. */
+export interface CipherCareApi {
+  vault: {
+    status(): Promise<VaultStatus>;
+    create(passphrase: string): Promise<VaultStatus>;
+    unlock(passphrase: string): Promise<VaultStatus>;
+    lock(): Promise<VaultStatus>;
+    changePassphrase(current: string, next: string): Promise<VaultStatus>;
+    /** Deletes the vault and everything in it; `confirmation` must be the word "wipe". */
+    wipe(confirmation: string): Promise<VaultStatus>;
+  };
+  provider: {
+    get(): Promise<ProviderSettings>;
+    set(settings: ProviderInput): Promise<ProviderSettings>;
+    test(settings: ProviderInput): Promise<ConnectionTest>;
+  };
+  models: {
+    list(): Promise<ModelSummary[]>;
+  };
+  predictions: {
+    run(request: PredictionRequest): Promise<PredictionView>;
+    cancel(runId: string): Promise<void>;
+    /** Stage progress of running predictions; returns the unsubscribe function. */
+    onProgress(listener: (event: ProgressEvent) => void): () => void;
+  };
+  batch: {
+    run(request: BatchRequest): Promise<BatchView>;
+  };
+  history: {
+    list(query: { limit?: number; offset?: number }): Promise<HistoryView>;
+  };
+  keys: {
+    list(): Promise<KeysView>;
+    rotate(): Promise<KeysView>;
+    exportBackup(backupPassphrase: string): Promise<{ path: string; bytes: number }>;
+    forgetAtProvider(): Promise<{ sessions: number }>;
+  };
+}
+
+/** IPC channel of every invokable method: `ciphercare:<domain>:<method>`. */
+export const CHANNELS = {
+  vault: { status: 'ciphercare:vault:status', create: 'ciphercare:vault:create', unlock: 'ciphercare:vault:unlock', lock: 'ciphercare:vault:lock', changePassphrase: 'ciphercare:vault:changePassphrase', wipe: 'ciphercare:vault:wipe' },
+  provider: { get: 'ciphercare:provider:get', set: 'ciphercare:provider:set', test: 'ciphercare:provider:test' },
+  models: { list: 'ciphercare:models:list' },
+  predictions: { run: 'ciphercare:predictions:run', cancel: 'ciphercare:predictions:cancel' },
+  batch: { run: 'ciphercare:batch:run' },
+  history: { list: 'ciphercare:history:list' },
+  keys: { list: 'ciphercare:keys:list', rotate: 'ciphercare:keys:rotate', exportBackup: 'ciphercare:keys:exportBackup', forgetAtProvider: 'ciphercare:keys:forgetAtProvider' },
+} as const;
+
+/** Main -> renderer progress events (the only push channel). */
+export const PROGRESS_CHANNEL = 'ciphercare:predictions:progress';
+
+/** The name of the global the preload exposes. */
+export const BRIDGE_GLOBAL = 'ciphercare';
