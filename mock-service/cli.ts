@@ -38,14 +38,24 @@ export function serviceCommand(): Command {
       const stop = (): void => {
         void service.close().then(() => process.exit(0));
       };
-      if (process.send && process.env.CIPHERCARE_IPC_REPORT === '1') {
+      // Electron's utility process talks through process.parentPort; a Node child through process.send.
+      const parentPort = (process as unknown as { parentPort?: { postMessage(m: unknown): void; on(e: 'message', l: (m: { data: unknown }) => void): void } }).parentPort;
+      if (process.env.CIPHERCARE_IPC_REPORT === '1' && (parentPort || process.send)) {
         // Launched by the app: report over the IPC channel (never a terminal or a log), and stop
         // when the parent asks or goes away.
-        process.send({ type: 'listening', url: service.url, token: service.token });
-        process.on('message', (m: unknown) => {
-          if ((m as { type?: string }).type === 'stop') stop();
-        });
-        process.once('disconnect', stop);
+        const report = { type: 'listening', url: service.url, token: service.token };
+        if (parentPort) {
+          parentPort.postMessage(report);
+          parentPort.on('message', (m) => {
+            if ((m.data as { type?: string }).type === 'stop') stop();
+          });
+        } else {
+          process.send!(report);
+          process.on('message', (m: unknown) => {
+            if ((m as { type?: string }).type === 'stop') stop();
+          });
+          process.once('disconnect', stop);
+        }
       } else {
         process.stdout.write(`CipherCare evaluation service listening on ${service.url}\n`);
         if (service.token) process.stdout.write(`bearer token for this launch: ${service.token}\n`);

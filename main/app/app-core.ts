@@ -38,6 +38,8 @@ export interface AppCoreOptions {
   bundled?: LaunchOptions;
   /** Extra trusted CAs for remote providers (PEM). */
   remoteCa?: string | Buffer;
+  /** A bundled service the host already started (the Electron shell starts it as a utility process). */
+  presetBundled?: { url: string; token: string };
 }
 
 const SETTING_PROVIDER_KIND = 'provider.kind';
@@ -211,6 +213,11 @@ export class AppCore {
   /** Starts the bundled service (the app calls this at launch; otherwise on first use). */
   async startBundled(): Promise<BundledService> {
     if (this.bundled) return this.bundled;
+    if (this.options.presetBundled) {
+      // Owned by the host: stopping it is the host's job.
+      this.bundled = { ...this.options.presetBundled, child: null, stop: async () => undefined };
+      return this.bundled;
+    }
     this.bundledStarting ??= launchBundledService(this.options.bundled ?? {}).then((s) => {
       this.bundled = s;
       return s;

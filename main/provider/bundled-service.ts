@@ -9,7 +9,8 @@ export interface BundledService {
   token: string;
   /** Asks the service to finish in-flight work and exit; kills it if it does not. */
   stop(): Promise<void>;
-  readonly child: ChildProcess;
+  /** The service process when this process launched it. */
+  readonly child: ChildProcess | null;
 }
 
 export interface LaunchOptions {
