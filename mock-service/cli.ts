@@ -1,4 +1,4 @@
-// `npm run service -- --host 127.0.0.1 --port 8787`: the evaluation service as a process.
+// The `service` command (`npm run service -- --host 127.0.0.1 --port 8787`, entry service-main.ts).
 // Without API keys it runs like the bundled service (loopback, a random bearer token printed once);
 // with API keys it runs as a remote provider (TLS, or --behind-proxy when a proxy terminates TLS).
 import { readFileSync } from 'node:fs';
@@ -65,11 +65,13 @@ export function serviceCommand(): Command {
     });
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
+/** Runs `service` with command-line arguments (without the node and script entries). */
+export function runServiceCli(args: string[]): void {
   serviceCommand()
-    .parseAsync(['node', 'service', ...process.argv.slice(2)])
+    .parseAsync(['node', 'service', ...args])
     .catch((err: unknown) => {
       process.stderr.write(`ciphercare service: ${err instanceof Error ? err.message : String(err)}\n`);
       process.exit(1);
     });
 }
+

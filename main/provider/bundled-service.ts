@@ -23,7 +23,7 @@ export interface LaunchOptions {
 }
 
 // From TypeScript sources the service needs tsx's loader; a build ships cli.js.
-const cliUrl = new URL(import.meta.url.endsWith('.ts') ? '../../mock-service/cli.ts' : '../../mock-service/cli.js', import.meta.url);
+const cliUrl = new URL(import.meta.url.endsWith('.ts') ? '../../mock-service/service-main.ts' : '../../mock-service/service-main.js', import.meta.url);
 const execArgv = import.meta.url.endsWith('.ts') ? ['--import', 'tsx'] : [];
 
 /**
