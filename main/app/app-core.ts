@@ -25,7 +25,8 @@ import { ProviderClient } from '../provider/provider-client.js';
 import type { ProviderConfig } from '../provider/provider-client.js';
 import { Vault, vaultFilePath } from '../vault/index.js';
 import type { KeyWrapper, ScryptParams } from '../vault/index.js';
-import { readBatchCsv, writeBatchCsv } from './batch-csv.js';
+import { scoreCsv } from '../flow/batch-csv.js';
+import { parseCsv } from '../flow/csv.js';
 import { AppError, toBridgeError } from './bridge-errors.js';
 
 export interface AppCoreOptions {
@@ -336,21 +337,19 @@ export class AppCore {
 
   private async batch(request: BatchRequest): Promise<BatchView> {
     const flow = await this.requireFlow();
-    const model = await flow.model(request.modelId);
-    const parsed = readBatchCsv(model, request.csv);
     const controller = new AbortController();
     this.runs.set(request.runId, controller);
     try {
-      const result = await flow.predictBatch(model.id, parsed.rows, { signal: controller.signal, onStage: (e) => this.emit(request.runId, e) });
-      const rows = result.rows.map((r) => ({
-        row: r.row + 1,
+      const scored = await scoreCsv(flow, request.modelId, parseCsv(request.csv), { signal: controller.signal, onStage: (e) => this.emit(request.runId, e) });
+      const rows = scored.rows.map((r) => ({
+        row: r.row,
         ok: r.ok,
         ...(r.values ? { values: r.values } : {}),
         ...(r.label !== undefined ? { label: r.label } : {}),
         ...(r.error ? { error: r.error } : {}),
         ...(r.field ? { field: r.field } : {}),
       }));
-      return { modelId: model.id, rows, scored: rows.filter((r) => r.ok).length, failed: rows.filter((r) => !r.ok).length, csv: writeBatchCsv(model, result) };
+      return { modelId: scored.model.id, rows, scored: scored.ok, failed: scored.errors, csv: scored.csv };
     } finally {
       this.runs.delete(request.runId);
     }

@@ -20,7 +20,7 @@ export interface CoreHostOptions {
 }
 
 const workerUrl = new URL(import.meta.url.endsWith('.ts') ? './core-worker.ts' : './core-worker.js', import.meta.url);
-const execArgv = import.meta.url.endsWith('.ts') ? ['--import', 'tsx'] : [];
+const execArgv = import.meta.url.endsWith('.ts') ? ['--import', import.meta.resolve('tsx')] : [];
 
 class BridgeCallError extends Error {
   constructor(

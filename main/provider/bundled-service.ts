@@ -24,7 +24,7 @@ export interface LaunchOptions {
 
 // From TypeScript sources the service needs tsx's loader; a build ships cli.js.
 const cliUrl = new URL(import.meta.url.endsWith('.ts') ? '../../mock-service/service-main.ts' : '../../mock-service/service-main.js', import.meta.url);
-const execArgv = import.meta.url.endsWith('.ts') ? ['--import', 'tsx'] : [];
+const execArgv = import.meta.url.endsWith('.ts') ? ['--import', import.meta.resolve('tsx')] : [];
 
 /**
  * Starts the bundled evaluation service as a separate process (it never shares memory with the

@@ -39,7 +39,7 @@ interface Slot {
 
 // From TypeScript sources (tests, tsx) the worker needs tsx's loader; a build ships worker.js.
 const workerUrl = new URL(import.meta.url.endsWith('.ts') ? './worker.ts' : './worker.js', import.meta.url);
-const workerExecArgv = import.meta.url.endsWith('.ts') ? ['--import', 'tsx'] : [];
+const workerExecArgv = import.meta.url.endsWith('.ts') ? ['--import', import.meta.resolve('tsx')] : [];
 
 /** A fixed set of evaluation workers, each with its own SEAL instance, fed from one bounded queue. */
 export class WorkerPool {

@@ -83,7 +83,7 @@ describe('AppCore: the privileged side behind the bridge', () => {
     expect(view.scored).toBe(model.testVectors.length);
     expect(view.failed).toBe(1);
     expect(view.rows[view.rows.length - 1]!.field).toBe(features[2]!.name);
-    expect(view.csv.split('\n')[0]).toBe('row,status,probability_malignant,label,error');
+    expect(view.csv.split(/\r?\n/)[0]).toBe('row,status,probability,label,error');
     const missing = await failure(core.api.batch.run({ runId: 'b2', modelId: model.id, csv: features.slice(1).map((f) => f.name).join(',') + '\n1' }));
     expect(missing.code).toBe('csv_invalid');
     expect(missing.message).toContain(features[0]!.name);

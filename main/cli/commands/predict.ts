@@ -1,0 +1,124 @@
+import fs from 'node:fs';
+import type { Command } from 'commander';
+import type { CatalogModel } from '../../../he-core/index.js';
+import type { RawInput, Stage } from '../../flow/prediction-flow.js';
+import { CliError } from '../errors.js';
+import { parseNumber } from '../../flow/csv.js';
+import { describeResult, ms, resultFields, roundMs, roundTimings } from '../output.js';
+import { StageProgress } from '../progress.js';
+import type { WithContext } from '../program.js';
+
+/** `--set name=value`, repeatable. */
+function collectSet(value: string, previous: Record<string, number> = {}): Record<string, number> {
+  const eq = value.indexOf('=');
+  if (eq <= 0) throw new CliError(`--set takes name=value (got "${value}")`);
+  const name = value.slice(0, eq).trim();
+  const number = parseNumber(value.slice(eq + 1));
+  if (Number.isNaN(number)) throw new CliError(`--set ${name}: "${value.slice(eq + 1)}" is not a number`, undefined, name);
+  if (name in previous) throw new CliError(`--set ${name} is given twice`, undefined, name);
+  return { ...previous, [name]: number };
+}
+
+function flatten(value: unknown, out: number[], path: string): void {
+  if (Array.isArray(value)) {
+    value.forEach((v, i) => flatten(v, out, `${path}[${i}]`));
+    return;
+  }
+  if (typeof value !== 'number') throw new CliError(`the input file: ${path} is not a number`);
+  out.push(value);
+}
+
+/** `--input file.json`: `{ "name": value, … }`, or an array of values in schema order (an image: its pixels, nested rows allowed). */
+export function readInputFile(file: string): RawInput {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new CliError(`cannot read the input file ${file} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (err) {
+    throw new CliError(`the input file ${file} is not valid JSON (${(err as Error).message})`);
+  }
+  if (Array.isArray(parsed)) {
+    const values: number[] = [];
+    flatten(parsed, values, 'input');
+    return values;
+  }
+  if (parsed === null || typeof parsed !== 'object') throw new CliError(`the input file ${file} must hold an object of named values or an array of values`);
+  const named: Record<string, number> = {};
+  for (const [name, value] of Object.entries(parsed as Record<string, unknown>)) {
+    if (typeof value !== 'number') throw new CliError(`the input file: ${name} is not a number`, undefined, name);
+    named[name] = value;
+  }
+  return named;
+}
+
+export function assembleInput(flags: { input?: string; set?: Record<string, number> }): RawInput {
+  const fromFile = flags.input !== undefined ? readInputFile(flags.input) : undefined;
+  if (fromFile === undefined && flags.set === undefined) throw new CliError('give the input with --input file.json or --set name=value (one per field); `ciphercare models <id>` lists the fields');
+  if (fromFile === undefined) return flags.set!;
+  if (flags.set === undefined) return fromFile;
+  if (Array.isArray(fromFile)) throw new CliError('--set cannot be combined with an array input file (use an object of named values)');
+  return { ...(fromFile as Record<string, number>), ...flags.set };
+}
+
+const SHOWN_STAGES: Stage[] = ['keys', 'upload', 'encrypt', 'evaluate', 'decrypt'];
+
+export function stageLine(timings: Partial<Record<Stage, number>>, total: number): string {
+  return [...SHOWN_STAGES.map((s) => `${s} ${timings[s] === undefined ? (s === 'upload' ? '- (reused)' : '-') : ms(timings[s])}`), `end to end ${ms(total)}`].join(' · ');
+}
+
+export function registerPredict(program: Command, withContext: WithContext): void {
+  program
+    .command('predict')
+    .description('one encrypted prediction: encrypt here, evaluate at the provider on ciphertexts, decrypt here')
+    .requiredOption('--model <id>', 'model id (see `ciphercare models`)')
+    .option('--input <file.json>', 'input values: {"name": value, …} or an array in schema order (an image: its pixel values)')
+    .option('--set <name=value>', 'one input value (repeat for every field)', collectSet)
+    .option('--canary', 'mix known-answer canaries into the request (default: on for remote providers)')
+    .option('--no-canary', 'send no canary')
+    .action(
+      withContext(async (ctx, flags: { model: string; input?: string; set?: Record<string, number>; canary?: boolean }) => {
+        const input = assembleInput(flags);
+        const { flow } = await ctx.flow();
+        const model: CatalogModel = await flow.model(flags.model);
+        // Validate before key generation, so that a typo costs nothing.
+        flow.toVector(model, input);
+        const progress = new StageProgress(ctx.progress, model.id);
+        const started = performance.now();
+        let result;
+        try {
+          result = await flow.predict(model.id, input, { signal: ctx.abort.signal, onStage: progress.onStage, ...(flags.canary !== undefined ? { canary: flags.canary } : {}) });
+        } finally {
+          progress.stop();
+        }
+        const total = performance.now() - started;
+        if (ctx.json) {
+          ctx.out.document({
+            model: result.modelId,
+            version: result.modelVersion,
+            provider: result.provider,
+            ...resultFields(model, result),
+            values: result.values,
+            ...(result.classIndex !== undefined ? { classIndex: result.classIndex } : {}),
+            timings: roundTimings(result.timings),
+            ms: roundMs(total),
+            bytes: result.bytes,
+            canary: result.canary,
+            historyId: result.historyId,
+            privacy: 'the provider never saw your data: it computed on ciphertexts only',
+          });
+          return;
+        }
+        ctx.out.line(`${model.title} (${model.id} ${model.version}), provider: ${result.provider}`);
+        ctx.out.line(`  result   ${model.task === 'regression' ? `${model.output.labels[0]}: ` : ''}${describeResult(model, result)}`);
+        ctx.out.line(`  stages   ${stageLine(result.timings, total)}`);
+        ctx.out.line(`  canary   ${result.canary === 'passed' ? 'passed (the provider answered a known-answer test correctly)' : result.canary}`);
+        ctx.out.line(`  saved    history entry ${result.historyId} (encrypted)`);
+        ctx.out.line('The provider never saw your data: it computed on ciphertexts, and only this machine holds the key.');
+      }),
+    );
+}
