@@ -9,9 +9,9 @@ import { PROGRESS_CHANNEL } from '../../preload/contract.js';
 import { CoreHost } from '../app/core-host.js';
 import type { HostKeychain } from '../app/core-host.js';
 import { defaultDataDir } from '../vault/index.js';
+import { CONTENT_SECURITY_POLICY, WEB_PREFERENCES } from './hardening.js';
 import { registerIpcHandlers, trustedRendererUrl } from './ipc.js';
 
-const CSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
 const here = import.meta.dirname;
 const rendererIndex = join(here, '..', 'renderer', 'index.html');
@@ -54,20 +54,7 @@ function createWindow(): BrowserWindow {
     height: 820,
     show: false,
     title: 'CipherCare',
-    webPreferences: {
-      preload: join(here, 'preload.cjs'),
-      contextIsolation: true,
-      sandbox: true,
-      nodeIntegration: false,
-      nodeIntegrationInWorker: false,
-      nodeIntegrationInSubFrames: false,
-      webSecurity: true,
-      allowRunningInsecureContent: false,
-      experimentalFeatures: false,
-      webviewTag: false,
-      navigateOnDragDrop: false,
-      spellcheck: false,
-    },
+    webPreferences: { preload: join(here, 'preload.cjs'), ...WEB_PREFERENCES },
   });
   win.webContents.on('will-navigate', (event) => event.preventDefault());
   win.webContents.on('will-redirect', (event) => event.preventDefault());
@@ -89,7 +76,7 @@ async function main(): Promise<void> {
   ses.setPermissionRequestHandler((_wc, _permission, callback) => callback(false));
   ses.setPermissionCheckHandler(() => false);
   ses.webRequest.onHeadersReceived((details, callback) => {
-    callback({ responseHeaders: { ...details.responseHeaders, 'Content-Security-Policy': [CSP] } });
+    callback({ responseHeaders: { ...details.responseHeaders, 'Content-Security-Policy': [CONTENT_SECURITY_POLICY] } });
   });
   app.on('web-contents-created', (_event, contents) => {
     contents.on('will-attach-webview', (event) => event.preventDefault());
