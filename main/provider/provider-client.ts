@@ -142,7 +142,7 @@ export class ProviderClient {
     const problem = this.problemOf(response);
     const retryAfter = Number(response.headers['retry-after']);
     if (response.status === 401) {
-      return new ProviderError('unauthorized', this.config.kind === 'remote' ? 'the provider refused the API key: check it in Settings' : 'the bundled service refused the token', 401);
+      return new ProviderError('unauthorized', this.config.kind === 'remote' ? 'the provider refused the API key: check it on the Provider screen' : 'the bundled service refused the token', 401);
     }
     if (problem) return new ProviderError(problem.code, problem.detail, response.status, Number.isFinite(retryAfter) ? retryAfter : undefined);
     return new ProviderError('bad_response', `the provider answered HTTP ${response.status} without a problem document`, response.status);

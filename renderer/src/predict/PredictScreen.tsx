@@ -1,0 +1,55 @@
+import { useCallback, useState } from 'react';
+import type { ModelSummary } from '../api/contract.js';
+import { DigitCanvas } from '../digit/DigitCanvas.js';
+import { ResultView } from '../result/ResultView.js';
+import { ErrorNotice } from '../shell/ErrorNotice.js';
+import { ScreenHeading } from '../shell/ScreenHeading.js';
+import { FeatureForm } from './FeatureForm.js';
+import { RunProgress } from './RunProgress.js';
+import { usePredictionRun } from './use-prediction-run.js';
+
+const ERROR_TITLES: Record<string, string> = {
+  unauthorized: 'The provider refused the API key.',
+  tls: 'The provider’s certificate is not trusted.',
+  network: 'The provider could not be reached.',
+  provider_wrong_result: 'The provider’s answer failed a check.',
+  input_out_of_range: 'A value is outside the model’s range.',
+};
+
+/** One model: its input (form or drawing pad), the staged run, the result. */
+export function PredictScreen({ model, onBack }: { model: ModelSummary; onBack: () => void }) {
+  const { run, start, cancel } = usePredictionRun();
+  const [pixels, setPixels] = useState<number[] | null>(null);
+  const running = run.phase === 'running';
+  const onPixels = useCallback((p: number[] | null) => setPixels(p), []);
+
+  return (
+    <div className="screen predict" data-screen="predict" data-model={model.id}>
+      <p>
+        <button type="button" className="button link" onClick={onBack}>
+          ← All models
+        </button>
+      </p>
+      <ScreenHeading>{model.title}</ScreenHeading>
+      <p className="lead">{model.description}</p>
+      {model.input.kind === 'features' ? (
+        <FeatureForm model={model} features={model.input.features} disabled={running} onSubmit={(values) => void start(model.id, values)} />
+      ) : (
+        <section className="card" aria-labelledby="draw-title">
+          <h2 id="draw-title">Draw a digit</h2>
+          <p className="muted small">{model.input.description}</p>
+          <DigitCanvas sample={model.sample} disabled={running} onPixels={onPixels} />
+          <div className="actions">
+            <button type="button" className="button primary" disabled={running || pixels === null} onClick={() => pixels && void start(model.id, pixels)} data-testid="run-prediction">
+              Encrypt and predict
+            </button>
+            {pixels === null && <span className="muted small">Draw a digit first.</span>}
+          </div>
+        </section>
+      )}
+      {run.phase !== 'idle' && <RunProgress run={run} onCancel={() => void cancel()} />}
+      {run.phase === 'failed' && <ErrorNotice error={run.error} title={ERROR_TITLES[run.error.code] ?? 'The prediction failed.'} />}
+      {run.phase === 'done' && <ResultView model={model} view={run.view} />}
+    </div>
+  );
+}

@@ -1,0 +1,120 @@
+// `npm run bench [-- --quick] [-- --json FILE]`: every bundled model, encrypted end to end through
+// the real client and service on 127.0.0.1, beside its plaintext run; service scaling and memory.
+// Prints tables, writes docs/benchmarks.md, and with --json the JSON shape of issue 6.
+import { loadavg } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { pino } from 'pino';
+import { startService } from '../../mock-service/service.js';
+import { loadBundledModels } from '../bundled-models.js';
+import { benchBatch } from './batch.js';
+import { EvaluationClock } from './client.js';
+import { heldOutRows } from './data.js';
+import { benchMemory } from './memory.js';
+import { machine, printReport, writeDocs, writeJson } from './report.js';
+import { benchScaling } from './scaling.js';
+import { benchSingle } from './single.js';
+import type { BatchDetail, BenchRun, SingleDetail, SingleResult, BatchResult } from './types.js';
+
+const DOCS = fileURLToPath(new URL('../../docs/benchmarks.md', import.meta.url));
+
+const { values: args } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    json: { type: 'string' },
+    workers: { type: 'string', default: '2' },
+    runs: { type: 'string' },
+    'scaling-model': { type: 'string', default: 'mnist-cnn' },
+    'scaling-predictions': { type: 'string' },
+  },
+  strict: true,
+});
+
+const quick = args.quick;
+const workers = Number(args.workers);
+const runs = args.runs ? Number(args.runs) : quick ? 5 : 10;
+if (!(Number.isInteger(workers) && workers >= 1) || !(Number.isInteger(runs) && runs >= 1)) throw new Error('--workers and --runs take positive integers');
+const settings = {
+  runs,
+  warmups: 1,
+  keygenRuns: quick ? 2 : runs - 1,
+  slowBatchMs: 10_000,
+  slowBatchRuns: quick ? 1 : 3,
+  scalingClients: 4,
+  scalingPredictions: args['scaling-predictions'] ? Number(args['scaling-predictions']) : quick ? 12 : 40,
+  memoryModel: 'breast-cancer',
+};
+if (!(Number.isInteger(settings.scalingPredictions) && settings.scalingPredictions >= settings.scalingClients)) throw new Error(`--scaling-predictions takes an integer of at least ${settings.scalingClients}`);
+
+const startedAt = performance.now();
+const loadStart = loadavg();
+const log = (line: string): void => {
+  process.stderr.write(`[${((performance.now() - startedAt) / 1000).toFixed(1).padStart(6)} s] ${line}\n`);
+};
+
+const models = loadBundledModels();
+const results: (SingleResult | BatchResult)[] = [];
+const single = new Map<string, SingleDetail>();
+const batch = new Map<string, BatchDetail>();
+
+log(`starting the service in this process (${workers} workers)`);
+// A long job limit: on a busy machine one mnist-cnn batch can take minutes.
+const service = await startService({ mode: 'bundled', workers, jobTimeoutMs: 600_000, logger: pino({ level: 'silent' }) });
+try {
+  if (!service.token) throw new Error('the bundled service reported no token');
+  const endpoint = { url: service.url, token: service.token };
+  const clock = new EvaluationClock(endpoint);
+  for (const model of models) {
+    const entry = service.catalog.find((m) => m.id === model.id);
+    if (!entry) throw new Error(`the service has no model ${model.id}`);
+    const rows = heldOutRows(model);
+    log(`${model.id} single: ${settings.runs} runs after ${settings.warmups} warm-up`);
+    const s = await benchSingle(endpoint, clock, model, entry, rows, settings);
+    results.push(s.result);
+    single.set(model.id, s.detail);
+    log(`${model.id} batch of ${entry.plans.batch.samplesPerRequest}`);
+    const b = await benchBatch(endpoint, clock, model, entry, rows, { runs: settings.runs, slowMs: settings.slowBatchMs, slowRuns: settings.slowBatchRuns, log });
+    results.push(b.result);
+    batch.set(model.id, b.detail);
+  }
+} finally {
+  await service.close();
+}
+
+const scalingModel = models.find((m) => m.id === args['scaling-model']) ?? models[0]!;
+log(`scaling: ${settings.scalingPredictions} ${scalingModel.id} predictions, ${settings.scalingClients} clients, service process at 1 then 2 workers`);
+const scaling = await benchScaling({ modelId: scalingModel.id, clients: settings.scalingClients, predictions: settings.scalingPredictions, rows: heldOutRows(scalingModel) });
+
+const memoryModel = models.find((m) => m.id === settings.memoryModel) ?? models[0]!;
+log(`memory: 1,000 ${memoryModel.id} predictions against a service process (${workers} workers)`);
+const memory = await benchMemory({ modelId: memoryModel.id, rows: heldOutRows(memoryModel), concurrency: 2, workers });
+
+const run: BenchRun = {
+  json: {
+    machine: machine(loadStart),
+    results,
+    scaling: { workers_1_per_s: scaling.w1.perS, workers_2_per_s: scaling.w2.perS },
+    memory: { rss_after_100: memory.after100, rss_after_1000: memory.after1000 },
+  },
+  single,
+  batch,
+  scaling: { model: scalingModel.id, clients: settings.scalingClients, predictions: settings.scalingPredictions, seconds1: scaling.w1.seconds, seconds2: scaling.w2.seconds, evaluateMs1: scaling.w1.evaluateMs, evaluateMs2: scaling.w2.evaluateMs },
+  memory: { model: memoryModel.id, rssAfterSession: memory.afterSession, concurrency: 2 },
+  command: ['npm run bench', ...(process.argv.length > 2 ? ['--', ...process.argv.slice(2)] : [])].join(' '),
+  date: new Date().toISOString(),
+  quick,
+  workers,
+  durationS: (performance.now() - startedAt) / 1000,
+};
+
+printReport(run);
+writeDocs(DOCS, run);
+log(`wrote ${DOCS}`);
+if (args.json) {
+  writeJson(args.json, run.json);
+  log(`wrote ${args.json}`);
+}
+if (!results.every((r) => r.agree)) {
+  console.error('\nSome encrypted results disagree with the plaintext reference (see the agree column).');
+  process.exitCode = 1;
+}

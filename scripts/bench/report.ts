@@ -1,0 +1,200 @@
+// Output: the printed tables, the JSON of issue 6, and docs/benchmarks.md.
+import { writeFileSync } from 'node:fs';
+import { cpus, loadavg, platform, arch, totalmem } from 'node:os';
+import type { BatchResult, BenchJson, BenchRun, Machine, SingleResult } from './types.js';
+
+export function machine(loadStart: number[]): Machine {
+  const list = cpus();
+  return {
+    cpus: list.length,
+    node: process.version,
+    platform: platform(),
+    arch: arch(),
+    cpu_model: list[0]?.model.trim() ?? 'unknown',
+    total_memory_bytes: totalmem(),
+    load_average_start: loadStart.map((v) => Math.round(v * 100) / 100),
+    load_average_end: loadavg().map((v) => Math.round(v * 100) / 100),
+  };
+}
+
+type Table = { headers: string[]; rows: string[][] };
+
+const ms = (v: number): string => (v >= 100 ? v.toFixed(0) : v >= 1 ? v.toFixed(1) : v.toFixed(3));
+const kb = (bytes: number): string => (bytes >= 1e6 ? `${(bytes / 1e6).toFixed(1)} MB` : `${(bytes / 1e3).toFixed(1)} kB`);
+const mb = (bytes: number): string => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
+const rate = (v: number): string => (v >= 100 ? v.toFixed(0) : v.toFixed(1));
+
+function singles(run: BenchRun): SingleResult[] {
+  return run.json.results.filter((r): r is SingleResult => r.mode === 'single');
+}
+
+function batches(run: BenchRun): BatchResult[] {
+  return run.json.results.filter((r): r is BatchResult => r.mode === 'batch');
+}
+
+function singleTable(run: BenchRun): Table {
+  return {
+    headers: ['model', 'runs', 'keygen ms', 'eval keys', 'up', 'down', 'encrypt ms', 'evaluate ms (server)', 'round trip ms', 'decrypt ms', 'end to end ms', 'plaintext ms', 'agree'],
+    rows: singles(run).map((r) => {
+      const d = run.single.get(r.model)!;
+      return [r.model, String(d.runs), ms(r.keygen_ms), kb(r.eval_key_bytes), kb(r.up_bytes), kb(r.down_bytes), ms(r.encrypt_ms), ms(r.evaluate_ms), ms(d.roundTripMs), ms(r.decrypt_ms), ms(r.end_to_end_ms), ms(r.plaintext_ms), r.agree ? 'yes' : 'NO'];
+    }),
+  };
+}
+
+function batchTable(run: BenchRun): Table {
+  return {
+    headers: ['model', 'batch', 'runs', 'eval keys', 'up', 'down', 'encrypt ms', 'evaluate ms (server)', 'round trip ms', 'decrypt ms', 'end to end ms', 'items/s', 'plaintext items/s', 'agree'],
+    rows: batches(run).map((r) => {
+      const d = run.batch.get(r.model)!;
+      return [r.model, String(r.batch), d.noWarmup ? `${d.runs} (no warm-up)` : String(d.runs), kb(d.keyBytes), kb(d.upBytes), kb(d.downBytes), ms(d.encryptMs), ms(d.evaluateMs), ms(d.roundTripMs), ms(d.decryptMs), ms(d.endToEndMs), rate(r.items_per_s), rate(d.plaintextItemsPerS), r.agree ? 'yes' : 'NO'];
+    }),
+  };
+}
+
+function serviceTable(run: BenchRun): Table {
+  const { scaling, memory } = run.json;
+  const s = run.scaling;
+  const growth = (memory.rss_after_1000 / memory.rss_after_100 - 1) * 100;
+  return {
+    headers: ['figure', 'value'],
+    rows: [
+      [`scaling: ${s.predictions} ${s.model} predictions, ${s.clients} concurrent clients, 1 worker`, `${rate(scaling.workers_1_per_s)} /s (${s.seconds1} s; server evaluation ${ms(s.evaluateMs1)} ms each)`],
+      [`scaling: same, 2 workers`, `${rate(scaling.workers_2_per_s)} /s (${s.seconds2} s; server evaluation ${ms(s.evaluateMs2)} ms each), ${(scaling.workers_2_per_s / scaling.workers_1_per_s).toFixed(2)}x`],
+      [`service RSS after session setup (${run.memory.model})`, mb(run.memory.rssAfterSession)],
+      ['service RSS after 100 predictions', mb(memory.rss_after_100)],
+      ['service RSS after 1,000 predictions', `${mb(memory.rss_after_1000)} (${growth >= 0 ? '+' : ''}${growth.toFixed(1)}%)`],
+    ],
+  };
+}
+
+interface Target {
+  figure: string;
+  target: string;
+  measured: string;
+  met: boolean | null;
+}
+
+function targets(run: BenchRun): Target[] {
+  const single = (id: string): SingleResult | undefined => singles(run).find((r) => r.model === id);
+  const batch = (id: string): BatchResult | undefined => batches(run).find((r) => r.model === id);
+  const out: Target[] = [];
+  const add = (figure: string, target: string, measured: string | undefined, met: boolean | undefined): void => {
+    out.push({ figure, target, measured: measured ?? 'not measured', met: met ?? null });
+  };
+  const mn = single('mnist-cnn');
+  add('mnist-cnn, one image, end to end', '≤ 0.5 s (above 1.0 s is not done)', mn && `${(mn.end_to_end_ms / 1000).toFixed(3)} s`, mn && mn.end_to_end_ms <= 500);
+  add('mnist-cnn bytes up / down', '≤ 250 kB / ≤ 50 kB', mn && `${kb(mn.up_bytes)} / ${kb(mn.down_bytes)}`, mn && mn.up_bytes <= 250e3 && mn.down_bytes <= 50e3);
+  add('mnist-cnn key generation / evaluation keys', '≤ 1 s / ≤ 10 MB', mn && `${(mn.keygen_ms / 1000).toFixed(3)} s / ${kb(mn.eval_key_bytes)}`, mn && mn.keygen_ms <= 1000 && mn.eval_key_bytes <= 10e6);
+  const mb1 = batch('mnist-cnn');
+  add('mnist-cnn batch, end to end', '≥ 300 images/s', mb1 && `${rate(mb1.items_per_s)} images/s`, mb1 && mb1.items_per_s >= 300);
+  const bc = single('breast-cancer');
+  add('breast-cancer, one patient, end to end; evaluation keys', '≤ 20 ms; ≤ 1 MB', bc && `${ms(bc.end_to_end_ms)} ms; ${kb(bc.eval_key_bytes)}`, bc && bc.end_to_end_ms <= 20 && bc.eval_key_bytes <= 1e6);
+  const bb = batch('breast-cancer');
+  add('breast-cancer batch, end to end', '≥ 10,000 patients/s', bb && `${rate(bb.items_per_s)} patients/s`, bb && bb.items_per_s >= 10_000);
+  const { scaling, memory } = run.json;
+  const ratio = scaling.workers_2_per_s / scaling.workers_1_per_s;
+  add(`service, 2 workers vs 1 (${run.scaling.model})`, '≥ 1.7×', `${ratio.toFixed(2)}× (${rate(scaling.workers_1_per_s)} → ${rate(scaling.workers_2_per_s)} /s)`, ratio >= 1.7);
+  const growth = memory.rss_after_1000 / memory.rss_after_100 - 1;
+  add('service RSS after 1,000 vs 100 predictions', '≤ +10%', `${mb(memory.rss_after_100)} → ${mb(memory.rss_after_1000)} (${growth >= 0 ? '+' : ''}${(growth * 100).toFixed(1)}%)`, growth <= 0.1);
+  add('every model agrees with its plaintext run', 'all', run.json.results.every((r) => r.agree) ? 'all agree' : `disagree: ${run.json.results.filter((r) => !r.agree).map((r) => `${r.model} ${r.mode}`).join(', ')}`, run.json.results.every((r) => r.agree));
+  return out;
+}
+
+function targetTable(run: BenchRun): Table {
+  return { headers: ['figure', 'target', 'measured', 'met'], rows: targets(run).map((t) => [t.figure, t.target, t.measured, t.met === null ? 'n/a' : t.met ? 'yes' : 'NO']) };
+}
+
+function text(t: Table): string {
+  const widths = t.headers.map((h, i) => Math.max(h.length, ...t.rows.map((r) => r[i]!.length)));
+  const line = (cells: string[]): string => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
+  return [line(t.headers), widths.map((w) => '-'.repeat(w)).join('  '), ...t.rows.map(line)].join('\n');
+}
+
+function markdown(t: Table): string {
+  const line = (cells: string[]): string => `| ${cells.map((c) => c.replace(/\|/g, '\\|')).join(' | ')} |`;
+  return [line(t.headers), `|${t.headers.map((_, i) => (i === 0 ? ' --- ' : ' ---: ')).join('|')}|`, ...t.rows.map(line)].join('\n');
+}
+
+function breakdowns(run: BenchRun): string[] {
+  const lines: string[] = [];
+  for (const r of singles(run)) {
+    const d = run.single.get(r.model)!;
+    lines.push(`- ${r.model} single: keygen ${ms(r.keygen_ms)} ms (once per key pair); session upload ${ms(d.uploadMs)} ms for ${kb(r.eval_key_bytes)} of keys (once); per prediction: encrypt ${ms(r.encrypt_ms)} ms + round trip ${ms(d.roundTripMs)} ms (server evaluation ${ms(r.evaluate_ms)} ms, transfer and service overhead ${ms(d.transferMs)} ms) + decrypt ${ms(r.decrypt_ms)} ms = ${ms(r.end_to_end_ms)} ms end to end (medians; plaintext ${ms(r.plaintext_ms)} ms). Agreement: ${d.agreement}.`);
+  }
+  for (const r of batches(run)) {
+    const d = run.batch.get(r.model)!;
+    const transfer = d.roundTripMs - d.evaluateMs;
+    lines.push(`- ${r.model} batch of ${r.batch}: encrypt ${ms(d.encryptMs)} ms + round trip ${ms(d.roundTripMs)} ms (server evaluation ${ms(d.evaluateMs)} ms, transfer and service overhead ${ms(transfer)} ms for ${kb(d.upBytes)} up / ${kb(d.downBytes)} down) + decrypt ${ms(d.decryptMs)} ms = ${ms(d.endToEndMs)} ms → ${rate(r.items_per_s)} items/s (plaintext ${rate(d.plaintextItemsPerS)} items/s). ${d.runs} run(s)${d.noWarmup ? ', no separate warm-up (one run is slow)' : ' after a warm-up'}: ${d.runSeconds.map((s) => `${s} s`).join(', ')}. Agreement: ${d.agreement}.`);
+  }
+  const sc = run.scaling;
+  const slowdown = sc.evaluateMs2 / sc.evaluateMs1;
+  lines.push(
+    `- scaling (${sc.model}, ${sc.clients} clients, ${sc.predictions} predictions): one evaluation takes ${ms(sc.evaluateMs1)} ms in the server with 1 worker and ${ms(sc.evaluateMs2)} ms with 2 workers busy at once (×${slowdown.toFixed(2)}), so two workers can give at most ${(2 / slowdown).toFixed(2)}× the throughput; measured ${(run.json.scaling.workers_2_per_s / run.json.scaling.workers_1_per_s).toFixed(2)}×. The two workers share ${run.json.machine.cpus} cores with the service's main thread, the clients (encryption, decryption) and whatever else runs on this machine.`,
+  );
+  return lines;
+}
+
+export function printReport(run: BenchRun): void {
+  console.log('\nSingle mode (one sample per request; medians after session setup)\n');
+  console.log(text(singleTable(run)));
+  console.log('\nBatch mode (one full request; items/s = batch / (encrypt + round trip + decrypt))\n');
+  console.log(text(batchTable(run)));
+  console.log('\nService\n');
+  console.log(text(serviceTable(run)));
+  console.log('\nTargets (issue 6)\n');
+  console.log(text(targetTable(run)));
+  console.log('\nCost breakdown\n');
+  console.log(breakdowns(run).join('\n'));
+}
+
+export function writeJson(file: string, json: BenchJson): void {
+  writeFileSync(file, `${JSON.stringify(json, null, 2)}\n`);
+}
+
+export function writeDocs(file: string, run: BenchRun): void {
+  const m = run.json.machine;
+  const doc = [
+    '# Benchmarks',
+    '',
+    `Generated by \`${run.command}\` on ${run.date} (${run.durationS.toFixed(0)} s${run.quick ? ', --quick: fewer runs' : ''}). Do not edit by hand: run \`npm run bench\` again.`,
+    '',
+    '## Machine',
+    '',
+    `- ${m.cpus} CPUs: ${m.cpu_model}; ${mb(m.total_memory_bytes)} RAM; ${m.platform}/${m.arch}; Node ${m.node}`,
+    `- load average (1, 5, 15 min) at start ${m.load_average_start.join(', ')}, at end ${m.load_average_end.join(', ')}`,
+    '- **This machine is shared and noisy**: other jobs (tests, type checks, builds) run beside the benchmark on the same 2 cores, so single figures can be off by tens of percent; rerun before drawing fine conclusions.',
+    '',
+    '## How it is measured',
+    '',
+    `- The real client (main/provider ProviderClient over axios, the he-client key pair, \`encryptRequest\` / \`decryptResult\`) against the real service on 127.0.0.1: \`startService({ mode: 'bundled', workers: ${run.workers} })\` in this process for the per-model rows; the scaling and memory rows use the service as the app runs it, a separate process (\`launchBundledService\`).`,
+    '- Single mode: held-out test rows, one per request, a different row each run; medians over the counted runs after one warm-up request, after session setup (key generation and key upload are reported apart). End to end = encrypt + HTTP round trip + decrypt. Key generation = `ClientKeyPair.generate` + relinearisation and Galois keys + the key envelope (median of several fresh key pairs). Evaluation keys = the key envelope as uploaded. Up / down = the request / response envelopes.',
+    '- Server evaluation time: the service\'s `ciphercare_evaluation_duration_seconds` histogram (`/v1/metrics`), fed by the same figure as each response\'s `server-timing: evaluate;dur=…`, read after each sequential request. Transfer and service overhead = round trip − evaluation.',
+    '- Plaintext: he-core `referenceForward` (float64) on the same raw input, timed the same way per sample.',
+    '- Agreement: every decrypted raw output within the model\'s test-vector tolerance of the plaintext reference, and the same class (classification); checked on every sample of every run, warm-up included.',
+    '- Batch mode: one full request of the plan\'s `samplesPerRequest` held-out rows (repeated to fill); items/s = batch / median end-to-end seconds. A batch whose first run takes over 10 s (mnist-cnn: one 4096-image batch) counts its first run and gets fewer runs (1 with --quick, 3 otherwise).',
+    '- Sizes: kB = 1,000 bytes, MB = 1,000,000 bytes; RSS in MiB.',
+    '',
+    '## Single mode',
+    '',
+    markdown(singleTable(run)),
+    '',
+    '## Batch mode',
+    '',
+    markdown(batchTable(run)),
+    '',
+    '## Service: scaling and memory',
+    '',
+    markdown(serviceTable(run)),
+    '',
+    '## Targets (issue 6)',
+    '',
+    markdown(targetTable(run)),
+    '',
+    '## Cost breakdown',
+    '',
+    ...breakdowns(run),
+    '',
+  ];
+  writeFileSync(file, doc.join('\n'));
+}

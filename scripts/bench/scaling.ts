@@ -1,0 +1,57 @@
+// Scaling: single-mode throughput with the service at 1 and at 2 workers, several concurrent clients.
+import type { CatalogModel } from '../../he-core/index.js';
+import { BenchClient, EvaluationClock } from './client.js';
+import { startServiceProcess } from './service-process.js';
+import { round } from './stats.js';
+
+export interface ScalingOptions {
+  modelId: string;
+  clients: number;
+  predictions: number;
+  rows: readonly number[][];
+}
+
+/** `predictions` single-mode predictions spread over `clients` concurrent clients (own keys, own session each). */
+export interface Throughput {
+  perS: number;
+  seconds: number;
+  /** Mean server evaluation time per prediction during the timed part. */
+  evaluateMs: number;
+}
+
+async function throughput(workers: number, options: ScalingOptions): Promise<Throughput> {
+  const service = await startServiceProcess(workers);
+  const clients: BenchClient[] = [];
+  try {
+    const entry: CatalogModel | undefined = service.catalog.find((m) => m.id === options.modelId);
+    if (!entry) throw new Error(`the service has no model ${options.modelId}`);
+    for (let i = 0; i < options.clients; i++) clients.push(await BenchClient.open(service.endpoint, entry, 'single'));
+    // Warm-up: every client once, so that each worker has loaded the keys it will use.
+    await Promise.all(clients.map((c, i) => c.predict([options.rows[i % options.rows.length]!])));
+    const clock = new EvaluationClock(service.endpoint);
+    const before = await clock.read(entry.id, 'single');
+    let next = 0;
+    const started = performance.now();
+    await Promise.all(
+      clients.map(async (c) => {
+        while (next < options.predictions) {
+          const i = next++;
+          await c.predict([options.rows[i % options.rows.length]!]);
+        }
+      }),
+    );
+    const seconds = (performance.now() - started) / 1000;
+    const after = await clock.read(entry.id, 'single');
+    const evaluateMs = ((after.seconds - before.seconds) * 1000) / (after.count - before.count);
+    return { perS: round(options.predictions / seconds), seconds: round(seconds), evaluateMs: round(evaluateMs) };
+  } finally {
+    for (const c of clients) await c.close().catch(() => undefined);
+    await service.stop();
+  }
+}
+
+export async function benchScaling(options: ScalingOptions): Promise<{ w1: Throughput; w2: Throughput }> {
+  const w1 = await throughput(1, options);
+  const w2 = await throughput(2, options);
+  return { w1, w2 };
+}

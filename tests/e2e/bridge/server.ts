@@ -1,0 +1,183 @@
+import { readFile, stat } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { extname, join, normalize, resolve, sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import ts from 'typescript';
+import type { BridgeError, BridgeResult, CipherCareApi, ProgressEvent } from '../../../preload/contract.js';
+import { CHANNELS } from '../../../preload/contract.js';
+
+/**
+ * The test-only bridge: an HTTP server on 127.0.0.1 (random port) that serves the built renderer
+ * with `/test-bridge.js` injected, answers `POST /rpc/<domain>/<method>` by calling the real client
+ * core's `api`, and streams progress events over SSE. It is never part of the production build.
+ */
+export interface BridgeServerOptions {
+  api: CipherCareApi;
+  toBridgeError: (err: unknown) => BridgeError;
+  /** The built renderer (default: dist/renderer). */
+  distDir?: string;
+}
+
+export interface BridgeServer {
+  url: string;
+  close(): Promise<void>;
+}
+
+const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+export const DIST_DIR = join(ROOT, 'dist', 'renderer');
+const BROWSER_BRIDGE = fileURLToPath(new URL('./browser-bridge.ts', import.meta.url));
+const MAX_BODY = 16 * 2 ** 20;
+
+const TYPES: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.svg': 'image/svg+xml',
+  '.png': 'image/png',
+  '.ico': 'image/x-icon',
+  '.json': 'application/json',
+  '.woff2': 'font/woff2',
+};
+
+/** Only the contract's invokable methods are reachable; `onProgress` is the SSE stream. */
+const METHODS = new Set(Object.entries(CHANNELS).flatMap(([domain, methods]) => Object.keys(methods).map((m) => `${domain}/${m}`)));
+
+async function browserBridgeSource(): Promise<string> {
+  const source = await readFile(BROWSER_BRIDGE, 'utf8');
+  return ts.transpileModule(source, { compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022, verbatimModuleSyntax: true }, fileName: 'test-bridge.ts' }).outputText;
+}
+
+/** index.html with the bridge script before the app's own (both are module scripts: they run in order). */
+export function injectBridge(html: string): string {
+  const tag = '<script type="module" src="/test-bridge.js"></script>';
+  const at = html.indexOf('<script');
+  return at < 0 ? html.replace('</head>', `${tag}</head>`) : `${html.slice(0, at)}${tag}\n    ${html.slice(at)}`;
+}
+
+/** The page's own CSP, also sent as a header (the only place `frame-ancestors` takes effect). */
+function cspOf(html: string): string {
+  const match = /http-equiv="Content-Security-Policy" content="([^"]+)"/.exec(html);
+  if (!match) throw new Error('the built index.html has no Content-Security-Policy');
+  return match[1]!;
+}
+
+function readJson(req: IncomingMessage): Promise<unknown> {
+  return new Promise((resolvePromise, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size > MAX_BODY) {
+        reject(new Error('request body too large'));
+        req.destroy();
+        return;
+      }
+      chunks.push(c);
+    });
+    req.on('end', () => {
+      try {
+        resolvePromise(JSON.parse(Buffer.concat(chunks).toString('utf8') || '[]'));
+      } catch (err) {
+        reject(err as Error);
+      }
+    });
+    req.on('error', reject);
+  });
+}
+
+function send(res: ServerResponse, status: number, type: string, body: string | Buffer, headers: Record<string, string> = {}): void {
+  res.writeHead(status, { 'content-type': type, 'cache-control': 'no-store', 'x-content-type-options': 'nosniff', ...headers });
+  res.end(body);
+}
+
+function sendResult(res: ServerResponse, result: BridgeResult<unknown>): void {
+  send(res, 200, 'application/json', JSON.stringify(result));
+}
+
+export async function startBridgeServer(options: BridgeServerOptions): Promise<BridgeServer> {
+  const distDir = resolve(options.distDir ?? DIST_DIR);
+  const bridgeJs = await browserBridgeSource();
+  const streams = new Set<ServerResponse>();
+  const unsubscribe = options.api.predictions.onProgress((event: ProgressEvent) => {
+    const line = `data: ${JSON.stringify(event)}\n\n`;
+    for (const s of streams) s.write(line);
+  });
+
+  async function rpc(req: IncomingMessage, res: ServerResponse, domain: string, method: string): Promise<void> {
+    if (!METHODS.has(`${domain}/${method}`)) {
+      sendResult(res, { ok: false, error: { code: 'unknown_method', message: `no method ${domain}.${method}` } });
+      return;
+    }
+    try {
+      const args = await readJson(req);
+      if (!Array.isArray(args)) throw new Error('arguments must be a JSON array');
+      const group = options.api[domain as keyof CipherCareApi] as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>;
+      const value = await group[method]!(...args);
+      // A void result (cancel) serialises as `{"ok":true}`; the browser side reads `value` as undefined.
+      sendResult(res, { ok: true, value });
+    } catch (err) {
+      sendResult(res, { ok: false, error: options.toBridgeError(err) });
+    }
+  }
+
+  async function serveFile(res: ServerResponse, pathname: string): Promise<void> {
+    const relative = normalize(decodeURIComponent(pathname)).replace(/^([/\\])+/, '');
+    const file = resolve(distDir, relative);
+    if (file !== distDir && !file.startsWith(distDir + sep)) {
+      send(res, 403, 'text/plain', 'forbidden');
+      return;
+    }
+    try {
+      if (!(await stat(file)).isFile()) throw new Error('not a file');
+      send(res, 200, TYPES[extname(file)] ?? 'application/octet-stream', await readFile(file));
+    } catch {
+      send(res, 404, 'text/plain', 'not found');
+    }
+  }
+
+  const server: Server = createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://127.0.0.1');
+    const rpcMatch = /^\/rpc\/([a-zA-Z]+)\/([a-zA-Z]+)$/.exec(url.pathname);
+    if (req.method === 'POST' && rpcMatch) {
+      void rpc(req, res, rpcMatch[1]!, rpcMatch[2]!);
+      return;
+    }
+    if (req.method !== 'GET') {
+      send(res, 405, 'text/plain', 'method not allowed');
+      return;
+    }
+    if (url.pathname === '/events') {
+      res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive' });
+      res.write(': connected\n\n');
+      streams.add(res);
+      req.on('close', () => streams.delete(res));
+      return;
+    }
+    if (url.pathname === '/test-bridge.js') {
+      send(res, 200, TYPES['.js']!, bridgeJs);
+      return;
+    }
+    if (url.pathname === '/' || url.pathname === '/index.html') {
+      readFile(join(distDir, 'index.html'), 'utf8')
+        .then((html) => send(res, 200, TYPES['.html']!, injectBridge(html), { 'content-security-policy': cspOf(html) }))
+        .catch((err: unknown) => send(res, 500, 'text/plain', `the built renderer cannot be served (${(err as Error).message}): run npm run build:renderer`));
+      return;
+    }
+    void serveFile(res, url.pathname);
+  });
+
+  await new Promise<void>((resolvePromise) => server.listen(0, '127.0.0.1', resolvePromise));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}/`,
+    close: async () => {
+      unsubscribe();
+      for (const s of streams) s.end();
+      streams.clear();
+      server.closeAllConnections();
+      await new Promise<void>((resolvePromise) => server.close(() => resolvePromise()));
+    },
+  };
+}
