@@ -247,7 +247,9 @@ export async function startService(input: ServiceOptions): Promise<RunningServic
         const host = req.headers.host ?? '';
         if (host !== `127.0.0.1:${port}` && host !== `localhost:${port}`) throw new ServiceError('bad_request', 400, 'unexpected Host header');
       }
-      const url = new URL(req.url ?? '/', 'http://service.invalid');
+      // Only origin-form paths: "//host/x" would otherwise parse as a host and route as "/x".
+      if (!req.url || !req.url.startsWith('/') || req.url.startsWith('//')) throw new ServiceError('not_found', 404, 'no such route');
+      const url = new URL(req.url, 'http://service.invalid');
       route = await handle(req, res, requestId, url);
     } catch (err) {
       const e = err instanceof ServiceError ? err : new ServiceError('internal_error', 500, 'internal error');

@@ -7,7 +7,7 @@ import { free } from '../seal/scope.js';
 import { EvaluationKeys } from '../evaluator/evaluation-keys.js';
 import { EnvelopeKind, decodeEnvelope, encodeEnvelope } from './envelope.js';
 import type { EnvelopeCaps } from './envelope.js';
-import { decompressSealObject, maxCiphertextBytes, maxKeyBytes } from './seal-object.js';
+import { checkKeySwitchingKeys, decompressSealObject, maxCiphertextBytes, maxKeyBytes } from './seal-object.js';
 
 const SCALE_TOLERANCE = 1e-9;
 
@@ -74,13 +74,16 @@ export function encodeKeyEnvelope(fingerprint: string, relin: Uint8Array | null,
 
 /** Parses and loads an evaluation-keys envelope for a plan, with bounded decompression. */
 export function openKeyEnvelope(ctx: HeContext, plan: PublicPlan, body: Uint8Array): EvaluationKeys {
+  if (plan.params.fingerprint !== ctx.params.fingerprint) throw new HeError('params_mismatch', 'the plan is for another parameter set than this context');
   const caps = keyCaps(ctx, plan);
   const envelope = decodeEnvelope(body, EnvelopeKind.evaluationKeys, caps);
   if (envelope.fingerprint !== ctx.params.fingerprint) throw new HeError('params_mismatch', 'the keys are for another parameter set');
   if (envelope.items.length !== 2) throw new HeError('envelope_bad_count', 'an evaluation-keys envelope holds exactly 2 items');
   const [relin, galois] = envelope.items as [Uint8Array, Uint8Array];
-  return EvaluationKeys.load(ctx, plan, {
-    relin: relin.length ? decompressSealObject(relin, caps.maxItemBytes) : null,
-    galois: galois.length ? decompressSealObject(galois, caps.maxItemBytes) : null,
-  });
+  const shape = { polyModulusDegree: ctx.params.polyModulusDegree, primes: ctx.params.primes.length, decomposition: ctx.params.primes.length - 1 };
+  const relinBytes = relin.length ? decompressSealObject(relin, caps.maxItemBytes) : null;
+  const galoisBytes = galois.length ? decompressSealObject(galois, caps.maxItemBytes) : null;
+  if (relinBytes) checkKeySwitchingKeys(relinBytes, { ...shape, keys: 1, maxIndices: 1 });
+  if (galoisBytes) checkKeySwitchingKeys(galoisBytes, { ...shape, keys: plan.galoisSteps.length, maxIndices: ctx.params.polyModulusDegree });
+  return EvaluationKeys.load(ctx, plan, { relin: relinBytes, galois: galoisBytes });
 }

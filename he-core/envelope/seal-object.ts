@@ -68,3 +68,59 @@ export function maxCiphertextBytes(polyModulusDegree: number, primes: number): n
 export function maxKeyBytes(polyModulusDegree: number, primes: number, keys: number): number {
   return keys * (primes - 1) * 2 * polyModulusDegree * primes * 8 + 4096 * (keys + 1);
 }
+
+export interface KeySwitchingShape {
+  polyModulusDegree: number;
+  /** All primes of the chain (the special prime included): a key component spans them all. */
+  primes: number;
+  /** Key components per key: the number of data primes (the decomposition). */
+  decomposition: number;
+  /** How many keys must be present (relinearisation: 1; Galois: the plan's steps). */
+  keys: number;
+  /** Largest index table SEAL may declare (Galois: the degree; relinearisation: 1). */
+  maxIndices: number;
+}
+
+/**
+ * Walks an uncompressed KSwitchKeys serialisation (header, parms id, index count, then per index
+ * a component count and that many nested public-key objects) and checks every declared size
+ * before SEAL sees it: SEAL's own loader resizes its tables to whatever the bytes declare, so one
+ * flipped bit could otherwise make it allocate gigabytes.
+ */
+export function checkKeySwitchingKeys(bytes: Uint8Array, shape: KeySwitchingShape): void {
+  const fail = (why: string): never => {
+    throw new HeError('keys_invalid', `malformed evaluation keys: ${why}`);
+  };
+  const header = readSealHeader(bytes);
+  if (header.compression !== 'none') fail('expected an uncompressed object');
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const u64 = (at: number): number => {
+    if (at + 8 > bytes.length) fail('truncated');
+    const v = view.getBigUint64(at, true);
+    if (v > BigInt(Number.MAX_SAFE_INTEGER)) fail('a size field is out of range');
+    return Number(v);
+  };
+  let at = SEAL_HEADER_BYTES + 32;
+  const indices = u64(at);
+  at += 8;
+  if (indices < 1 || indices > shape.maxIndices) fail(`${indices} key slots declared, at most ${shape.maxIndices} allowed`);
+  const maxComponent = 2 * shape.polyModulusDegree * shape.primes * 8 + 1024;
+  let present = 0;
+  for (let i = 0; i < indices; i++) {
+    const components = u64(at);
+    at += 8;
+    if (components === 0) continue;
+    if (components !== shape.decomposition) fail(`a key has ${components} components, expected ${shape.decomposition}`);
+    present++;
+    if (present > shape.keys) fail(`more than the ${shape.keys} expected key(s)`);
+    for (let j = 0; j < components; j++) {
+      if (at + SEAL_HEADER_BYTES > bytes.length) fail('truncated inside a key');
+      if (view.getUint16(at, true) !== SEAL_MAGIC || view.getUint8(at + 5) !== 0) fail('a key component is not an uncompressed SEAL object');
+      const size = u64(at + 8);
+      if (size < SEAL_HEADER_BYTES || size > maxComponent || at + size > bytes.length) fail(`a key component declares ${size} bytes`);
+      at += size;
+    }
+  }
+  if (present !== shape.keys) fail(`${present} key(s) present, expected ${shape.keys}`);
+  if (at !== bytes.length) fail(`${bytes.length - at} trailing bytes`);
+}

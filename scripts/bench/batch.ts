@@ -3,6 +3,7 @@ import { referenceForward } from '../../he-core/index.js';
 import type { CatalogModel, ModelFile } from '../../he-core/index.js';
 import { BenchClient } from './client.js';
 import type { Endpoint, EvaluationClock, Exchange } from './client.js';
+import { CpuMeter, othersCores } from './cpu.js';
 import { Agreement, fill } from './data.js';
 import { median, round } from './stats.js';
 import type { BatchDetail, BatchResult } from './types.js';
@@ -34,6 +35,7 @@ export async function benchBatch(
   const agreement = new Agreement(model);
   const counted: { ex: Exchange; evaluateMs: number }[] = [];
   let noWarmup = false;
+  let otherCores = Number.NaN;
   try {
     let before = await clock.read(entry.id, 'batch');
     const once = async (): Promise<{ ex: Exchange; evaluateMs: number }> => {
@@ -44,6 +46,7 @@ export async function benchBatch(
       ex.outputs.forEach((out, i) => agreement.add(out, references[i]!));
       return { ex, evaluateMs };
     };
+    let meter = CpuMeter.start();
     const first = await once();
     let total = options.runs;
     if (first.ex.endToEndMs > options.slowMs) {
@@ -51,8 +54,9 @@ export async function benchBatch(
       total = options.slowRuns;
       counted.push(first);
       options.log(`  ${entry.id} batch: one run takes ${(first.ex.endToEndMs / 1000).toFixed(1)} s, so the first run counts and it gets ${total} run(s) in all`);
-    }
+    } else meter = CpuMeter.start();
     while (counted.length < total) counted.push(await once());
+    otherCores = othersCores(meter);
   } finally {
     await client.close();
   }
@@ -79,6 +83,7 @@ export async function benchBatch(
     keyBytes: client.keyEnvelopeBytes,
     plaintextItemsPerS: round(samples.length / (plaintextMs / 1000), 1),
     agreement: agreement.summary(),
+    otherCores,
   };
   return { result, detail };
 }

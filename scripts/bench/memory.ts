@@ -1,5 +1,6 @@
 // Memory: the service process's RSS after 100 and after 1,000 single-mode predictions.
 import { BenchClient } from './client.js';
+import { CpuMeter, othersCores } from './cpu.js';
 import { startServiceProcess } from './service-process.js';
 
 export interface MemoryOptions {
@@ -10,7 +11,7 @@ export interface MemoryOptions {
   workers: number;
 }
 
-export async function benchMemory(options: MemoryOptions): Promise<{ afterSession: number; after100: number; after1000: number }> {
+export async function benchMemory(options: MemoryOptions): Promise<{ afterSession: number; after100: number; after1000: number; otherCores: number }> {
   const service = await startServiceProcess(options.workers);
   let client: BenchClient | undefined;
   try {
@@ -18,6 +19,7 @@ export async function benchMemory(options: MemoryOptions): Promise<{ afterSessio
     if (!entry) throw new Error(`the service has no model ${options.modelId}`);
     client = await BenchClient.open(service.endpoint, entry, 'single');
     const afterSession = service.rss();
+    const meter = CpuMeter.start(service.pid === undefined ? [] : [service.pid]);
     let done = 0;
     const runTo = async (target: number): Promise<void> => {
       await Promise.all(
@@ -33,7 +35,7 @@ export async function benchMemory(options: MemoryOptions): Promise<{ afterSessio
     const after100 = service.rss();
     await runTo(1000);
     const after1000 = service.rss();
-    return { afterSession, after100, after1000 };
+    return { afterSession, after100, after1000, otherCores: othersCores(meter) };
   } finally {
     await client?.close().catch(() => undefined);
     await service.stop();

@@ -23,6 +23,7 @@ const ms = (v: number): string => (v >= 100 ? v.toFixed(0) : v >= 1 ? v.toFixed(
 const kb = (bytes: number): string => (bytes >= 1e6 ? `${(bytes / 1e6).toFixed(1)} MB` : `${(bytes / 1e3).toFixed(1)} kB`);
 const mb = (bytes: number): string => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
 const rate = (v: number): string => (v >= 100 ? v.toFixed(0) : v.toFixed(1));
+const cores = (v: number): string => (Number.isNaN(v) ? 'n/a' : v.toFixed(2));
 
 function singles(run: BenchRun): SingleResult[] {
   return run.json.results.filter((r): r is SingleResult => r.mode === 'single');
@@ -34,20 +35,20 @@ function batches(run: BenchRun): BatchResult[] {
 
 function singleTable(run: BenchRun): Table {
   return {
-    headers: ['model', 'runs', 'keygen ms', 'eval keys', 'up', 'down', 'encrypt ms', 'evaluate ms (server)', 'round trip ms', 'decrypt ms', 'end to end ms', 'plaintext ms', 'agree'],
+    headers: ['model', 'runs', 'keygen ms', 'eval keys', 'up', 'down', 'encrypt ms', 'evaluate ms (server)', 'round trip ms', 'decrypt ms', 'end to end ms', 'plaintext ms', 'agree', 'others (cores)'],
     rows: singles(run).map((r) => {
       const d = run.single.get(r.model)!;
-      return [r.model, String(d.runs), ms(r.keygen_ms), kb(r.eval_key_bytes), kb(r.up_bytes), kb(r.down_bytes), ms(r.encrypt_ms), ms(r.evaluate_ms), ms(d.roundTripMs), ms(r.decrypt_ms), ms(r.end_to_end_ms), ms(r.plaintext_ms), r.agree ? 'yes' : 'NO'];
+      return [r.model, String(d.runs), ms(r.keygen_ms), kb(r.eval_key_bytes), kb(r.up_bytes), kb(r.down_bytes), ms(r.encrypt_ms), ms(r.evaluate_ms), ms(d.roundTripMs), ms(r.decrypt_ms), ms(r.end_to_end_ms), ms(r.plaintext_ms), r.agree ? 'yes' : 'NO', cores(d.otherCores)];
     }),
   };
 }
 
 function batchTable(run: BenchRun): Table {
   return {
-    headers: ['model', 'batch', 'runs', 'eval keys', 'up', 'down', 'encrypt ms', 'evaluate ms (server)', 'round trip ms', 'decrypt ms', 'end to end ms', 'items/s', 'plaintext items/s', 'agree'],
+    headers: ['model', 'batch', 'runs', 'eval keys', 'up', 'down', 'encrypt ms', 'evaluate ms (server)', 'round trip ms', 'decrypt ms', 'end to end ms', 'items/s', 'plaintext items/s', 'agree', 'others (cores)'],
     rows: batches(run).map((r) => {
       const d = run.batch.get(r.model)!;
-      return [r.model, String(r.batch), d.noWarmup ? `${d.runs} (no warm-up)` : String(d.runs), kb(d.keyBytes), kb(d.upBytes), kb(d.downBytes), ms(d.encryptMs), ms(d.evaluateMs), ms(d.roundTripMs), ms(d.decryptMs), ms(d.endToEndMs), rate(r.items_per_s), rate(d.plaintextItemsPerS), r.agree ? 'yes' : 'NO'];
+      return [r.model, String(r.batch), d.noWarmup ? `${d.runs} (no warm-up)` : String(d.runs), kb(d.keyBytes), kb(d.upBytes), kb(d.downBytes), ms(d.encryptMs), ms(d.evaluateMs), ms(d.roundTripMs), ms(d.decryptMs), ms(d.endToEndMs), rate(r.items_per_s), rate(d.plaintextItemsPerS), r.agree ? 'yes' : 'NO', cores(d.otherCores)];
     }),
   };
 }
@@ -59,11 +60,11 @@ function serviceTable(run: BenchRun): Table {
   return {
     headers: ['figure', 'value'],
     rows: [
-      [`scaling: ${s.predictions} ${s.model} predictions, ${s.clients} concurrent clients, 1 worker`, `${rate(scaling.workers_1_per_s)} /s (${s.seconds1} s; server evaluation ${ms(s.evaluateMs1)} ms each)`],
-      [`scaling: same, 2 workers`, `${rate(scaling.workers_2_per_s)} /s (${s.seconds2} s; server evaluation ${ms(s.evaluateMs2)} ms each), ${(scaling.workers_2_per_s / scaling.workers_1_per_s).toFixed(2)}x`],
+      [`scaling: ${s.predictions} ${s.model} predictions, ${s.clients} concurrent clients, 1 worker`, `${rate(scaling.workers_1_per_s)} /s (${s.seconds1} s; server evaluation ${ms(s.evaluateMs1)} ms each; others ${cores(s.otherCores1)} cores)`],
+      [`scaling: same, 2 workers`, `${rate(scaling.workers_2_per_s)} /s (${s.seconds2} s; server evaluation ${ms(s.evaluateMs2)} ms each; others ${cores(s.otherCores2)} cores), ${(scaling.workers_2_per_s / scaling.workers_1_per_s).toFixed(2)}x`],
       [`service RSS after session setup (${run.memory.model})`, mb(run.memory.rssAfterSession)],
       ['service RSS after 100 predictions', mb(memory.rss_after_100)],
-      ['service RSS after 1,000 predictions', `${mb(memory.rss_after_1000)} (${growth >= 0 ? '+' : ''}${growth.toFixed(1)}%)`],
+      ['service RSS after 1,000 predictions', `${mb(memory.rss_after_1000)} (${growth >= 0 ? '+' : ''}${growth.toFixed(1)}%; others ${cores(run.memory.otherCores)} cores)`],
     ],
   };
 }
@@ -130,7 +131,7 @@ function breakdowns(run: BenchRun): string[] {
   const sc = run.scaling;
   const slowdown = sc.evaluateMs2 / sc.evaluateMs1;
   lines.push(
-    `- scaling (${sc.model}, ${sc.clients} clients, ${sc.predictions} predictions): one evaluation takes ${ms(sc.evaluateMs1)} ms in the server with 1 worker and ${ms(sc.evaluateMs2)} ms with 2 workers busy at once (×${slowdown.toFixed(2)}), so two workers can give at most ${(2 / slowdown).toFixed(2)}× the throughput; measured ${(run.json.scaling.workers_2_per_s / run.json.scaling.workers_1_per_s).toFixed(2)}×. The two workers share ${run.json.machine.cpus} cores with the service's main thread, the clients (encryption, decryption) and whatever else runs on this machine.`,
+    `- scaling (${sc.model}, ${sc.clients} clients, ${sc.predictions} predictions): one evaluation takes ${ms(sc.evaluateMs1)} ms in the server with 1 worker and ${ms(sc.evaluateMs2)} ms with 2 workers busy at once (×${slowdown.toFixed(2)}), so two workers can give at most ${(2 / slowdown).toFixed(2)}× the throughput; measured ${(run.json.scaling.workers_2_per_s / run.json.scaling.workers_1_per_s).toFixed(2)}×. The two workers share ${run.json.machine.cpus} cores with the service's main thread, the clients (encryption, decryption) and other processes (they kept ${cores(sc.otherCores1)} cores busy during the 1-worker run, ${cores(sc.otherCores2)} during the 2-worker run).`,
   );
   return lines;
 }
@@ -174,6 +175,7 @@ export function writeDocs(file: string, run: BenchRun): void {
     '- Agreement: every decrypted raw output within the model\'s test-vector tolerance of the plaintext reference, and the same class (classification); checked on every sample of every run, warm-up included.',
     '- Batch mode: one full request of the plan\'s `samplesPerRequest` held-out rows (repeated to fill); items/s = batch / median end-to-end seconds. A batch whose first run takes over 10 s (mnist-cnn: one 4096-image batch) counts its first run and gets fewer runs (1 with --quick, 3 otherwise).',
     '- Sizes: kB = 1,000 bytes, MB = 1,000,000 bytes; RSS in MiB.',
+    `- Others (cores): the mean number of cores that processes other than this benchmark and its service kept busy during the counted runs (/proc/stat minus our own CPU time, hypervisor steal included). With ${m.cpus} cores, anything well above 0 slows the figures beside it.`,
     '',
     '## Single mode',
     '',

@@ -1,6 +1,7 @@
 // Scaling: single-mode throughput with the service at 1 and at 2 workers, several concurrent clients.
 import type { CatalogModel } from '../../he-core/index.js';
 import { BenchClient, EvaluationClock } from './client.js';
+import { CpuMeter, othersCores } from './cpu.js';
 import { startServiceProcess } from './service-process.js';
 import { round } from './stats.js';
 
@@ -17,6 +18,8 @@ export interface Throughput {
   seconds: number;
   /** Mean server evaluation time per prediction during the timed part. */
   evaluateMs: number;
+  /** Mean cores other processes kept busy meanwhile. */
+  otherCores: number;
 }
 
 async function throughput(workers: number, options: ScalingOptions): Promise<Throughput> {
@@ -31,6 +34,7 @@ async function throughput(workers: number, options: ScalingOptions): Promise<Thr
     const clock = new EvaluationClock(service.endpoint);
     const before = await clock.read(entry.id, 'single');
     let next = 0;
+    const meter = CpuMeter.start(service.pid === undefined ? [] : [service.pid]);
     const started = performance.now();
     await Promise.all(
       clients.map(async (c) => {
@@ -41,9 +45,10 @@ async function throughput(workers: number, options: ScalingOptions): Promise<Thr
       }),
     );
     const seconds = (performance.now() - started) / 1000;
+    const otherCores = othersCores(meter);
     const after = await clock.read(entry.id, 'single');
     const evaluateMs = ((after.seconds - before.seconds) * 1000) / (after.count - before.count);
-    return { perS: round(options.predictions / seconds), seconds: round(seconds), evaluateMs: round(evaluateMs) };
+    return { perS: round(options.predictions / seconds), seconds: round(seconds), evaluateMs: round(evaluateMs), otherCores };
   } finally {
     for (const c of clients) await c.close().catch(() => undefined);
     await service.stop();

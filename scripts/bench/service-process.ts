@@ -9,6 +9,8 @@ import type { Endpoint } from './client.js';
 export interface ServiceProcess {
   endpoint: Endpoint;
   catalog: CatalogModel[];
+  /** The service process's id, when known. */
+  pid: number | undefined;
   /** The service process's resident set (VmRSS), bytes. */
   rss(): number;
   stop(): Promise<void>;
@@ -23,6 +25,7 @@ export async function startServiceProcess(workers: number): Promise<ServiceProce
     return {
       endpoint,
       catalog,
+      pid,
       rss() {
         if (pid === undefined) throw new Error('the service process has no pid: cannot read its RSS');
         const status = readFileSync(`/proc/${pid}/status`, 'utf8');

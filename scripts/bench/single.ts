@@ -3,6 +3,7 @@ import { referenceForward } from '../../he-core/index.js';
 import type { CatalogModel, ModelFile } from '../../he-core/index.js';
 import { BenchClient, keygenMs } from './client.js';
 import type { Endpoint, EvaluationClock } from './client.js';
+import { CpuMeter, othersCores } from './cpu.js';
 import { Agreement } from './data.js';
 import { median, round, timed } from './stats.js';
 import type { SingleDetail, SingleResult } from './types.js';
@@ -28,10 +29,13 @@ export async function benchSingle(
   const client = await BenchClient.open(endpoint, entry, 'single');
   keygen.push(client.keygenMs);
   const agreement = new Agreement(model);
+  let meter: CpuMeter | null = null;
+  let otherCores = Number.NaN;
   const m = { encrypt: [] as number[], roundTrip: [] as number[], evaluate: [] as number[], decrypt: [] as number[], endToEnd: [] as number[], plaintext: [] as number[], up: [] as number[], down: [] as number[] };
   try {
     let before = await clock.read(entry.id, 'single');
     for (let i = 0; i < options.warmups + options.runs; i++) {
+      if (i === options.warmups) meter = CpuMeter.start();
       const sample = rows[i % rows.length]!;
       const ex = await client.predict([sample]);
       const after = await clock.read(entry.id, 'single');
@@ -49,6 +53,7 @@ export async function benchSingle(
       m.up.push(ex.upBytes);
       m.down.push(ex.downBytes);
     }
+    otherCores = othersCores(meter);
   } finally {
     await client.close();
   }
@@ -73,6 +78,7 @@ export async function benchSingle(
     transferMs: round(median(transfer)),
     uploadMs: round(client.uploadMs),
     agreement: agreement.summary(),
+    otherCores,
   };
   return { result, detail };
 }

@@ -61,6 +61,8 @@ export interface SingleDetail {
   transferMs: number;
   uploadMs: number;
   agreement: string;
+  /** Mean cores other processes kept busy during the counted runs. */
+  otherCores: number;
 }
 
 export interface BatchDetail {
@@ -78,6 +80,7 @@ export interface BatchDetail {
   keyBytes: number;
   plaintextItemsPerS: number;
   agreement: string;
+  otherCores: number;
 }
 
 export interface ScalingDetail {
@@ -89,12 +92,15 @@ export interface ScalingDetail {
   /** Mean server evaluation time per prediction at 1 and at 2 workers. */
   evaluateMs1: number;
   evaluateMs2: number;
+  otherCores1: number;
+  otherCores2: number;
 }
 
 export interface MemoryDetail {
   model: string;
   rssAfterSession: number;
   concurrency: number;
+  otherCores: number;
 }
 
 export interface BenchRun {

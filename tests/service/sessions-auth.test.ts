@@ -108,6 +108,9 @@ describe('authentication and sessions', () => {
     const unknownSession = await call(service, 'POST', Routes.predictions('AAAAAAAAAAAAAAAA'), new Uint8Array(10));
     expect(unknownSession.status).toBe(404);
     expect(problemOf(unknownSession).code).toBe('session_not_found');
+    // A protocol-relative path must not route as its tail.
+    const relative = await call(service, 'GET', '//anything/v1/models');
+    expect(relative.status).toBe(404);
     const badRoute = await call(service, 'GET', '/v2/anything');
     expect(badRoute.status).toBe(404);
     expect(problemOf(badRoute).code).toBe('not_found');

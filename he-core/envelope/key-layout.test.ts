@@ -1,0 +1,59 @@
+import { describe, expect, it } from 'vitest';
+import { HeError } from '../errors.js';
+import { HeContext, compile, encodeKeyEnvelope, loadSeal, openKeyEnvelope, parseModel } from '../index.js';
+import { ClientKeyPair } from '../client/index.js';
+import { checkKeySwitchingKeys } from './seal-object.js';
+import { readFileSync } from 'node:fs';
+
+// Regression: SEAL's key loader resized its tables to whatever the bytes declared, so one flipped
+// bit in an uploaded key grew a worker's heap by over a gigabyte. The layout is now checked first.
+describe('evaluation-key layout check', () => {
+  it('refuses declared sizes that do not fit the plan before SEAL allocates anything', async () => {
+    const rt = await loadSeal();
+    const model = parseModel(readFileSync(new URL('../../assets/models/breast-cancer.json', import.meta.url), 'utf8'));
+    const plan = compile(rt.seal, model).public;
+    const ctx = HeContext.create(rt, plan.params);
+    const pair = ClientKeyPair.generate(ctx);
+    const keys = pair.createEvaluationKeys(plan);
+    const seal = rt.seal;
+    const loaded = new seal.GaloisKeys();
+    loaded.loadFromArray(ctx.context, keys.galois!);
+    const plain = loaded.saveToArray(seal.ComprModeType.none) as Uint8Array;
+    loaded.delete();
+    const shape = { polyModulusDegree: plan.params.polyModulusDegree, primes: plan.params.primes.length, decomposition: plan.params.primes.length - 1, keys: plan.galoisSteps.length, maxIndices: plan.params.polyModulusDegree };
+    expect(() => checkKeySwitchingKeys(plain, shape)).not.toThrow();
+
+    const code = (bytes: Uint8Array): string => {
+      try {
+        checkKeySwitchingKeys(bytes, shape);
+        return 'accepted';
+      } catch (err) {
+        return (err as HeError).code;
+      }
+    };
+    const at = (offset: number, value: bigint): Uint8Array => {
+      const b = plain.slice();
+      new DataView(b.buffer).setBigUint64(offset, value, true);
+      return b;
+    };
+    // The slot count (after the 16-byte header and the 32-byte parms id), a component count, a nested size.
+    expect(code(at(48, 2n ** 40n))).toBe('keys_invalid');
+    expect(code(at(48, 1n))).toBe('keys_invalid');
+    // Slot counts follow one another (8 bytes each) until the first present key.
+    const view = new DataView(plain.buffer, plain.byteOffset);
+    let firstCount = 56;
+    while (view.getBigUint64(firstCount, true) === 0n) firstCount += 8;
+    expect(code(at(firstCount, 1_000_000_000n))).toBe('keys_invalid');
+    expect(code(at(firstCount + 8 + 8, 2n ** 33n))).toBe('keys_invalid');
+    expect(code(plain.slice(0, plain.length - 5))).toBe('seal_object_invalid');
+
+    // Through the real loader: a flipped slot count costs no memory.
+    const before = rt.heapBytes();
+    const flipped = at(48, 2n ** 26n);
+    const body = encodeKeyEnvelope(plan.params.fingerprint, null, flipped);
+    expect(() => openKeyEnvelope(ctx, plan, body)).toThrow(HeError);
+    expect(rt.heapBytes() - before).toBeLessThan(16 * 2 ** 20);
+    pair.dispose();
+    ctx.dispose();
+  });
+});
