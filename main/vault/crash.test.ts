@@ -6,8 +6,8 @@ import { CRASH_FINGERPRINT, crashEntry, crashKeyBytes } from './fixtures/crash-c
 import { FAST, PASSPHRASE, useScratch } from './fixtures/test-vault.js';
 import { Vault } from './vault.js';
 
-/** How many times the writer is killed; the reliability run sets CIPHERCARE_CRASH_ITERATIONS=100. */
-const CRASH_ITERATIONS = Number(process.env.CIPHERCARE_CRASH_ITERATIONS ?? 20);
+/** How many times the writer is killed (issue 7 asks for 100; CIPHERCARE_CRASH_ITERATIONS overrides). */
+const CRASH_ITERATIONS = Number(process.env.CIPHERCARE_CRASH_ITERATIONS ?? 100);
 const SEED = 0x5eed_c0de;
 /** Kill moments are spread over this window after the writer reports it is ready. */
 const MAX_KILL_DELAY_MS = 150;
