@@ -12,6 +12,9 @@ interface PreparedLinear {
   bias: Plaintext | null;
 }
 
+/** Heap budget for cached constant plaintexts (batch layers), per evaluator. */
+const CONSTANT_CACHE_BYTES = 256 * 2 ** 20;
+
 /** Relative tolerance when comparing a ciphertext's scale with the plan's. */
 const SCALE_TOLERANCE = 1e-9;
 
@@ -22,6 +25,7 @@ const SCALE_TOLERANCE = 1e-9;
 export class PlanEvaluator {
   private readonly prepared = new Map<PlanStep, PreparedLinear | Plaintext | null>();
   private readonly constants = new Map<string, Plaintext>();
+  private constantBytes = 0;
   private disposed = false;
 
   constructor(
@@ -62,8 +66,13 @@ export class PlanEvaluator {
     let pt = this.constants.get(key);
     if (!pt) {
       pt = this.encode(new Float64Array(this.ctx.slots).fill(value), scale, level);
-      // Bounded cache: large batch layers re-encode instead of holding thousands of plaintexts.
-      if (this.constants.size < 4096) this.constants.set(key, pt);
+      // Bounded cache (bytes of WebAssembly heap): the conv layer's few distinct weights stay
+      // encoded; a large dense layer's thousands re-encode instead of filling the 4 GiB heap.
+      const bytes = this.ctx.params.polyModulusDegree * (level + 1) * 8;
+      if (this.constantBytes + bytes <= CONSTANT_CACHE_BYTES) {
+        this.constants.set(key, pt);
+        this.constantBytes += bytes;
+      }
     }
     return pt;
   }
