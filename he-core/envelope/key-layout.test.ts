@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { HeError } from '../errors.js';
 import { HeContext, compile, encodeKeyEnvelope, loadSeal, openKeyEnvelope, parseModel } from '../index.js';
 import { ClientKeyPair } from '../client/index.js';
-import { checkKeySwitchingKeys } from './seal-object.js';
+import { checkKeySwitchingKeys, decompressSealObject } from './seal-object.js';
 import { readFileSync } from 'node:fs';
 
 // Regression: SEAL's key loader resized its tables to whatever the bytes declared, so one flipped
@@ -15,11 +15,8 @@ describe('evaluation-key layout check', () => {
     const ctx = HeContext.create(rt, plan.params);
     const pair = ClientKeyPair.generate(ctx);
     const keys = pair.createEvaluationKeys(plan);
-    const seal = rt.seal;
-    const loaded = new seal.GaloisKeys();
-    loaded.loadFromArray(ctx.context, keys.galois!);
-    const plain = loaded.saveToArray(seal.ComprModeType.none) as Uint8Array;
-    loaded.delete();
+    // The seeded form as a client sends it, inflated: what the service checks.
+    const plain = decompressSealObject(keys.galois!, 64 * 2 ** 20);
     const shape = { polyModulusDegree: plan.params.polyModulusDegree, primes: plan.params.primes.length, decomposition: plan.params.primes.length - 1, keys: plan.galoisSteps.length, maxIndices: plan.params.polyModulusDegree };
     expect(() => checkKeySwitchingKeys(plain, shape)).not.toThrow();
 
@@ -46,6 +43,12 @@ describe('evaluation-key layout check', () => {
     expect(code(at(firstCount, 1_000_000_000n))).toBe('keys_invalid');
     expect(code(at(firstCount + 8 + 8, 2n ** 33n))).toBe('keys_invalid');
     expect(code(plain.slice(0, plain.length - 5))).toBe('seal_object_invalid');
+    // The seed object that ends each seeded component: its declared size must be what is left.
+    const componentStart = firstCount + 8;
+    const componentSize = Number(view.getBigUint64(componentStart + 8, true));
+    const seedHeader = componentStart + componentSize - 81;
+    expect(view.getUint16(seedHeader, true)).toBe(0xa15e);
+    expect(code(at(seedHeader + 8, 0x51_0000_0000n))).toBe('keys_invalid');
 
     // Through the real loader: a flipped slot count costs no memory.
     const before = rt.heapBytes();

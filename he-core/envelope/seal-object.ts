@@ -118,9 +118,46 @@ export function checkKeySwitchingKeys(bytes: Uint8Array, shape: KeySwitchingShap
       if (view.getUint16(at, true) !== SEAL_MAGIC || view.getUint8(at + 5) !== 0) fail('a key component is not an uncompressed SEAL object');
       const size = u64(at + 8);
       if (size < SEAL_HEADER_BYTES || size > maxComponent || at + size > bytes.length) fail(`a key component declares ${size} bytes`);
+      checkKeyComponent(view, at, size, shape, fail);
       at += size;
     }
   }
   if (present !== shape.keys) fail(`${present} key(s) present, expected ${shape.keys}`);
   if (at !== bytes.length) fail(`${bytes.length - at} trailing bytes`);
+}
+
+/**
+ * One key component is a serialised two-polynomial ciphertext: parms id, NTT flag, size, degree,
+ * modulus count, scale, correction factor, then its coefficients (one polynomial when seeded, two
+ * otherwise) and possibly the seed. Every count is checked against the parameters.
+ */
+function checkKeyComponent(view: DataView, start: number, size: number, shape: KeySwitchingShape, fail: (why: string) => never): void {
+  const end = start + size;
+  const u64 = (at: number): number => {
+    if (at + 8 > end) fail('truncated key component');
+    const v = view.getBigUint64(at, true);
+    return v > BigInt(Number.MAX_SAFE_INTEGER) ? fail('a key component size field is out of range') : Number(v);
+  };
+  let at = start + SEAL_HEADER_BYTES + 32;
+  if (at + 1 > end || view.getUint8(at) > 1) fail('a key component has a bad NTT flag');
+  at += 1;
+  if (u64(at) !== 2) fail('a key component is not a two-polynomial ciphertext');
+  if (u64(at + 8) !== shape.polyModulusDegree) fail('a key component has another polynomial degree');
+  if (u64(at + 16) !== shape.primes) fail('a key component has another number of primes');
+  at += 40;
+  if (at + SEAL_HEADER_BYTES + 8 > end || view.getUint16(at, true) !== SEAL_MAGIC || view.getUint8(at + 5) !== 0) fail('a key component has no uncompressed coefficient array');
+  const arrayBytes = u64(at + 8);
+  const count = u64(at + SEAL_HEADER_BYTES);
+  const polynomial = shape.polyModulusDegree * shape.primes;
+  if (count !== polynomial && count !== 2 * polynomial) fail(`a key component declares ${count} coefficients`);
+  if (arrayBytes !== SEAL_HEADER_BYTES + 8 + count * 8 || at + arrayBytes > end) fail('a key component has an inconsistent coefficient array');
+  // A seeded component ends with one more SEAL object (the seed); its declared size must be exactly
+  // what is left, or SEAL would allocate whatever it declares.
+  const seedAt = at + arrayBytes;
+  const rest = end - seedAt;
+  if (count === polynomial && rest === 0) fail('a seeded key component has no seed');
+  if (rest > 0) {
+    if (rest < SEAL_HEADER_BYTES || rest > 4096 || view.getUint16(seedAt, true) !== SEAL_MAGIC || view.getUint8(seedAt + 5) !== 0) fail('a key component ends with a malformed seed');
+    if (view.getBigUint64(seedAt + 8, true) !== BigInt(rest)) fail('a key component seed declares another size');
+  }
 }

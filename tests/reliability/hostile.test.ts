@@ -329,9 +329,9 @@ describe('hostile input against the service process and the envelope parser', ()
   }, 240_000);
 
   // Regression: a bit flip in an uploaded Galois key once made SEAL's loader allocate what the key's
-  // own size fields declared (a worker heap grew by ~1.3 GiB for good). he-core now walks the key
-  // layout and checks every declared size before SEAL loads anything, so the bound is the same as
-  // for any other input.
+  // own size fields declared (a worker heap grew by ~1.3 GiB for good, also through a corrupted
+  // seed header inside a key component). he-core now walks the key layout and checks every
+  // declared size before SEAL loads anything, so the bound is the same as for any other input.
   it(`${KEY_BODIES} bit-flipped and overwritten evaluation keys: only 4xx (or 201 for keys that still load), the service keeps working`, async () => {
     const rnd = seeded(0x6b657973);
     const uploadable = targets.filter((t) => t.weight.session >= 1);
