@@ -12,7 +12,7 @@ import { buildCatalog } from './catalog.js';
 import { resolveOptions } from './config.js';
 import type { ResolvedOptions, ServiceOptions } from './config.js';
 import { Authenticator } from './http/auth.js';
-import { readBody } from './http/body.js';
+import { lingerAfterRefusal, readBody } from './http/body.js';
 import { ServiceMetrics } from './http/metrics.js';
 import { ServiceError, statusFor } from './pool/errors.js';
 import { WorkerPool } from './pool/worker-pool.js';
@@ -118,7 +118,7 @@ export async function startService(input: ServiceOptions): Promise<RunningServic
     const status = statusFor(code);
     const problem: Problem = { type: `https://ciphercare.invalid/problems/${code}`, title: code.replace(/_/g, ' '), status, detail, code, requestId };
     if (retryAfter !== undefined) res.setHeader('retry-after', String(retryAfter));
-    if (status === 413 || code === 'shutting_down') res.setHeader('connection', 'close');
+    if (code === 'shutting_down') res.setHeader('connection', 'close');
     sendJson(res, status, problem, ContentTypes.problem);
   }
 
@@ -256,7 +256,8 @@ export async function startService(input: ServiceOptions): Promise<RunningServic
       if (!(err instanceof ServiceError)) logger.error({ requestId, err: (err as Error).message }, 'unexpected failure');
       if (!res.headersSent) sendProblem(res, requestId, e.code, e.message, e.retryAfterSeconds);
       else res.destroy();
-      if (e.code === 'payload_too_large') req.resume();
+      // Answered before the body was read (413, 401, 404…): drain what the client still sends.
+      lingerAfterRefusal(req);
     } finally {
       inFlight--;
       const seconds = (performance.now() - started) / 1000;

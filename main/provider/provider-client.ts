@@ -63,8 +63,9 @@ export class ProviderClient {
     if (config.kind === 'bundled' && !['127.0.0.1', 'localhost', '[::1]'].includes(url.hostname)) {
       throw new ProviderError('bad_request', 'the bundled service runs on the loopback address only');
     }
-    this.attempts = Math.max(1, config.attempts ?? 4);
-    this.backoffMs = config.backoffMs ?? 250;
+    // Five attempts, 0.4 s doubling: about 6 s, enough for a provider restarting behind its URL.
+    this.attempts = Math.max(1, config.attempts ?? 5);
+    this.backoffMs = config.backoffMs ?? 400;
     this.http = axios.create({
       baseURL: config.url,
       timeout: config.timeoutMs ?? 300_000,
