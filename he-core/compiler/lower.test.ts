@@ -5,17 +5,8 @@ import { forwardPreprocessed } from '../model/reference.js';
 import { validateModel, weightsHash } from '../model/validate.js';
 import { lowerModel, opDepth } from './lower.js';
 import type { IrOp } from './lower.js';
+import { mulberry32 } from '../testing/mulberry32.js';
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const rand = mulberry32(12345);
 const uniform = (lo: number, hi: number): number => lo + (hi - lo) * rand();

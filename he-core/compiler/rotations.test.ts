@@ -1,17 +1,8 @@
 import { describe, it, expect } from 'vitest';
 import { chooseRotationKeys } from './rotations.js';
 import type { RotationKeyChoice, RotationUse } from './rotations.js';
+import { mulberry32 } from '../testing/mulberry32.js';
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const mod = (a: number, n: number): number => ((a % n) + n) % n;
 

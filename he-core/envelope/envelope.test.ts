@@ -3,22 +3,12 @@ import { HeError } from '../errors.js';
 import type { HeErrorCode } from '../errors.js';
 import { ENVELOPE_MAGIC, ENVELOPE_VERSION, EnvelopeKind, decodeEnvelope, encodeEnvelope } from './envelope.js';
 import type { Envelope, EnvelopeCaps } from './envelope.js';
+import { mulberry32 } from '../testing/mulberry32.js';
 
 const FIXED = 44; // magic 4 + version 1 + kind 1 + reserved 2 + fingerprint 32 + count 4
 const FP = 'a1'.repeat(16) + '0f'.repeat(16);
 const CAPS: EnvelopeCaps = { maxCount: 4, maxItemBytes: 1000, maxTotalBytes: 5000 };
 
-/** Deterministic PRNG (mulberry32), so a failing random case can be reproduced. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function bytesOf(...values: number[]): Uint8Array {
   return Uint8Array.from(values);

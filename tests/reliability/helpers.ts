@@ -9,6 +9,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ContentTypes } from '../../he-core/index.js';
 import type { HealthResponse } from '../../he-core/index.js';
+import { mulberry32 } from '../../scripts/train/prng.js';
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -151,14 +152,5 @@ export async function startServiceChild(port: number, token: string, workers = 1
   };
 }
 
-/** mulberry32: a small seeded generator, so a failing run can be replayed. */
-export function seeded(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** mulberry32 (scripts/train/prng.ts): a small seeded generator, so a failing run can be replayed. */
+export const seeded = (seed: number): (() => number) => mulberry32(seed);

@@ -1,6 +1,7 @@
 import { zstdCompressSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EnvelopeKind, Routes, decodeEnvelope, encodeEnvelope } from '../../he-core/index.js';
+import { mulberry32 } from '../../scripts/train/prng.js';
 import type { RunningService } from '../../mock-service/service.js';
 import { referenceForward } from '../../he-core/index.js';
 import { loadBundledModel } from '../encrypted/harness.js';
@@ -10,17 +11,6 @@ import { TestClient, call, catalogOf, problemOf, startTestService } from './harn
 // problem document (a mutated but well-formed ciphertext may also evaluate: 200), never a 5xx,
 // and the service keeps answering correctly afterwards.
 const ROUNDS = 600;
-
-function prng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 describe('hostile bodies', () => {
   const model = loadBundledModel('breast-cancer');
@@ -59,7 +49,7 @@ describe('hostile bodies', () => {
   }
 
   it('random, truncated and mutated bodies get 4xx on both endpoints', async () => {
-    const rnd = prng(7);
+    const rnd = mulberry32(7);
     const valid = client.encrypt([sample]);
     const keys = client.keyEnvelope;
     const statuses = new Map<number, number>();
