@@ -1,5 +1,6 @@
 import type { HeldOutMetrics, ModelInput, ModelOutput, ModelTask, Postprocess, Preprocess, TestVector } from '../model/format.js';
 import type { HeParameters } from '../params/parameters.js';
+import type { Im2colGeometry } from './lower.js';
 
 export type LayoutKind = 'vector' | 'im2col' | 'batch';
 
@@ -11,15 +12,8 @@ export interface VectorInputLayout {
 }
 
 /** One image per ciphertext: kernel position k's window w at slot k * windowBlock + w (laid out by the client). */
-export interface Im2colInputLayout {
+export interface Im2colInputLayout extends Im2colGeometry {
   kind: 'im2col';
-  channels: number;
-  height: number;
-  width: number;
-  kernel: [number, number];
-  stride: [number, number];
-  outHeight: number;
-  outWidth: number;
   windowBlock: number;
   kernelPositions: number;
 }

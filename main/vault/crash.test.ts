@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { CRASH_FINGERPRINT, crashEntry, crashKeyBytes } from './fixtures/crash-content.js';
 import { FAST, PASSPHRASE, useScratch } from './fixtures/test-vault.js';
 import { Vault } from './vault.js';
+import { mulberry32 } from '../../he-core/testing/mulberry32.js';
 
 /** How many times the writer is killed (issue 7 asks for 100; CIPHERCARE_CRASH_ITERATIONS overrides). */
 const CRASH_ITERATIONS = Number(process.env.CIPHERCARE_CRASH_ITERATIONS ?? 100);
@@ -16,18 +17,6 @@ const READY_TIMEOUT_MS = 30_000;
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repoRoot = path.resolve(here, '..', '..');
 const writerScript = path.join(here, 'fixtures', 'crash-writer.ts');
-
-/** mulberry32: a small seeded generator, so a failing run can be replayed. */
-function seeded(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Committed {
   history: Array<{ id: number; run: number; i: number }>;
@@ -77,7 +66,7 @@ describe('crash safety', () => {
   it(`every write reported as committed survives SIGKILL at random moments (${CRASH_ITERATIONS} kills)`, async () => {
     const dir = scratch.dir();
     (await Vault.create(dir, PASSPHRASE, FAST)).close();
-    const random = seeded(SEED);
+    const random = mulberry32(SEED);
     const all: Committed = { history: [], keys: [] };
     for (let run = 0; run < CRASH_ITERATIONS; run++) {
       const delay = Math.floor(random() * MAX_KILL_DELAY_MS);

@@ -1,6 +1,6 @@
 import { writeFileSync } from 'node:fs';
 import { MODEL_FORMAT, MODEL_FORMAT_VERSION } from '../../he-core/model/format.js';
-import type { HeHints, Layer, ModelFile, ModelInput, ModelOutput, ModelTask, Postprocess, Preprocess, TestVector } from '../../he-core/model/format.js';
+import type { HeHints, Layer, ModelFile, Preprocess, TestVector } from '../../he-core/model/format.js';
 import { forwardPreprocessed, postprocess, referenceForward } from '../../he-core/model/reference.js';
 import { preprocess as applyPreprocess } from '../../he-core/model/input.js';
 import { validateModel, weightsHash } from '../../he-core/model/validate.js';
@@ -8,19 +8,9 @@ import type { Rows, SplitInfo } from '../datasets/types.js';
 import { evaluateModel } from './metrics.js';
 
 /** Everything about a model that training decides; the common tail (bounds, metrics, hash) is derived. */
-export interface ModelSpec {
-  id: string;
-  title: string;
-  description: string;
-  task: ModelTask;
-  input: ModelInput;
-  preprocess: Preprocess;
-  layers: Layer[];
-  postprocess: Postprocess;
-  output: ModelOutput;
+export type ModelSpec = Pick<ModelFile, 'id' | 'title' | 'description' | 'task' | 'input' | 'preprocess' | 'layers' | 'postprocess' | 'output' | 'source'> & {
   singleLayout: HeHints['singleLayout'];
-  source: ModelFile['source'];
-}
+};
 
 export const MODEL_VERSION = '1.0.0';
 /** Bits of precision of every encrypted intermediate value (CKKS scale 2^26). */
