@@ -37,7 +37,16 @@ export async function launchBundledService(options: LaunchOptions = {}): Promise
   if (options.modelsDir) args.push('--models', options.modelsDir);
   const child = fork(fileURLToPath(cliUrl), args, {
     execArgv,
-    env: { ...process.env, CIPHERCARE_IPC_REPORT: '1', CIPHERCARE_LOG_LEVEL: options.logLevel ?? 'silent', CIPHERCARE_API_KEYS: '' },
+    env: {
+      // glibc gives each busy thread its own malloc arena (up to 8 per core); request bodies freed on
+      // several threads then stay resident in arenas that are never trimmed. Two arenas keep the
+      // service's RSS close to what it uses (docs/service.md, "Memory"); SEAL's own heap is in WebAssembly.
+      MALLOC_ARENA_MAX: '2',
+      ...process.env,
+      CIPHERCARE_IPC_REPORT: '1',
+      CIPHERCARE_LOG_LEVEL: options.logLevel ?? 'silent',
+      CIPHERCARE_API_KEYS: '',
+    },
     stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
   });
   let stderr = '';

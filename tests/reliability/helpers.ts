@@ -154,3 +154,31 @@ export async function startServiceChild(port: number, token: string, workers = 1
 
 /** mulberry32 (scripts/train/prng.ts): a small seeded generator, so a failing run can be replayed. */
 export const seeded = (seed: number): (() => number) => mulberry32(seed);
+
+/**
+ * The resident memory of a process by kind of mapping, for a failure message: the largest
+ * anonymous mappings (WebAssembly heaps and malloc arenas show as such), the brk heap, and the rest.
+ */
+export function memoryMap(pid: number, top = 6): string {
+  const text = readFileSync(`/proc/${pid}/smaps`, 'utf8');
+  const maps: { name: string; rssKiB: number; sizeKiB: number }[] = [];
+  let current: { name: string; rssKiB: number; sizeKiB: number } | undefined;
+  for (const line of text.split('\n')) {
+    const head = /^[0-9a-f]+-[0-9a-f]+ \S+ \S+ \S+ \S+\s*(.*)$/.exec(line);
+    if (head) {
+      current = { name: head[1] || 'anonymous', rssKiB: 0, sizeKiB: 0 };
+      maps.push(current);
+      continue;
+    }
+    const field = /^(Rss|Size):\s+(\d+) kB/.exec(line);
+    if (field && current) current[field[1] === 'Rss' ? 'rssKiB' : 'sizeKiB'] = Number(field[2]);
+  }
+  const mib = (kib: number): string => (kib / 1024).toFixed(0);
+  const largest = maps
+    .filter((m) => m.name === 'anonymous' || m.name === '[heap]')
+    .sort((a, b) => b.rssKiB - a.rssKiB)
+    .slice(0, top);
+  const total = maps.reduce((a, m) => a + m.rssKiB, 0);
+  const shown = largest.reduce((a, m) => a + m.rssKiB, 0);
+  return `${maps.length} mappings, ${mib(total)} MiB resident; largest: ${largest.map((m) => `${m.name} ${mib(m.rssKiB)}/${mib(m.sizeKiB)} MiB`).join(', ')}; the rest ${mib(total - shown)} MiB`;
+}
