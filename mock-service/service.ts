@@ -82,6 +82,9 @@ export async function startService(input: ServiceOptions): Promise<RunningServic
     await pool.close();
     throw err;
   }
+  if (pool.encoderConstants.size > 0) {
+    logger.warn({ plans: [...pool.encoderConstants] }, 'batch weights are encoded as vectors: this node-seal build does not lay out plaintexts as ConstantWriter expects (same results, slower)');
+  }
 
   let draining = false;
   let inFlight = 0;

@@ -5,6 +5,7 @@ import type { HeContext } from '../params/context.js';
 import { primeAt } from '../params/parameters.js';
 import { sealCall } from '../seal/runtime.js';
 import { free } from '../seal/scope.js';
+import { ConstantWriter } from './constants.js';
 import type { EvaluationKeys } from './evaluation-keys.js';
 
 interface PreparedLinear {
@@ -25,7 +26,15 @@ const SCALE_TOLERANCE = 1e-9;
 export class PlanEvaluator {
   private readonly prepared = new Map<PlanStep, PreparedLinear | Plaintext | null>();
   private readonly constants = new Map<string, Plaintext>();
+  private readonly cached = new Set<Plaintext>();
   private constantBytes = 0;
+  private readonly writer: ConstantWriter | null;
+  /**
+   * How batch layers get their scalar weights: written straight into SEAL's heap ('direct'), or
+   * encoded as vectors ('encoder', when the installed SEAL build's plaintext layout is not the
+   * one `ConstantWriter` knows). The same numbers either way.
+   */
+  readonly constantPath: 'direct' | 'encoder';
   private disposed = false;
 
   constructor(
@@ -33,6 +42,8 @@ export class PlanEvaluator {
     readonly plan: Plan,
   ) {
     if (plan.public.params.fingerprint !== ctx.params.fingerprint) throw new HeError('params_mismatch', 'the plan is for another parameter set');
+    this.writer = plan.steps.some((s) => s.op === 'batch-linear') ? ConstantWriter.create(ctx) : null;
+    this.constantPath = this.writer ? 'direct' : 'encoder';
     try {
       for (const step of plan.steps) {
         if (step.op === 'linear') this.prepared.set(step, this.prepareLinear(step));
@@ -71,6 +82,7 @@ export class PlanEvaluator {
       const bytes = this.ctx.params.polyModulusDegree * (level + 1) * 8;
       if (this.constantBytes + bytes <= CONSTANT_CACHE_BYTES) {
         this.constants.set(key, pt);
+        this.cached.add(pt);
         this.constantBytes += bytes;
       }
     }
@@ -78,8 +90,38 @@ export class PlanEvaluator {
   }
 
   private releaseConstant(pt: Plaintext): void {
-    for (const cached of this.constants.values()) if (cached === pt) return;
-    free(pt);
+    if (!this.cached.has(pt)) free(pt);
+  }
+
+  /**
+   * Multiplies by the scalar `value` encoded at `scale` (a new ciphertext): through the constant
+   * writer when there is one, else through the (bounded) cache of encoded constants.
+   */
+  private multiplyScalar(x: Ciphertext, value: number, scale: number, level: number): Ciphertext {
+    const { seal, evaluator } = this.ctx;
+    const direct = this.writer?.write(value, scale, level) ?? null;
+    const pt = direct ?? this.constant(value, scale, level);
+    const out = new seal.Ciphertext();
+    try {
+      evaluator.multiplyPlain(x, pt, out);
+      return out;
+    } catch (err) {
+      free(out);
+      throw err;
+    } finally {
+      if (!direct) this.releaseConstant(pt);
+    }
+  }
+
+  /** Adds the scalar `value` encoded at `scale` in place. */
+  private addScalar(x: Ciphertext, value: number, scale: number, level: number): void {
+    const direct = this.writer?.write(value, scale, level) ?? null;
+    const pt = direct ?? this.constant(value, scale, level);
+    try {
+      this.ctx.evaluator.addPlainInplace(x, pt);
+    } finally {
+      if (!direct) this.releaseConstant(pt);
+    }
   }
 
   private prepareLinear(step: LinearStep): PreparedLinear {
@@ -161,37 +203,37 @@ export class PlanEvaluator {
     }
   }
 
+  /**
+   * One batch layer (one sample per slot): out_r = Σ_c w_rc·x_c, a multiplication by a scalar per
+   * weight (its constant written straight into SEAL's heap, see ConstantWriter), then one rescale
+   * and the bias per row.
+   */
   private batchLinear(step: BatchLinearStep, xs: Ciphertext[]): Ciphertext[] {
-    const { seal, evaluator } = this.ctx;
+    const { evaluator } = this.ctx;
     const q = primeAt(this.ctx.params, step.levelIn);
     const out: Ciphertext[] = [];
     try {
       for (let r = 0; r < step.rows; r++) {
         let acc: Ciphertext | null = null;
-        for (let c = 0; c < step.cols; c++) {
-          const w = step.weights[r * step.cols + c]!;
-          // Below the scale's resolution a weight encodes to zero, and SEAL refuses a zero product.
-          if (Math.abs(w * q) < 1) continue;
-          const pt = this.constant(w, q, step.levelIn);
-          const term = new seal.Ciphertext();
-          try {
-            evaluator.multiplyPlain(xs[c]!, pt, term);
-          } finally {
-            this.releaseConstant(pt);
+        try {
+          for (let c = 0; c < step.cols; c++) {
+            const w = step.weights[r * step.cols + c]!;
+            // Below the scale's resolution a weight encodes to zero, and SEAL refuses a zero product.
+            if (Math.abs(w * q) < 1) continue;
+            const term = this.multiplyScalar(xs[c]!, w, q, step.levelIn);
+            if (acc) {
+              evaluator.addInplace(acc, term);
+              free(term);
+            } else acc = term;
           }
-          if (acc) {
-            evaluator.addInplace(acc, term);
-            free(term);
-          } else acc = term;
+          if (!acc) throw new HeError('model_unsupported', `row ${r} of layer ${step.name} has no non-zero weight`);
+          evaluator.rescaleToNextInplace(acc);
+          if (step.bias[r] !== 0) this.addScalar(acc, step.bias[r]!, step.scaleOut, step.levelIn - 1);
+        } catch (err) {
+          free(acc);
+          throw err;
         }
-        if (!acc) throw new HeError('model_unsupported', `row ${r} of layer ${step.name} has no non-zero weight`);
         out.push(acc);
-        evaluator.rescaleToNextInplace(acc);
-        if (step.bias[r] !== 0) {
-          const pt = this.constant(step.bias[r]!, step.scaleOut, step.levelIn - 1);
-          evaluator.addPlainInplace(acc, pt);
-          this.releaseConstant(pt);
-        }
       }
       return out;
     } catch (err) {
@@ -296,8 +338,10 @@ export class PlanEvaluator {
       else free(p);
     }
     free(...this.constants.values());
+    this.writer?.dispose();
     this.prepared.clear();
     this.constants.clear();
+    this.cached.clear();
   }
 }
 

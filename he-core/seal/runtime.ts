@@ -11,6 +11,8 @@ export interface SealRuntime {
   readonly seal: MainModule;
   /** Current size of the WebAssembly heap in bytes (it only grows; a leak shows as growth). */
   heapBytes(): number;
+  /** The WebAssembly linear memory as it is now (a new buffer after each growth). */
+  heapBuffer(): ArrayBuffer;
 }
 
 interface WasmImports {
@@ -57,6 +59,10 @@ async function instantiate(): Promise<SealRuntime> {
   return {
     seal,
     heapBytes: () => memory?.buffer.byteLength ?? 0,
+    heapBuffer: () => {
+      if (!memory) throw new HeError('seal_failure', 'the SEAL heap is not available');
+      return memory.buffer;
+    },
   };
 }
 

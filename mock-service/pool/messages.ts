@@ -7,7 +7,8 @@ export type WorkerRequest =
   | { kind: 'forget'; sessionId: string };
 
 export type WorkerResponse =
-  | { kind: 'ready' }
+  /** `encoderConstants`: plans whose batch weights go through the (slower) vector encoder. */
+  | { kind: 'ready'; encoderConstants: string[] }
   | { kind: 'start-failed'; message: string }
   | { kind: 'done'; jobId: number; result: Uint8Array | null; evaluateMs: number }
   | { kind: 'failed'; jobId: number; code: ApiErrorCode; message: string };

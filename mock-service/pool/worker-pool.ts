@@ -44,6 +44,8 @@ const workerExecArgv = import.meta.url.endsWith('.ts') ? ['--import', import.met
 /** A fixed set of evaluation workers, each with its own SEAL instance, fed from one bounded queue. */
 export class WorkerPool {
   private readonly slots: Slot[] = [];
+  /** Plans whose batch weights a worker encodes as vectors (the fast constant path did not verify). */
+  readonly encoderConstants = new Set<string>();
   private readonly queue: Pending[] = [];
   private nextId = 1;
   private closed = false;
@@ -74,6 +76,7 @@ export class WorkerPool {
   private onMessage(slot: Slot, msg: WorkerResponse): void {
     if (msg.kind === 'ready') {
       slot.ready = true;
+      for (const plan of msg.encoderConstants) this.encoderConstants.add(plan);
       if (this.slots.every((s) => s.ready)) {
         for (const w of this.readyWaiters.splice(0)) w.resolve();
       }

@@ -105,6 +105,10 @@ port.on('message', (request: WorkerRequest) => {
 });
 
 start().then(
-  () => send({ kind: 'ready' }),
+  () =>
+    send({
+      kind: 'ready',
+      encoderConstants: [...models.entries()].filter(([, m]) => m.evaluator.batch.constantPath === 'encoder').map(([id]) => `${id}/batch`),
+    }),
   (err: unknown) => send({ kind: 'start-failed', message: err instanceof Error ? err.message : String(err) }),
 );
