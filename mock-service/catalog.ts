@@ -1,5 +1,5 @@
 import type { MainModule } from 'node-seal';
-import { compile, estimatedKeyBytes } from '../he-core/index.js';
+import { batchSplit, compile, estimatedKeyBytes } from '../he-core/index.js';
 import type { CatalogModel, ExpectedSizes, ModelFile, PlanMode, PublicPlan } from '../he-core/index.js';
 
 function expectedSizes(plan: PublicPlan): ExpectedSizes {
@@ -20,11 +20,19 @@ function expectedSizes(plan: PublicPlan): ExpectedSizes {
 
 /** The public catalog: per model, its card and the public part of its single and batch plans. No weights. */
 export function buildCatalog(seal: MainModule, models: ModelFile[]): CatalogModel[] {
-  return models.map((model) => {
+  return buildCatalogAndSplits(seal, models).catalog;
+}
+
+/** The catalog, and the models whose batch plan can be split across workers (`batchSplit`). */
+export function buildCatalogAndSplits(seal: MainModule, models: ModelFile[]): { catalog: CatalogModel[]; splittable: Set<string> } {
+  const splittable = new Set<string>();
+  const catalog = models.map((model): CatalogModel => {
     const plans = {} as Record<PlanMode, PublicPlan>;
     const sizes = {} as Record<PlanMode, ExpectedSizes>;
     for (const mode of ['single', 'batch'] as const) {
-      plans[mode] = compile(seal, model, { mode }).public;
+      const plan = compile(seal, model, { mode });
+      if (mode === 'batch' && batchSplit(plan)) splittable.add(model.id);
+      plans[mode] = plan.public;
       sizes[mode] = expectedSizes(plans[mode]);
     }
     return {
@@ -42,4 +50,5 @@ export function buildCatalog(seal: MainModule, models: ModelFile[]): CatalogMode
       expectedSizes: sizes,
     };
   });
+  return { catalog, splittable };
 }

@@ -30,6 +30,8 @@ export interface ServiceOptions {
   modelsDir?: string;
   /** Loaded evaluation-key sets each worker keeps. */
   workerKeyCacheEntries?: number;
+  /** Share a batch request of a splittable plan among all workers (default true; `batchSplit` in he-core). */
+  splitBatches?: boolean;
   logger?: Logger;
   sessionStore?: SessionStore;
 }
@@ -52,6 +54,7 @@ export function resolveOptions(options: ServiceOptions): ResolvedOptions {
     maxBodyBytes: 256 * 2 ** 20,
     modelsDir: DEFAULT_MODELS_DIR,
     workerKeyCacheEntries: 16,
+    splitBatches: true,
     ...options,
   };
 }
@@ -65,6 +68,7 @@ export function optionsFromEnv(env: NodeJS.ProcessEnv): Partial<ServiceOptions> 
   if (env.CIPHERCARE_API_KEYS) out.apiKeys = env.CIPHERCARE_API_KEYS.split(',').map((k) => k.trim()).filter(Boolean);
   if (num('CIPHERCARE_WORKERS') !== undefined) out.workers = num('CIPHERCARE_WORKERS')!;
   if (num('CIPHERCARE_MAX_QUEUE') !== undefined) out.maxQueue = num('CIPHERCARE_MAX_QUEUE')!;
+  if (env.CIPHERCARE_SPLIT_BATCHES !== undefined && env.CIPHERCARE_SPLIT_BATCHES !== '') out.splitBatches = env.CIPHERCARE_SPLIT_BATCHES !== '0';
   if (num('CIPHERCARE_JOB_TIMEOUT_MS') !== undefined) out.jobTimeoutMs = num('CIPHERCARE_JOB_TIMEOUT_MS')!;
   if (num('CIPHERCARE_SESSION_TTL_MS') !== undefined) out.sessionTtlMs = num('CIPHERCARE_SESSION_TTL_MS')!;
   if (num('CIPHERCARE_SESSION_CACHE_BYTES') !== undefined) out.sessionCacheBytes = num('CIPHERCARE_SESSION_CACHE_BYTES')!;

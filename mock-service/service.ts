@@ -8,7 +8,7 @@ import { pino } from 'pino';
 import type { Logger } from 'pino';
 import { ContentTypes, REQUEST_ID_HEADER, loadSeal, maxCiphertextBytes, maxKeyBytes, parseModel } from '../he-core/index.js';
 import type { ApiErrorCode, CatalogModel, CatalogResponse, HealthResponse, PlanMode, Problem, PublicPlan, SessionResponse } from '../he-core/index.js';
-import { buildCatalog } from './catalog.js';
+import { buildCatalogAndSplits } from './catalog.js';
 import { resolveOptions } from './config.js';
 import type { ResolvedOptions, ServiceOptions } from './config.js';
 import { Authenticator } from './http/auth.js';
@@ -73,7 +73,7 @@ export async function startService(input: ServiceOptions): Promise<RunningServic
   const texts = loadModelTexts(options.modelsDir);
   const models = texts.map(parseModel);
   const rt = await loadSeal();
-  const catalog = buildCatalog(rt.seal, models);
+  const { catalog, splittable } = buildCatalogAndSplits(rt.seal, models);
   const byId = new Map(catalog.map((m) => [m.id, m]));
   const pool = new WorkerPool({ size: options.workers, maxQueue: options.maxQueue, jobTimeoutMs: options.jobTimeoutMs, models: texts, keyCacheEntries: options.workerKeyCacheEntries });
   try {
@@ -220,14 +220,17 @@ export async function startService(input: ServiceOptions): Promise<RunningServic
       requireEnvelope(req);
       const body = await readBody(req, ciphertextBodyLimit(planOf(record)));
       const started = performance.now();
-      const { result, evaluateMs } = await pool.run({ kind: 'predict', sessionId: id, modelId: record.modelId, mode: record.mode, keys: record.keys, body });
+      const job = { kind: 'predict', sessionId: id, modelId: record.modelId, mode: record.mode, keys: record.keys, body } as const;
+      // A batch request of a splittable plan is shared among the workers (one share each, then a join).
+      const split = options.splitBatches && record.mode === 'batch' && splittable.has(record.modelId) && pool.size > 1;
+      const { result, evaluateMs } = split ? await pool.runSplit(job) : await pool.run(job);
       metrics.observeEvaluation(record.modelId, record.mode, evaluateMs / 1000);
       const out = result!;
       res.writeHead(200, {
         'content-type': ContentTypes.envelope,
         'content-length': out.byteLength,
         'cache-control': 'no-store',
-        'server-timing': `evaluate;dur=${evaluateMs.toFixed(1)}, total;dur=${(performance.now() - started).toFixed(1)}`,
+        'server-timing': `evaluate;dur=${evaluateMs.toFixed(1)}, total;dur=${(performance.now() - started).toFixed(1)}${split ? `, shares;desc="${pool.size}"` : ''}`,
       });
       res.end(out);
       return '/v1/sessions/:id/predictions';

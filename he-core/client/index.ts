@@ -2,3 +2,4 @@
 export { ClientKeyPair } from './client-keys.js';
 export type { GeneratedEvaluationKeys } from './client-keys.js';
 export { encryptRequest, encryptVectors, decryptResult, decryptVectors } from './crypto.js';
+export type { RequestCompression } from './crypto.js';

@@ -16,6 +16,21 @@ interface PreparedLinear {
 /** Heap budget for cached constant plaintexts (batch layers), per evaluator. */
 const CONSTANT_CACHE_BYTES = 256 * 2 ** 20;
 
+/**
+ * Where a batch plan can be split across workers: its first step is a batch layer, then only
+ * element-wise steps (square, cube) up to a second batch layer, whose index is returned. The
+ * first layer's rows are independent; the second layer's sums are split by the first's rows.
+ */
+export function batchSplit(plan: Plan): { second: number } | null {
+  if (plan.steps[0]?.op !== 'batch-linear') return null;
+  for (let i = 1; i < plan.steps.length; i++) {
+    const op = plan.steps[i]!.op;
+    if (op === 'batch-linear') return { second: i };
+    if (op !== 'square' && op !== 'cube') return null;
+  }
+  return null;
+}
+
 /** Relative tolerance when comparing a ciphertext's scale with the plan's. */
 const SCALE_TOLERANCE = 1e-9;
 
@@ -204,31 +219,35 @@ export class PlanEvaluator {
   }
 
   /**
-   * One batch layer (one sample per slot): out_r = Σ_c w_rc·x_c, a multiplication by a scalar per
-   * weight (its constant written straight into SEAL's heap, see ConstantWriter), then one rescale
-   * and the bias per row.
+   * One batch layer (one sample per slot): out_r = Σ_c w_rc·x_c for the given rows, a
+   * multiplication by a scalar per weight (its constant written straight into SEAL's heap, see
+   * ConstantWriter), then one rescale per row. `input(c)` is the ciphertext of column c, or
+   * undefined for a column another worker holds (a partial sum; a row with nothing here is null).
+   * The bias is added unless `partial`.
    */
-  private batchLinear(step: BatchLinearStep, xs: Ciphertext[]): Ciphertext[] {
+  private batchLinear(step: BatchLinearStep, input: (c: number) => Ciphertext | undefined, rows: readonly number[], partial: boolean): (Ciphertext | null)[] {
     const { evaluator } = this.ctx;
     const q = primeAt(this.ctx.params, step.levelIn);
-    const out: Ciphertext[] = [];
+    const out: (Ciphertext | null)[] = [];
     try {
-      for (let r = 0; r < step.rows; r++) {
+      for (const r of rows) {
         let acc: Ciphertext | null = null;
         try {
           for (let c = 0; c < step.cols; c++) {
             const w = step.weights[r * step.cols + c]!;
             // Below the scale's resolution a weight encodes to zero, and SEAL refuses a zero product.
             if (Math.abs(w * q) < 1) continue;
-            const term = this.multiplyScalar(xs[c]!, w, q, step.levelIn);
+            const x = input(c);
+            if (!x) continue;
+            const term = this.multiplyScalar(x, w, q, step.levelIn);
             if (acc) {
               evaluator.addInplace(acc, term);
               free(term);
             } else acc = term;
           }
-          if (!acc) throw new HeError('model_unsupported', `row ${r} of layer ${step.name} has no non-zero weight`);
-          evaluator.rescaleToNextInplace(acc);
-          if (step.bias[r] !== 0) this.addScalar(acc, step.bias[r]!, step.scaleOut, step.levelIn - 1);
+          if (acc) evaluator.rescaleToNextInplace(acc);
+          else if (!partial) throw new HeError('model_unsupported', `row ${r} of layer ${step.name} has no non-zero weight`);
+          if (acc && !partial) this.addBias(step, r, acc);
         } catch (err) {
           free(acc);
           throw err;
@@ -240,6 +259,10 @@ export class PlanEvaluator {
       free(...out);
       throw err;
     }
+  }
+
+  private addBias(step: BatchLinearStep, row: number, acc: Ciphertext): void {
+    if (step.bias[row] !== 0) this.addScalar(acc, step.bias[row]!, step.scaleOut, step.levelIn - 1);
   }
 
   private square(x: Ciphertext, keys: EvaluationKeys): Ciphertext {
@@ -276,15 +299,17 @@ export class PlanEvaluator {
   private checkInputs(inputs: Ciphertext[]): void {
     const expected = this.plan.public.input;
     if (inputs.length !== expected.count) throw new HeError('ciphertext_mismatch', `expected ${expected.count} input ciphertexts, got ${inputs.length}`);
-    for (const ct of inputs) {
-      const pid = ct.parmsId();
-      const level = this.ctx.levelOf(pid);
-      free(pid);
-      if (level !== expected.level) throw new HeError('ciphertext_mismatch', `an input ciphertext is at level ${level}, expected ${expected.level}`);
-      if (ct.size() !== 2) throw new HeError('ciphertext_mismatch', `an input ciphertext has ${ct.size()} polynomials, expected 2`);
-      if (Math.abs(ct.scale() - expected.scale) > SCALE_TOLERANCE * expected.scale) {
-        throw new HeError('ciphertext_mismatch', `an input ciphertext has scale 2^${Math.log2(ct.scale()).toFixed(3)}, expected 2^${Math.log2(expected.scale).toFixed(3)}`);
-      }
+    for (const ct of inputs) this.checkLevelScale(ct, expected.level, expected.scale, 'an input ciphertext');
+  }
+
+  private checkLevelScale(ct: Ciphertext, expectedLevel: number, expectedScale: number, what: string): void {
+    const pid = ct.parmsId();
+    const level = this.ctx.levelOf(pid);
+    free(pid);
+    if (level !== expectedLevel) throw new HeError('ciphertext_mismatch', `${what} is at level ${level}, expected ${expectedLevel}`);
+    if (ct.size() !== 2) throw new HeError('ciphertext_mismatch', `${what} has ${ct.size()} polynomials, expected 2`);
+    if (Math.abs(ct.scale() - expectedScale) > SCALE_TOLERANCE * expectedScale) {
+      throw new HeError('ciphertext_mismatch', `${what} has scale 2^${Math.log2(ct.scale()).toFixed(3)}, expected 2^${Math.log2(expectedScale).toFixed(3)}`);
     }
   }
 
@@ -293,36 +318,118 @@ export class PlanEvaluator {
    * plan's output scale) are the caller's to free.
    */
   evaluate(inputs: Ciphertext[], keys: EvaluationKeys): Ciphertext[] {
-    if (this.disposed) throw new HeError('seal_failure', 'this evaluator was disposed');
+    this.checkUsable();
     this.checkInputs(inputs);
-    let current: Ciphertext[] = inputs;
-    const owned = (cts: Ciphertext[]): boolean => cts !== inputs;
+    return this.runSteps(this.plan.steps, inputs, keys, false);
+  }
+
+  /**
+   * One of `parts` shares of a batch request (see `batchSplit`): rows r ≡ part (mod parts) of the
+   * first batch layer, the element-wise steps after it on those rows, and the second batch layer's
+   * sums over those rows only (rescaled, without bias; null where this share has no weight).
+   * Inputs stay the caller's; the partial sums are the caller's to free.
+   */
+  evaluatePart(inputs: Ciphertext[], keys: EvaluationKeys, part: number, parts: number): (Ciphertext | null)[] {
+    this.checkUsable();
+    const split = batchSplit(this.plan);
+    if (!split) throw new HeError('model_unsupported', 'this plan cannot be split across workers');
+    if (!(Number.isInteger(parts) && parts >= 1 && Number.isInteger(part) && part >= 0 && part < parts)) throw new RangeError(`part ${part} of ${parts}`);
+    this.checkInputs(inputs);
+    const first = this.plan.steps[0] as BatchLinearStep;
+    const second = this.plan.steps[split.second] as BatchLinearStep;
+    const rows = Array.from({ length: first.rows }, (_, r) => r).filter((r) => r % parts === part);
+    const mine = this.guard(first, () => this.batchLinear(first, (c) => inputs[c], rows, false)) as Ciphertext[];
+    let current: Ciphertext[] = mine;
     try {
-      for (const step of this.plan.steps) {
-        let next: Ciphertext[];
-        const run = (): Ciphertext[] => {
+      current = this.runSteps(this.plan.steps.slice(1, split.second), current, keys, true);
+      const byColumn = new Map(rows.map((r, i) => [r, current[i]!]));
+      return this.guard(second, () => this.batchLinear(second, (c) => byColumn.get(c), Array.from({ length: second.rows }, (_, r) => r), true));
+    } finally {
+      free(...current);
+    }
+  }
+
+  /**
+   * Joins the shares of `evaluatePart`: sums the partial sums of each row of the second batch
+   * layer, adds its bias, and runs the rest of the plan. The partial sums stay the caller's.
+   */
+  evaluateMerge(partials: (Ciphertext | null)[][], keys: EvaluationKeys): Ciphertext[] {
+    this.checkUsable();
+    const split = batchSplit(this.plan);
+    if (!split) throw new HeError('model_unsupported', 'this plan cannot be split across workers');
+    const second = this.plan.steps[split.second] as BatchLinearStep;
+    const merged: Ciphertext[] = [];
+    try {
+      for (let r = 0; r < second.rows; r++) {
+        const terms = partials.map((p) => p[r]).filter((ct): ct is Ciphertext => ct !== null && ct !== undefined);
+        if (terms.length === 0) throw new HeError('model_unsupported', `row ${r} of layer ${second.name} has no non-zero weight`);
+        for (const ct of terms) this.checkLevelScale(ct, second.levelIn - 1, second.scaleOut, `a partial sum of ${second.name}`);
+        const acc = terms[0]!.copy();
+        merged.push(acc);
+        this.guard(second, () => {
+          for (const ct of terms.slice(1)) this.ctx.evaluator.addInplace(acc, ct);
+          this.addBias(second, r, acc);
+        });
+      }
+    } catch (err) {
+      free(...merged);
+      throw err;
+    }
+    return this.runSteps(this.plan.steps.slice(split.second + 1), merged, keys, true);
+  }
+
+  private checkUsable(): void {
+    if (this.disposed) throw new HeError('seal_failure', 'this evaluator was disposed');
+  }
+
+  /** Runs `fn` for a step; SEAL's exceptions become HeErrors that name the step. */
+  private guard<T>(step: PlanStep, fn: () => T): T {
+    try {
+      return fn();
+    } catch (err) {
+      if (err instanceof HeError) throw err;
+      throw new HeError('seal_failure', `evaluating ${step.name}: ${sealMessage(this.ctx, err)}`);
+    }
+  }
+
+  /** Every ciphertext made by `make`, or none (those made are freed when one fails). */
+  private mapAll(cts: Ciphertext[], make: (ct: Ciphertext) => Ciphertext): Ciphertext[] {
+    const out: Ciphertext[] = [];
+    try {
+      for (const ct of cts) out.push(make(ct));
+      return out;
+    } catch (err) {
+      free(...out);
+      throw err;
+    }
+  }
+
+  /**
+   * Runs `steps` from `inputs`. With `consume`, the inputs are this call's to free (also on
+   * failure); otherwise they stay the caller's. The result is the caller's.
+   */
+  private runSteps(steps: readonly PlanStep[], inputs: Ciphertext[], keys: EvaluationKeys, consume: boolean): Ciphertext[] {
+    let current: Ciphertext[] = inputs;
+    const owned = (cts: Ciphertext[]): boolean => consume || cts !== inputs;
+    try {
+      for (const step of steps) {
+        const next = this.guard(step, (): Ciphertext[] => {
           switch (step.op) {
             case 'linear':
               return [this.linear(step, current[0]!, keys)];
             case 'batch-linear':
-              return this.batchLinear(step, current);
+              return this.batchLinear(step, (c) => current[c], Array.from({ length: step.rows }, (_, r) => r), false) as Ciphertext[];
             case 'square':
-              return current.map((ct) => this.square(ct, keys));
+              return this.mapAll(current, (ct) => this.square(ct, keys));
             case 'cube':
-              return current.map((ct) => this.cube(step, ct, keys));
+              return this.mapAll(current, (ct) => this.cube(step, ct, keys));
           }
-        };
-        try {
-          next = run();
-        } catch (err) {
-          if (err instanceof HeError) throw err;
-          throw new HeError('seal_failure', `evaluating ${step.name}: ${sealMessage(this.ctx, err)}`);
-        }
+        });
         if (owned(current)) free(...current);
         current = next;
       }
       const result = current;
-      current = inputs;
+      current = [];
       return result;
     } finally {
       if (owned(current)) free(...current);

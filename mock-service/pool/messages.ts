@@ -4,13 +4,17 @@ import type { ApiErrorCode, PlanMode } from '../../he-core/index.js';
 export type WorkerRequest =
   | { kind: 'open-session'; jobId: number; sessionId: string; modelId: string; mode: PlanMode; keys: Uint8Array }
   | { kind: 'predict'; jobId: number; sessionId: string; modelId: string; mode: PlanMode; keys: Uint8Array; body: Uint8Array }
+  /** One share of a batch request split across workers; `body` is shared memory nobody writes to any more. */
+  | { kind: 'predict-part'; jobId: number; sessionId: string; modelId: string; mode: PlanMode; keys: Uint8Array; body: Uint8Array; part: number; parts: number }
+  /** Joins the shares (serialised partial sums from this service's own workers) and finishes the plan. */
+  | { kind: 'predict-merge'; jobId: number; sessionId: string; modelId: string; mode: PlanMode; keys: Uint8Array; shares: (Uint8Array | null)[][] }
   | { kind: 'forget'; sessionId: string };
 
 export type WorkerResponse =
   /** `encoderConstants`: plans whose batch weights go through the (slower) vector encoder. */
   | { kind: 'ready'; encoderConstants: string[] }
   | { kind: 'start-failed'; message: string }
-  | { kind: 'done'; jobId: number; result: Uint8Array | null; evaluateMs: number }
+  | { kind: 'done'; jobId: number; result: Uint8Array | null; evaluateMs: number; share?: (Uint8Array | null)[] }
   | { kind: 'failed'; jobId: number; code: ApiErrorCode; message: string };
 
 export interface WorkerInit {

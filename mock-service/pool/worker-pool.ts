@@ -15,11 +15,17 @@ export interface PoolOptions {
 
 export type PoolJob =
   | { kind: 'open-session'; sessionId: string; modelId: string; mode: PlanMode; keys: Uint8Array }
-  | { kind: 'predict'; sessionId: string; modelId: string; mode: PlanMode; keys: Uint8Array; body: Uint8Array };
+  | { kind: 'predict'; sessionId: string; modelId: string; mode: PlanMode; keys: Uint8Array; body: Uint8Array }
+  | { kind: 'predict-part'; sessionId: string; modelId: string; mode: PlanMode; keys: Uint8Array; body: Uint8Array; part: number; parts: number }
+  | { kind: 'predict-merge'; sessionId: string; modelId: string; mode: PlanMode; keys: Uint8Array; shares: (Uint8Array | null)[][] };
+
+export type PredictJob = Extract<PoolJob, { kind: 'predict' }>;
 
 export interface PoolResult {
   result: Uint8Array | null;
   evaluateMs: number;
+  /** A share's serialised partial sums (predict-part). */
+  share?: (Uint8Array | null)[];
 }
 
 interface Pending {
@@ -93,7 +99,7 @@ export class WorkerPool {
     this.finish(slot);
     if (msg.kind === 'done') {
       slot.sessions.add(pending.job.sessionId);
-      pending.resolve({ result: msg.result, evaluateMs: msg.evaluateMs });
+      pending.resolve({ result: msg.result, evaluateMs: msg.evaluateMs, ...(msg.share ? { share: msg.share } : {}) });
     } else {
       pending.reject(new ServiceError(msg.code, msg.code === 'internal_error' ? 500 : 400, msg.message));
     }
@@ -158,6 +164,28 @@ export class WorkerPool {
       this.queue.push({ id: this.nextId++, job, resolve, reject });
       this.dispatch();
     });
+  }
+
+  /** Workers in the pool. */
+  get size(): number {
+    return this.slots.length;
+  }
+
+  /**
+   * One batch prediction split across `parts` workers (for a plan with a `batchSplit`): a share
+   * of the first layer per worker, then one job that joins the shares and finishes the plan. Each
+   * share and the join are ordinary queued jobs (bounded queue, time limit); the request body is
+   * put in shared memory once instead of being copied to every worker. `evaluateMs` is the wall
+   * time from the first share to the join's end.
+   */
+  async runSplit(job: PredictJob, parts = this.slots.length): Promise<PoolResult> {
+    const started = performance.now();
+    const body = new Uint8Array(new SharedArrayBuffer(job.body.byteLength));
+    body.set(job.body);
+    const { sessionId, modelId, mode, keys } = job;
+    const shares = await Promise.all(Array.from({ length: parts }, (_, part) => this.run({ kind: 'predict-part', sessionId, modelId, mode, keys, body, part, parts })));
+    const merged = await this.run({ kind: 'predict-merge', sessionId, modelId, mode, keys, shares: shares.map((s) => s.share ?? []) });
+    return { result: merged.result, evaluateMs: performance.now() - started };
   }
 
   /** Tells every worker to free a session's keys. */

@@ -1,7 +1,7 @@
 // An evaluation worker: its own SEAL instance, its own compiled plans and encoded weights, and a
 // small cache of loaded evaluation keys. It never sees a secret key: it imports he-core's server side only.
 import { parentPort, workerData } from 'node:worker_threads';
-import { HeContext, HeError, PlanEvaluator, compile, evaluateEnvelope, loadSeal, openKeyEnvelope, parseModel } from '../../he-core/index.js';
+import { HeContext, HeError, PlanEvaluator, compile, evaluateEnvelope, evaluatePartEnvelope, loadSeal, mergePartsToEnvelope, openKeyEnvelope, parseModel } from '../../he-core/index.js';
 import type { EvaluationKeys, PlanMode } from '../../he-core/index.js';
 import { apiCodeFor } from './errors.js';
 import type { WorkerInit, WorkerRequest, WorkerResponse } from './messages.js';
@@ -82,7 +82,9 @@ port.on('message', (request: WorkerRequest) => {
         fail(request.jobId, err, 'keys');
       }
       return;
-    case 'predict': {
+    case 'predict':
+    case 'predict-part':
+    case 'predict-merge': {
       let keys: EvaluationKeys;
       try {
         keys = keysFor(request.sessionId, request.modelId, request.mode, request.keys);
@@ -91,8 +93,15 @@ port.on('message', (request: WorkerRequest) => {
         return;
       }
       try {
+        const evaluator = models.get(request.modelId)!.evaluator[request.mode];
         const started = performance.now();
-        const result = evaluateEnvelope(models.get(request.modelId)!.evaluator[request.mode], keys, request.body);
+        if (request.kind === 'predict-part') {
+          const share = evaluatePartEnvelope(evaluator, keys, request.body, request.part, request.parts);
+          const evaluateMs = performance.now() - started;
+          send({ kind: 'done', jobId: request.jobId, result: null, evaluateMs, share }, share.flatMap((b) => (b ? [b.buffer as ArrayBuffer] : [])));
+          return;
+        }
+        const result = request.kind === 'predict' ? evaluateEnvelope(evaluator, keys, request.body) : mergePartsToEnvelope(evaluator, keys, request.shares);
         const evaluateMs = performance.now() - started;
         const copy = new Uint8Array(result);
         send({ kind: 'done', jobId: request.jobId, result: copy, evaluateMs }, [copy.buffer]);

@@ -46,3 +46,34 @@ describe('every bundled model end to end through the service', () => {
     }
   }
 });
+
+describe('a batch request of a splittable plan is shared among the workers', () => {
+  // breast-cancer-mlp's batch plan (dense, square, dense) splits after its first layer. Same
+  // tolerances as above: raw outputs within 1e-2 of the plaintext reference, the same class.
+  const model = loadBundledModel('breast-cancer-mlp');
+  const xs = loadBreastCancer().test.x;
+
+  for (const splitBatches of [true, false]) {
+    it(splitBatches ? 'with two workers: two shares, then the join (server-timing says so)' : 'with splitting turned off: one worker, the same answers', async () => {
+      const service = await startTestService({ splitBatches });
+      const client = new TestClient(service, (await catalogOf(service)).find((m) => m.id === model.id)!, 'batch');
+      try {
+        await client.open();
+        // Uncompressed, as the app sends batches to the bundled service; the compressed form is above.
+        const request = client.encrypt(xs, 'none');
+        expect(request.byteLength).toBeGreaterThan(client.encrypt(xs).byteLength * 1.5);
+        const res = await client.post(request);
+        expect(res.status).toBe(200);
+        const timing = String(res.headers['server-timing']);
+        if (splitBatches) expect(timing).toContain('shares;desc="2"');
+        else expect(timing).not.toContain('shares');
+        const agreement = compare(model, xs, client.decrypt(res.body, xs.length));
+        expect(agreement.maxOutputError).toBeLessThan(1e-2);
+        expect(agreement.sameClass).toBe(xs.length);
+      } finally {
+        client.close();
+        await service.close();
+      }
+    }, 120_000);
+  }
+});

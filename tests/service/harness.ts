@@ -4,6 +4,7 @@ import { pino } from 'pino';
 import { ContentTypes, HeContext, Routes, encodeKeyEnvelope, loadSeal } from '../../he-core/index.js';
 import type { CatalogModel, CatalogResponse, PlanMode, Problem, PublicPlan, SessionResponse } from '../../he-core/index.js';
 import { ClientKeyPair, decryptResult, encryptRequest } from '../../he-core/client/index.js';
+import type { RequestCompression } from '../../he-core/client/index.js';
 import { startService } from '../../mock-service/service.js';
 import type { RunningService } from '../../mock-service/service.js';
 import type { ServiceOptions } from '../../mock-service/config.js';
@@ -88,8 +89,8 @@ export class TestClient {
     return session;
   }
 
-  encrypt(samples: readonly (readonly number[])[]): Uint8Array {
-    return encryptRequest(this.keys, this.plan, samples);
+  encrypt(samples: readonly (readonly number[])[], compression: RequestCompression = 'zstd'): Uint8Array {
+    return encryptRequest(this.keys, this.plan, samples, compression);
   }
 
   decrypt(body: Uint8Array, samples: number): Float64Array[] {

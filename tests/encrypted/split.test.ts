@@ -1,0 +1,73 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { HeContext, PlanEvaluator, batchSplit, compile, encodeKeyEnvelope, evaluateEnvelope, evaluatePartEnvelope, loadSeal, mergePartsToEnvelope, openKeyEnvelope } from '../../he-core/index.js';
+import type { EvaluationKeys, Plan } from '../../he-core/index.js';
+import { ClientKeyPair, decryptResult, encryptRequest } from '../../he-core/client/index.js';
+import { loadBreastCancer } from '../../scripts/datasets/breast-cancer.js';
+import { compare, loadBundledModel } from './harness.js';
+
+// A batch request split across workers (the service does this with two or more workers): shares of
+// the first layer's rows, joined before the rest of the plan. The decrypted answers must equal the
+// unsplit evaluation's within 1e-3 (the partial sums are rescaled one by one, which adds rounding
+// noise of about 2e-4 after the square; the evaluation's own error against float64 reaches 1.6e-3)
+// and the plaintext reference within the model's test-vector tolerance, with the same class everywhere.
+const SPLIT_VS_WHOLE = 1e-3;
+
+describe('a batch request split across workers equals the whole evaluation', () => {
+  const model = loadBundledModel('breast-cancer-mlp');
+  const rows = loadBreastCancer().test.x;
+  let plan: Plan;
+  let ctx: HeContext;
+  let evaluator: PlanEvaluator;
+  let client: ClientKeyPair;
+  let keys: EvaluationKeys;
+
+  beforeAll(async () => {
+    const rt = await loadSeal();
+    plan = compile(rt.seal, model, { mode: 'batch' });
+    ctx = HeContext.create(rt, plan.public.params);
+    evaluator = new PlanEvaluator(ctx, plan);
+    client = ClientKeyPair.generate(ctx);
+    const generated = client.createEvaluationKeys(plan.public);
+    keys = openKeyEnvelope(ctx, plan.public, encodeKeyEnvelope(ctx.params.fingerprint, generated.relin, generated.galois));
+  });
+
+  afterAll(() => {
+    keys?.dispose();
+    client?.dispose();
+    evaluator?.dispose();
+    ctx?.dispose();
+  });
+
+  it('finds the split point of a batch plan, and none in a single-sample plan', async () => {
+    expect(batchSplit(plan)).toEqual({ second: 2 });
+    const rt = await loadSeal();
+    expect(batchSplit(compile(rt.seal, model, { mode: 'single' }))).toBeNull();
+  });
+
+  for (const parts of [2, 3]) {
+    it(`in ${parts} shares`, () => {
+      const request = encryptRequest(client, plan.public, rows);
+      const whole = decryptResult(client, plan.public, evaluateEnvelope(evaluator, keys, request), rows.length);
+      const shares = Array.from({ length: parts }, (_, part) => evaluatePartEnvelope(evaluator, keys, request, part, parts));
+      // Five first-layer rows: every share holds some, and a share's sums are uncompressed ciphertexts.
+      for (const share of shares) expect(share.some((b) => b !== null)).toBe(true);
+      const split = decryptResult(client, plan.public, mergePartsToEnvelope(evaluator, keys, shares), rows.length);
+      let maxDiff = 0;
+      split.forEach((out, i) => out.forEach((v, j) => (maxDiff = Math.max(maxDiff, Math.abs(v - whole[i]![j]!)))));
+      expect(maxDiff).toBeLessThan(SPLIT_VS_WHOLE);
+      const agreement = compare(model, rows, split);
+      expect(agreement.sameClass).toBe(rows.length);
+      expect(agreement.maxOutputError).toBeLessThanOrEqual(Math.max(...model.testVectors.map((tv) => tv.tolerance)));
+    });
+  }
+
+  it('refuses a share number out of range, and a merge with a missing share', () => {
+    const request = encryptRequest(client, plan.public, rows.slice(0, 3));
+    expect(() => evaluatePartEnvelope(evaluator, keys, request, 2, 2)).toThrow(RangeError);
+    const share = evaluatePartEnvelope(evaluator, keys, request, 0, 2);
+    // Share 0 of 2 alone lacks rows 1 and 3 of the first layer: the answer would be wrong, but it is
+    // not detectable from the ciphertexts; the service always sends every share. What it must not do
+    // is crash on an empty merge.
+    expect(() => mergePartsToEnvelope(evaluator, keys, [share.map(() => null)])).toThrow(/no non-zero weight/);
+  });
+});
