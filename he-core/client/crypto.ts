@@ -10,11 +10,10 @@ import { free } from '../seal/scope.js';
 import type { ClientKeyPair } from './client-keys.js';
 
 /**
- * How request ciphertexts are serialised. `zstd` (the default) is for networks: a seeded
+ * How request ciphertexts are serialised. `zstd` (the default, and what the app sends): a seeded
  * ciphertext's random residues only compress their unused high bits (mnist-cnn: 393 → 217 kB), at
- * about 2.4 ms per ciphertext to compress and 1.4 ms to decompress at N = 8192. `none` is for
- * loopback (the bundled service), where bytes cost nothing and those milliseconds are most of a
- * 784-ciphertext batch's encryption time.
+ * about 2.4 ms per ciphertext at N = 8192. `none` saves that time where bytes are free, but an
+ * uncompressed mnist-cnn batch (308 MB) is over the service's 256 MiB body cap.
  */
 export type RequestCompression = 'zstd' | 'none';
 

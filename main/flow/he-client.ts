@@ -5,7 +5,6 @@ import type { PublicPlan } from '../../he-core/index.js';
 import { ClientKeyPair, decryptResult, encryptRequest } from '../../he-core/client/index.js';
 
 export { ClientKeyPair, decryptResult, encryptRequest };
-export type { RequestCompression } from '../../he-core/client/index.js';
 
 export function encodeKeyEnvelopeFor(pair: ClientKeyPair, plan: PublicPlan): { bytes: Uint8Array; ms: number } {
   const generated = pair.createEvaluationKeys(plan);

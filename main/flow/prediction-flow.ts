@@ -7,7 +7,6 @@ import type { Vault } from '../vault/index.js';
 import type { ClientKeyring } from './client-keys.js';
 import { FlowError } from './errors.js';
 import { decryptResult, encryptRequest } from './he-client.js';
-import type { RequestCompression } from './he-client.js';
 
 export type Stage = 'validate' | 'keys' | 'upload' | 'encrypt' | 'evaluate' | 'decrypt' | 'store';
 
@@ -58,15 +57,6 @@ export interface BatchResult {
   timings: Partial<Record<Stage, number>>;
   canary: 'passed' | 'off' | 'unavailable';
   historyId: number;
-}
-
-/**
- * zstd, except for batch requests to the bundled service: on loopback bytes cost nothing, and
- * compressing 784 mnist-cnn ciphertexts is a quarter of the batch's encryption time. A single
- * request stays compressed everywhere (compression is about 1% of its time).
- */
-export function requestCompression(mode: PlanMode, provider: 'bundled' | 'remote'): RequestCompression {
-  return mode === 'batch' && provider === 'bundled' ? 'none' : 'zstd';
 }
 
 /** Output values are CKKS-noisy: the canary compares within the model's published tolerance. */
@@ -181,7 +171,7 @@ export class PredictionFlow {
     this.checkCancelled(options);
     emit?.({ stage: 'encrypt', state: 'start' });
     let started = performance.now();
-    const request = encryptRequest(pair, plan, samples, requestCompression(mode, this.provider.config.kind));
+    const request = encryptRequest(pair, plan, samples);
     timings.encrypt = (timings.encrypt ?? 0) + (performance.now() - started);
     emit?.({ stage: 'encrypt', state: 'done', ms: timings.encrypt });
     emit?.({ stage: 'evaluate', state: 'start' });

@@ -4,7 +4,6 @@ import { HeContext, loadSeal } from '../../he-core/index.js';
 import type { CatalogModel, PlanMode, PublicPlan } from '../../he-core/index.js';
 import { ClientKeyPair, decryptResult, encodeKeyEnvelopeFor, encryptRequest } from '../../main/flow/he-client.js';
 import { ProviderClient } from '../../main/provider/provider-client.js';
-import { requestCompression } from '../../main/flow/prediction-flow.js';
 
 export interface Endpoint {
   url: string;
@@ -105,8 +104,7 @@ export class BenchClient {
   /** One request: encrypt, HTTP round trip, decrypt. */
   async predict(samples: readonly (readonly number[])[]): Promise<Exchange> {
     const t0 = performance.now();
-    // As the app's flow does against the bundled (loopback) service (batch requests uncompressed).
-    const request = encryptRequest(this.keys.pair, this.plan, samples, requestCompression(this.mode, 'bundled'));
+    const request = encryptRequest(this.keys.pair, this.plan, samples);
     const t1 = performance.now();
     const response = await this.provider.predict(this.sessionId, request);
     const t2 = performance.now();

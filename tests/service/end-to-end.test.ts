@@ -59,7 +59,7 @@ describe('a batch request of a splittable plan is shared among the workers', () 
       const client = new TestClient(service, (await catalogOf(service)).find((m) => m.id === model.id)!, 'batch');
       try {
         await client.open();
-        // Uncompressed, as the app sends batches to the bundled service; the compressed form is above.
+        // Uncompressed ciphertexts are valid too (the app sends zstd, as in the tests above).
         const request = client.encrypt(xs, 'none');
         expect(request.byteLength).toBeGreaterThan(client.encrypt(xs).byteLength * 1.5);
         const res = await client.post(request);
