@@ -27,6 +27,6 @@ export { PlanEvaluator, batchSplit } from './evaluator/evaluator.js';
 export { evaluateEnvelope, evaluatePartEnvelope, mergePartsToEnvelope } from './evaluator/run.js';
 export { encodeEnvelope, decodeEnvelope, EnvelopeKind, ENVELOPE_VERSION } from './envelope/envelope.js';
 export type { Envelope, EnvelopeCaps } from './envelope/envelope.js';
-export { readSealHeader, decompressSealObject, maxCiphertextBytes, maxKeyBytes } from './envelope/seal-object.js';
+export { readSealHeader, decompressSealObject, compressSealObject, saveCompressed, maxCiphertextBytes, maxKeyBytes } from './envelope/seal-object.js';
 export { openCiphertextEnvelope, sealCiphertextEnvelope, encodeKeyEnvelope, openKeyEnvelope, loadCiphertexts } from './envelope/ciphertexts.js';
 export * from './protocol/api.js';

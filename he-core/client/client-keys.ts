@@ -1,6 +1,7 @@
 import type { Decryptor, Encryptor, PublicKey, SecretKey } from 'node-seal';
 import { HeError } from '../errors.js';
 import type { PublicPlan } from '../compiler/plan.js';
+import { saveCompressed } from '../envelope/seal-object.js';
 import type { HeContext } from '../params/context.js';
 import { sealCall } from '../seal/runtime.js';
 import { free } from '../seal/scope.js';
@@ -91,7 +92,7 @@ export class ClientKeyPair {
       if (plan.relinearization) {
         const r = generator.createRelinKeysSerializable();
         try {
-          relin = r.saveToArray(seal.ComprModeType.zstd) as Uint8Array;
+          relin = saveCompressed(seal, r);
         } finally {
           free(r);
         }
@@ -99,7 +100,7 @@ export class ClientKeyPair {
       if (plan.galoisSteps.length > 0) {
         const g = sealCall(seal, 'keys_invalid', 'creating Galois keys', () => generator.createGaloisKeysSerializableWithSteps(Int32Array.from(plan.galoisSteps)));
         try {
-          galois = g.saveToArray(seal.ComprModeType.zstd) as Uint8Array;
+          galois = saveCompressed(seal, g);
         } finally {
           free(g);
         }

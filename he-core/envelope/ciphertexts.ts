@@ -7,7 +7,7 @@ import { free } from '../seal/scope.js';
 import { EvaluationKeys } from '../evaluator/evaluation-keys.js';
 import { EnvelopeKind, decodeEnvelope, encodeEnvelope } from './envelope.js';
 import type { EnvelopeCaps } from './envelope.js';
-import { checkKeySwitchingKeys, decompressSealObject, maxCiphertextBytes, maxKeyBytes } from './seal-object.js';
+import { checkKeySwitchingKeys, decompressSealObject, maxCiphertextBytes, maxKeyBytes, saveCompressed } from './seal-object.js';
 
 const SCALE_TOLERANCE = 1e-9;
 
@@ -63,7 +63,7 @@ export function openCiphertextEnvelope(ctx: HeContext, body: Uint8Array, kind: E
 
 /** Serialises ciphertexts (compressed) into an envelope. */
 export function sealCiphertextEnvelope(ctx: HeContext, kind: EnvelopeKind, cts: readonly Ciphertext[]): Uint8Array {
-  const items = cts.map((ct) => ct.saveToArray(ctx.seal.ComprModeType.zstd) as Uint8Array);
+  const items = cts.map((ct) => saveCompressed(ctx.seal, ct));
   return encodeEnvelope({ kind, fingerprint: ctx.params.fingerprint, items });
 }
 

@@ -7,7 +7,7 @@ import { selectParameters } from '../params/select.js';
 import { loadSeal } from '../seal/runtime.js';
 import type { SealRuntime } from '../seal/runtime.js';
 import { free } from '../seal/scope.js';
-import { decompressSealObject, maxCiphertextBytes, readSealHeader } from './seal-object.js';
+import { compressSealObject, decompressSealObject, maxCiphertextBytes, readSealHeader, saveCompressed } from './seal-object.js';
 
 const MODE = { none: 0, zlib: 1, zstd: 2 } as const;
 
@@ -179,6 +179,18 @@ describe('decompressSealObject', () => {
     } finally {
       free(c, pt);
     }
+  });
+
+  it('compressSealObject frames a zstd object as SEAL does: SEAL itself loads it, and it decompresses to the same bytes', () => {
+    const raw = save('none');
+    const compressed = compressSealObject(raw);
+    expect(readSealHeader(compressed)).toEqual({ compression: 'zstd', size: compressed.length });
+    expect(compressed.length).toBeLessThan(raw.length);
+    expect(Buffer.from(decompressSealObject(compressed, raw.length)).equals(Buffer.from(raw))).toBe(true);
+    // SEAL's own loader reads the frame as well (its zstd mode), so nothing depends on who compressed.
+    expect(Buffer.from(reload(compressed)).equals(Buffer.from(raw))).toBe(true);
+    expect(Buffer.from(saveCompressed(rt.seal, ct)).equals(Buffer.from(compressed))).toBe(true);
+    expect(failure(() => compressSealObject(save('zstd'))).code).toBe('seal_object_invalid');
   });
 
   it('a real zlib ciphertext decompresses too', () => {

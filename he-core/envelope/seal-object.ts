@@ -1,4 +1,5 @@
-import { inflateSync, zstdDecompressSync } from 'node:zlib';
+import { constants as zlibConstants, inflateSync, zstdCompressSync, zstdDecompressSync } from 'node:zlib';
+import type { ComprModeType, MainModule } from 'node-seal';
 import { HeError } from '../errors.js';
 
 const SEAL_MAGIC = 0xa15e;
@@ -57,6 +58,31 @@ export function decompressSealObject(bytes: Uint8Array, maxUncompressedBytes: nu
   view.setUint8(5, 0);
   view.setBigUint64(8, BigInt(out.length), true);
   return out;
+}
+
+/**
+ * Compresses an uncompressed SEAL serialisation the way SEAL's own `zstd` mode frames it (the
+ * 16-byte header, compression mode 2, then one zstd frame of the rest), with Node's native zstd at
+ * level 1 instead of SEAL's WebAssembly build: about 2.5× faster and a little smaller on
+ * ciphertexts (mnist-cnn: 206 kB instead of 217 kB), since random residues only compress their
+ * unused high bits anyway. Every reader here decompresses with `decompressSealObject`.
+ */
+export function compressSealObject(uncompressed: Uint8Array): Uint8Array {
+  const header = readSealHeader(uncompressed);
+  if (header.compression !== 'none') throw new HeError('seal_object_invalid', `expected an uncompressed SEAL object, got ${header.compression}`);
+  const frame = zstdCompressSync(uncompressed.subarray(SEAL_HEADER_BYTES), { params: { [zlibConstants.ZSTD_c_compressionLevel]: 1 } });
+  const out = new Uint8Array(SEAL_HEADER_BYTES + frame.length);
+  out.set(uncompressed.subarray(0, SEAL_HEADER_BYTES));
+  out.set(frame, SEAL_HEADER_BYTES);
+  const view = new DataView(out.buffer);
+  view.setUint8(5, 2);
+  view.setBigUint64(8, BigInt(out.length), true);
+  return out;
+}
+
+/** A SEAL object (ciphertext, keys) serialised uncompressed, then compressed with `compressSealObject`. */
+export function saveCompressed(seal: MainModule, object: { saveToArray(mode: ComprModeType): unknown }): Uint8Array {
+  return compressSealObject(object.saveToArray(seal.ComprModeType.none) as Uint8Array);
 }
 
 /** Largest uncompressed ciphertext for these parameters: 3 polynomials at every prime, plus metadata. */
