@@ -82,6 +82,9 @@ export async function startService(input: ServiceOptions): Promise<RunningServic
     await pool.close();
     throw err;
   }
+  if (pool.sealMac.size > 0) {
+    logger.warn({ plans: [...pool.sealMac] }, 'batch products are accumulated by SEAL: the multiply-accumulate kernel cannot be used here (same results, slower)');
+  }
   if (pool.encoderConstants.size > 0) {
     logger.warn({ plans: [...pool.encoderConstants] }, 'batch weights are encoded as vectors: this node-seal build does not lay out plaintexts as ConstantWriter expects (same results, slower)');
   }

@@ -6,6 +6,7 @@ import { primeAt } from '../params/parameters.js';
 import { sealCall } from '../seal/runtime.js';
 import { free } from '../seal/scope.js';
 import { ConstantWriter } from './constants.js';
+import { ScalarMac } from './mac.js';
 import type { EvaluationKeys } from './evaluation-keys.js';
 
 interface PreparedLinear {
@@ -50,6 +51,11 @@ export class PlanEvaluator {
    * one `ConstantWriter` knows). The same numbers either way.
    */
   readonly constantPath: 'direct' | 'encoder';
+  /** Multiply-accumulate kernel of batch layers (null: SEAL does it; see `macPath`). */
+  private mac: ScalarMac | null;
+  private macVerified = false;
+  /** Why the kernel was turned off, if it was. */
+  private macFailure: string | null = null;
   private disposed = false;
 
   constructor(
@@ -59,6 +65,7 @@ export class PlanEvaluator {
     if (plan.public.params.fingerprint !== ctx.params.fingerprint) throw new HeError('params_mismatch', 'the plan is for another parameter set');
     this.writer = plan.steps.some((s) => s.op === 'batch-linear') ? ConstantWriter.create(ctx) : null;
     this.constantPath = this.writer ? 'direct' : 'encoder';
+    this.mac = plan.steps.some((s) => s.op === 'batch-linear') ? ScalarMac.create(ctx) : null;
     try {
       for (const step of plan.steps) {
         if (step.op === 'linear') this.prepared.set(step, this.prepareLinear(step));
@@ -106,6 +113,20 @@ export class PlanEvaluator {
 
   private releaseConstant(pt: Plaintext): void {
     if (!this.cached.has(pt)) free(pt);
+  }
+
+  /**
+   * How batch layers accumulate their products: 'kernel' (ScalarMac on SEAL's memory) or 'seal'
+   * (multiply_plain and add; when the plan has no batch layer, when the kernel cannot be used,
+   * or after it failed its self-check, see `macProblem`).
+   */
+  get macPath(): 'kernel' | 'seal' {
+    return this.mac ? 'kernel' : 'seal';
+  }
+
+  /** Why the kernel was turned off during an evaluation, or null. */
+  get macProblem(): string | null {
+    return this.macFailure;
   }
 
   /**
@@ -219,35 +240,33 @@ export class PlanEvaluator {
   }
 
   /**
-   * One batch layer (one sample per slot): out_r = Σ_c w_rc·x_c for the given rows, a
-   * multiplication by a scalar per weight (its constant written straight into SEAL's heap, see
-   * ConstantWriter), then one rescale per row. `input(c)` is the ciphertext of column c, or
-   * undefined for a column another worker holds (a partial sum; a row with nothing here is null).
-   * The bias is added unless `partial`.
+   * One batch layer (one sample per slot): out_r = Σ_c w_rc·x_c for the given rows, then one
+   * rescale per row. `input(c)` is the ciphertext of column c, or undefined for a column another
+   * worker holds (a partial sum; a row with nothing here is null). The bias is added unless
+   * `partial`. The first product of a row comes from SEAL (the result's metadata: level, scale);
+   * the rest are accumulated by the ScalarMac kernel when there is one, else by SEAL.
    */
   private batchLinear(step: BatchLinearStep, input: (c: number) => Ciphertext | undefined, rows: readonly number[], partial: boolean): (Ciphertext | null)[] {
-    const { evaluator } = this.ctx;
     const q = primeAt(this.ctx.params, step.levelIn);
     const out: (Ciphertext | null)[] = [];
     try {
       for (const r of rows) {
-        let acc: Ciphertext | null = null;
+        const terms: { x: Ciphertext; w: number }[] = [];
+        for (let c = 0; c < step.cols; c++) {
+          const w = step.weights[r * step.cols + c]!;
+          const x = input(c);
+          // Below the scale's resolution a weight encodes to zero, and SEAL refuses a zero product.
+          if (x && Math.abs(w * q) >= 1) terms.push({ x, w });
+        }
+        if (terms.length === 0) {
+          if (!partial) throw new HeError('model_unsupported', `row ${r} of layer ${step.name} has no non-zero weight`);
+          out.push(null);
+          continue;
+        }
+        const acc = this.rowSum(terms, q, step.levelIn);
         try {
-          for (let c = 0; c < step.cols; c++) {
-            const w = step.weights[r * step.cols + c]!;
-            // Below the scale's resolution a weight encodes to zero, and SEAL refuses a zero product.
-            if (Math.abs(w * q) < 1) continue;
-            const x = input(c);
-            if (!x) continue;
-            const term = this.multiplyScalar(x, w, q, step.levelIn);
-            if (acc) {
-              evaluator.addInplace(acc, term);
-              free(term);
-            } else acc = term;
-          }
-          if (acc) evaluator.rescaleToNextInplace(acc);
-          else if (!partial) throw new HeError('model_unsupported', `row ${r} of layer ${step.name} has no non-zero weight`);
-          if (acc && !partial) this.addBias(step, r, acc);
+          this.ctx.evaluator.rescaleToNextInplace(acc);
+          if (!partial) this.addBias(step, r, acc);
         } catch (err) {
           free(acc);
           throw err;
@@ -258,6 +277,51 @@ export class PlanEvaluator {
     } catch (err) {
       free(...out);
       throw err;
+    }
+  }
+
+  /** Σ w·x over the terms (at least one), each weight encoded at `scale`: a new ciphertext. */
+  private rowSum(terms: readonly { x: Ciphertext; w: number }[], scale: number, level: number): Ciphertext {
+    const acc = this.multiplyScalar(terms[0]!.x, terms[0]!.w, scale, level);
+    try {
+      if (terms.length > 1 && terms.length <= ScalarMac.maxTerms && this.mac && this.kernelSum(this.mac, terms, scale, level, acc)) return acc;
+      for (const { x, w } of terms.slice(1)) {
+        const term = this.multiplyScalar(x, w, scale, level);
+        try {
+          this.ctx.evaluator.addInplace(acc, term);
+        } finally {
+          free(term);
+        }
+      }
+      return acc;
+    } catch (err) {
+      free(acc);
+      throw err;
+    }
+  }
+
+  /**
+   * The row's sum through the kernel, written into `acc` (which holds SEAL's product of the first
+   * term). The first time in an evaluation, the kernel's first product must equal SEAL's bit for
+   * bit. Returns false (and stops using the kernel) if anything about it is off; `acc` is then
+   * untouched and the caller continues with SEAL.
+   */
+  private kernelSum(mac: ScalarMac, terms: readonly { x: Ciphertext; w: number }[], scale: number, level: number, acc: Ciphertext): boolean {
+    try {
+      mac.begin(level);
+      mac.add(terms[0]!.x, terms[0]!.w, scale);
+      if (!this.macVerified) {
+        if (!mac.equals(acc)) throw new Error('its product differs from SEAL’s');
+        this.macVerified = true;
+      }
+      for (const { x, w } of terms.slice(1)) mac.add(x, w, scale);
+      mac.storeInto(acc);
+      return true;
+    } catch (err) {
+      this.macFailure = err instanceof Error ? err.message : String(err);
+      this.mac?.dispose();
+      this.mac = null;
+      return false;
     }
   }
 
@@ -319,6 +383,7 @@ export class PlanEvaluator {
    */
   evaluate(inputs: Ciphertext[], keys: EvaluationKeys): Ciphertext[] {
     this.checkUsable();
+    this.macVerified = false;
     this.checkInputs(inputs);
     return this.runSteps(this.plan.steps, inputs, keys, false);
   }
@@ -331,6 +396,7 @@ export class PlanEvaluator {
    */
   evaluatePart(inputs: Ciphertext[], keys: EvaluationKeys, part: number, parts: number): (Ciphertext | null)[] {
     this.checkUsable();
+    this.macVerified = false;
     const split = batchSplit(this.plan);
     if (!split) throw new HeError('model_unsupported', 'this plan cannot be split across workers');
     if (!(Number.isInteger(parts) && parts >= 1 && Number.isInteger(part) && part >= 0 && part < parts)) throw new RangeError(`part ${part} of ${parts}`);
@@ -355,6 +421,7 @@ export class PlanEvaluator {
    */
   evaluateMerge(partials: (Ciphertext | null)[][], keys: EvaluationKeys): Ciphertext[] {
     this.checkUsable();
+    this.macVerified = false;
     const split = batchSplit(this.plan);
     if (!split) throw new HeError('model_unsupported', 'this plan cannot be split across workers');
     const second = this.plan.steps[split.second] as BatchLinearStep;
@@ -446,6 +513,8 @@ export class PlanEvaluator {
     }
     free(...this.constants.values());
     this.writer?.dispose();
+    this.mac?.dispose();
+    this.mac = null;
     this.prepared.clear();
     this.constants.clear();
     this.cached.clear();

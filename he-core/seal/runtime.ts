@@ -13,6 +13,8 @@ export interface SealRuntime {
   heapBytes(): number;
   /** The WebAssembly linear memory as it is now (a new buffer after each growth). */
   heapBuffer(): ArrayBuffer;
+  /** The WebAssembly.Memory object itself, for kernels that import it (he-core/evaluator/mac.ts). */
+  heapMemory(): unknown;
 }
 
 interface WasmImports {
@@ -59,6 +61,10 @@ async function instantiate(): Promise<SealRuntime> {
   return {
     seal,
     heapBytes: () => memory?.buffer.byteLength ?? 0,
+    heapMemory: () => {
+      if (!memory) throw new HeError('seal_failure', 'the SEAL heap is not available');
+      return memory;
+    },
     heapBuffer: () => {
       if (!memory) throw new HeError('seal_failure', 'the SEAL heap is not available');
       return memory.buffer;

@@ -11,8 +11,11 @@ export type WorkerRequest =
   | { kind: 'forget'; sessionId: string };
 
 export type WorkerResponse =
-  /** `encoderConstants`: plans whose batch weights go through the (slower) vector encoder. */
-  | { kind: 'ready'; encoderConstants: string[] }
+  /**
+   * `encoderConstants`: plans whose batch weights go through the (slower) vector encoder;
+   * `sealMac`: batch plans whose products SEAL accumulates because the kernel cannot be used.
+   */
+  | { kind: 'ready'; encoderConstants: string[]; sealMac: string[] }
   | { kind: 'start-failed'; message: string }
   | { kind: 'done'; jobId: number; result: Uint8Array | null; evaluateMs: number; share?: (Uint8Array | null)[] }
   | { kind: 'failed'; jobId: number; code: ApiErrorCode; message: string };

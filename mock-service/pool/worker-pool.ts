@@ -52,6 +52,8 @@ export class WorkerPool {
   private readonly slots: Slot[] = [];
   /** Plans whose batch weights a worker encodes as vectors (the fast constant path did not verify). */
   readonly encoderConstants = new Set<string>();
+  /** Batch plans whose products a worker accumulates with SEAL (the kernel could not be used). */
+  readonly sealMac = new Set<string>();
   private readonly queue: Pending[] = [];
   private nextId = 1;
   private closed = false;
@@ -83,6 +85,7 @@ export class WorkerPool {
     if (msg.kind === 'ready') {
       slot.ready = true;
       for (const plan of msg.encoderConstants) this.encoderConstants.add(plan);
+      for (const plan of msg.sealMac) this.sealMac.add(plan);
       if (this.slots.every((s) => s.ready)) {
         for (const w of this.readyWaiters.splice(0)) w.resolve();
       }

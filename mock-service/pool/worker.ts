@@ -118,6 +118,7 @@ start().then(
     send({
       kind: 'ready',
       encoderConstants: [...models.entries()].filter(([, m]) => m.evaluator.batch.constantPath === 'encoder').map(([id]) => `${id}/batch`),
+      sealMac: [...models.entries()].filter(([, m]) => m.evaluator.batch.macPath === 'seal').map(([id]) => `${id}/batch`),
     }),
   (err: unknown) => send({ kind: 'start-failed', message: err instanceof Error ? err.message : String(err) }),
 );

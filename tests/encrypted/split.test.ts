@@ -61,6 +61,28 @@ describe('a batch request split across workers equals the whole evaluation', () 
     });
   }
 
+  it('batch layers run on the multiply-accumulate kernel; if its self-check fails, SEAL takes over and the answer is the same', () => {
+    expect(evaluator.macPath).toBe('kernel');
+    expect(evaluator.constantPath).toBe('direct');
+    const request = encryptRequest(client, plan.public, rows);
+    const viaKernel = decryptResult(client, plan.public, evaluateEnvelope(evaluator, keys, request), rows.length);
+    const broken = new PlanEvaluator(ctx, plan);
+    try {
+      // Simulate a SEAL build whose memory layout the kernel misreads: its first product differs.
+      const internals = broken as unknown as { mac: { equals(): boolean } | null };
+      internals.mac!.equals = () => false;
+      const viaSeal = decryptResult(client, plan.public, evaluateEnvelope(broken, keys, request), rows.length);
+      expect(broken.macPath).toBe('seal');
+      expect(broken.macProblem).toMatch(/differs from SEAL/);
+      let maxDiff = 0;
+      viaSeal.forEach((out, i) => out.forEach((v, j) => (maxDiff = Math.max(maxDiff, Math.abs(v - viaKernel[i]![j]!)))));
+      // The same exact arithmetic on the same ciphertexts: bit-identical results.
+      expect(maxDiff).toBe(0);
+    } finally {
+      broken.dispose();
+    }
+  });
+
   it('refuses a share number out of range, and a merge with a missing share', () => {
     const request = encryptRequest(client, plan.public, rows.slice(0, 3));
     expect(() => evaluatePartEnvelope(evaluator, keys, request, 2, 2)).toThrow(RangeError);
