@@ -1,5 +1,5 @@
 import type { Ciphertext } from 'node-seal';
-import { HeError } from '../errors.js';
+import { HeError, isHeError } from '../errors.js';
 import type { CiphertextShape, PublicPlan } from '../compiler/plan.js';
 import type { HeContext } from '../params/context.js';
 import { sealCall } from '../seal/runtime.js';
@@ -7,7 +7,7 @@ import { free } from '../seal/scope.js';
 import { EvaluationKeys } from '../evaluator/evaluation-keys.js';
 import { EnvelopeKind, decodeEnvelope, encodeEnvelope } from './envelope.js';
 import type { EnvelopeCaps } from './envelope.js';
-import { checkKeySwitchingKeys, decompressSealObject, maxCiphertextBytes, maxKeyBytes, saveCompressed } from './seal-object.js';
+import { checkCiphertextLayout, checkKeySwitchingKeys, decompressSealObject, maxCiphertextBytes, maxKeyBytes, saveCompressed } from './seal-object.js';
 
 const SCALE_TOLERANCE = 1e-9;
 
@@ -27,13 +27,21 @@ export function keyCaps(ctx: HeContext, plan: PublicPlan): EnvelopeCaps {
  * this context, then the shape the plan promises (count, level, scale, two polynomials).
  * The returned ciphertexts are the caller's to free.
  */
-export function loadCiphertexts(ctx: HeContext, items: readonly Uint8Array[], expected: CiphertextShape): Ciphertext[] {
+export function loadCiphertexts(ctx: HeContext, items: readonly Uint8Array[], expected: CiphertextShape, indices?: readonly number[]): Ciphertext[] {
   if (items.length !== expected.count) throw new HeError('ciphertext_mismatch', `expected ${expected.count} ciphertexts, got ${items.length}`);
   const bound = maxCiphertextBytes(ctx.params.polyModulusDegree, ctx.params.primes.length);
   const out: Ciphertext[] = [];
   try {
-    for (const [i, item] of items.entries()) {
+    // `indices`: load only these items (a share of a split request; the other shares load the rest).
+    for (const i of indices ?? items.keys()) {
+      const item = items[i];
+      if (!item) throw new RangeError(`no ciphertext ${i}`);
       const raw = decompressSealObject(item, bound);
+      try {
+        checkCiphertextLayout(raw, ctx.params.polyModulusDegree, ctx.topLevel + 1);
+      } catch (err) {
+        throw isHeError(err) ? new HeError(err.code, `loading ciphertext ${i}: ${err.message}`) : err;
+      }
       const ct = new ctx.seal.Ciphertext();
       out.push(ct);
       sealCall(ctx.seal, 'seal_object_invalid', `loading ciphertext ${i}`, () => ct.loadFromArray(ctx.context, raw));
@@ -54,11 +62,14 @@ export function loadCiphertexts(ctx: HeContext, items: readonly Uint8Array[], ex
   }
 }
 
-/** Parses a ciphertext envelope for this context and loads its ciphertexts (see loadCiphertexts). */
-export function openCiphertextEnvelope(ctx: HeContext, body: Uint8Array, kind: EnvelopeKind, expected: CiphertextShape): Ciphertext[] {
+/**
+ * Parses a ciphertext envelope for this context and loads its ciphertexts (see loadCiphertexts),
+ * or only those at `indices`, in that order.
+ */
+export function openCiphertextEnvelope(ctx: HeContext, body: Uint8Array, kind: EnvelopeKind, expected: CiphertextShape, indices?: readonly number[]): Ciphertext[] {
   const envelope = decodeEnvelope(body, kind, ciphertextCaps(ctx, expected.count));
   if (envelope.fingerprint !== ctx.params.fingerprint) throw new HeError('params_mismatch', 'the ciphertexts are for another parameter set');
-  return loadCiphertexts(ctx, envelope.items, expected);
+  return loadCiphertexts(ctx, envelope.items, expected, indices);
 }
 
 /** Serialises ciphertexts (compressed) into an envelope. */

@@ -7,7 +7,7 @@ import { selectParameters } from '../params/select.js';
 import { loadSeal } from '../seal/runtime.js';
 import type { SealRuntime } from '../seal/runtime.js';
 import { free } from '../seal/scope.js';
-import { compressSealObject, decompressSealObject, maxCiphertextBytes, readSealHeader, saveCompressed } from './seal-object.js';
+import { checkCiphertextLayout, compressSealObject, decompressSealObject, maxCiphertextBytes, readSealHeader, saveCompressed } from './seal-object.js';
 
 const MODE = { none: 0, zlib: 1, zstd: 2 } as const;
 
@@ -191,6 +191,59 @@ describe('decompressSealObject', () => {
     expect(Buffer.from(reload(compressed)).equals(Buffer.from(raw))).toBe(true);
     expect(Buffer.from(saveCompressed(rt.seal, ct)).equals(Buffer.from(compressed))).toBe(true);
     expect(failure(() => compressSealObject(save('zstd'))).code).toBe('seal_object_invalid');
+  });
+
+  it('checkCiphertextLayout accepts real ciphertexts (full and seeded) and refuses every edited size field before SEAL sees it', () => {
+    const N = ctx.params.polyModulusDegree;
+    const L = ctx.topLevel + 1;
+    const full = save('none');
+    const pt = new rt.seal.Plaintext();
+    let seeded: Uint8Array;
+    try {
+      ctx.encoder.encode(values, 2 ** 26, pt);
+      const serializable = encryptor.encryptSymmetricSerializable(pt);
+      seeded = serializable.saveToArray(rt.seal.ComprModeType.none) as Uint8Array;
+      free(serializable);
+    } finally {
+      free(pt);
+    }
+    checkCiphertextLayout(full, N, L);
+    checkCiphertextLayout(seeded, N, L);
+    const meta = 16 + 32;
+    const nested = meta + 41;
+    const edits: [string, Uint8Array, (v: DataView) => void][] = [
+      ['not NTT', full, (v) => v.setUint8(meta, 0)],
+      ['4 polynomials', full, (v) => v.setBigUint64(meta + 1, 4n, true)],
+      ['a huge polynomial count', full, (v) => v.setBigUint64(meta + 1, 2n ** 40n, true)],
+      ['another degree', full, (v) => v.setBigUint64(meta + 9, BigInt(2 * N), true)],
+      ['too many primes', full, (v) => v.setBigUint64(meta + 17, BigInt(L + 1), true)],
+      ['no primes', full, (v) => v.setBigUint64(meta + 17, 0n, true)],
+      ['a NaN scale', full, (v) => v.setFloat64(meta + 25, Number.NaN, true)],
+      ['a compressed coefficient array', full, (v) => v.setUint8(nested + 5, 2)],
+      ['a bad array magic', full, (v) => v.setUint16(nested, 0x1234, true)],
+      ['a huge coefficient count', full, (v) => v.setBigUint64(nested + 16, 2n ** 50n, true)],
+      ['a count of one polynomial without a seed', full, (v) => v.setBigUint64(nested + 16, BigInt(N * L), true)],
+      ['a seeded count on three polynomials', seeded, (v) => v.setBigUint64(meta + 1, 3n, true)],
+      ['an array size that disagrees', seeded, (v) => v.setBigUint64(nested + 8, 1n << 40n, true)],
+    ];
+    for (const [name, base, edit] of edits) {
+      const f = failure(() => checkCiphertextLayout(patch(base, edit), N, L));
+      expect([name, f.code]).toEqual([name, 'seal_object_invalid']);
+    }
+    expect(failure(() => checkCiphertextLayout(full.subarray(0, 100), N, L)).code).toBe('seal_object_invalid');
+    expect(failure(() => checkCiphertextLayout(save('zstd'), N, L)).message).toMatch(/uncompressed/);
+  });
+
+  it('refuses a zstd frame that asks for a window larger than the object may be, before allocating it', () => {
+    // Frame: magic, descriptor (no single segment, no content size), window 2^(10+17) = 128 MiB,
+    // then one last raw block of 4 bytes. zstd would allocate the 128 MiB window first.
+    const frame = Uint8Array.from([0x28, 0xb5, 0x2f, 0xfd, 0x00, 17 << 3, (4 << 3) | 1, 0, 0, 1, 2, 3, 4]);
+    const object = sealObject(MODE.zstd, frame);
+    const f = failure(() => decompressSealObject(object, 1024 * 1024));
+    expect(['seal_object_invalid', 'seal_object_too_large']).toContain(f.code);
+    // The same frame with a 1 KiB window decodes (the bound is on the window, not the frame).
+    const small = sealObject(MODE.zstd, Uint8Array.from([0x28, 0xb5, 0x2f, 0xfd, 0x00, 0, (4 << 3) | 1, 0, 0, 1, 2, 3, 4]));
+    expect(Array.from(decompressSealObject(small, 1024 * 1024).subarray(16))).toEqual([1, 2, 3, 4]);
   });
 
   it('a real zlib ciphertext decompresses too', () => {

@@ -43,10 +43,16 @@ export function decompressSealObject(bytes: Uint8Array, maxUncompressedBytes: nu
   const limit = maxUncompressedBytes - SEAL_HEADER_BYTES;
   let body: Buffer;
   try {
-    body = header.compression === 'zstd' ? zstdDecompressSync(payload, { maxOutputLength: limit }) : inflateSync(payload, { maxOutputLength: limit });
+    // The window too: a frame may declare any window (up to 128 MiB by default) and the decoder
+    // allocates it before producing a byte; no object here needs one larger than itself.
+    const windowLogMax = Math.max(10, Math.ceil(Math.log2(Math.max(limit, 1))));
+    body =
+      header.compression === 'zstd'
+        ? zstdDecompressSync(payload, { maxOutputLength: limit, params: { [zlibConstants.ZSTD_d_windowLogMax]: windowLogMax } })
+        : inflateSync(payload, { maxOutputLength: limit });
   } catch (err) {
     const code = (err as { code?: string }).code;
-    if (code === 'ERR_BUFFER_TOO_LARGE' || /too large|exceeds|maxOutputLength/i.test((err as Error).message)) {
+    if (code === 'ERR_BUFFER_TOO_LARGE' || /too large|exceeds|maxOutputLength|too much memory/i.test((err as Error).message)) {
       throw new HeError('seal_object_too_large', `the SEAL object inflates beyond the ${maxUncompressedBytes}-byte bound`);
     }
     throw new HeError('seal_object_invalid', `the SEAL object does not decompress: ${(err as Error).message}`);
@@ -93,6 +99,48 @@ export function maxCiphertextBytes(polyModulusDegree: number, primes: number): n
 /** Largest uncompressed key-switching key set: `keys` keys of (primes - 1) components, 2 polynomials each. */
 export function maxKeyBytes(polyModulusDegree: number, primes: number, keys: number): number {
   return keys * (primes - 1) * 2 * polyModulusDegree * primes * 8 + 4096 * (keys + 1);
+}
+
+/** Bytes after a seeded ciphertext's first polynomial: SEAL's seed record (81 bytes in 4.1), with room to spare. */
+const MAX_SEED_BYTES = 256;
+
+/**
+ * Checks an uncompressed ciphertext serialisation before SEAL loads it: the metadata (NTT form,
+ * two or three polynomials, this degree, at most `maxPrimes` primes), then the nested coefficient array's
+ * header and count (both polynomials, or the first one and a seed for a seeded ciphertext), and
+ * that the lengths add up exactly. SEAL's loader sizes its buffers from these fields, so a
+ * mutated one could otherwise make it allocate gigabytes (the hostile-input test found one).
+ */
+export function checkCiphertextLayout(bytes: Uint8Array, polyModulusDegree: number, maxPrimes: number): void {
+  const fail = (why: string): never => {
+    throw new HeError('seal_object_invalid', `malformed ciphertext: ${why}`);
+  };
+  const header = readSealHeader(bytes);
+  if (header.compression !== 'none') fail('expected an uncompressed object');
+  const meta = SEAL_HEADER_BYTES + 32; // after the parms id
+  const nested = meta + 1 + 5 * 8; // NTT flag, size, degree, primes, scale, correction factor
+  if (bytes.length < nested + SEAL_HEADER_BYTES + 8) fail('truncated');
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const u64 = (at: number): bigint => view.getBigUint64(at, true);
+  if (bytes[meta] !== 1) fail('not in NTT form');
+  // Two polynomials, or three (an unrelinearised product: a shape the caller refuses by name).
+  const size = u64(meta + 1);
+  if (size !== 2n && size !== 3n) fail(`${size} polynomials`);
+  if (u64(meta + 9) !== BigInt(polyModulusDegree)) fail(`degree ${u64(meta + 9)}, expected ${polyModulusDegree}`);
+  const primes = u64(meta + 17);
+  if (primes < 1n || primes > BigInt(maxPrimes)) fail(`${primes} primes, expected 1 to ${maxPrimes}`);
+  if (!(view.getFloat64(meta + 25, true) > 0)) fail('the scale is not a positive number');
+  // The coefficient array: its own SEAL header, a count, then the coefficients.
+  if (view.getUint16(nested, true) !== SEAL_MAGIC || bytes[nested + 2] !== SEAL_HEADER_BYTES || bytes[nested + 3] !== 4 || bytes[nested + 4]! > 1) fail('bad coefficient array header');
+  if (bytes[nested + 5] !== 0 || view.getUint16(nested + 6, true) !== 0) fail('the coefficient array is compressed or has reserved bits set');
+  const polynomial = BigInt(polyModulusDegree) * primes;
+  const count = u64(nested + SEAL_HEADER_BYTES);
+  const seeded = size === 2n && count === polynomial;
+  if (!seeded && count !== size * polynomial) fail(`${count} coefficients, expected ${size * polynomial}${size === 2n ? ` (or ${polynomial} with a seed)` : ''}`);
+  const arrayBytes = SEAL_HEADER_BYTES + 8 + Number(count) * 8;
+  if (u64(nested + 8) !== BigInt(arrayBytes)) fail('the coefficient array declares another size');
+  const rest = bytes.length - nested - arrayBytes;
+  if (seeded ? rest < 1 || rest > MAX_SEED_BYTES : rest !== 0) fail(`${rest} bytes after the coefficients`);
 }
 
 export interface KeySwitchingShape {

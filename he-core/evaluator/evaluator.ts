@@ -56,6 +56,7 @@ export class PlanEvaluator {
   private macVerified = false;
   /** Why the kernel was turned off, if it was. */
   private macFailure: string | null = null;
+  private readonly shares = new Map<string, { rows: number[]; columns: number[] }>();
   private disposed = false;
 
   constructor(
@@ -389,22 +390,64 @@ export class PlanEvaluator {
   }
 
   /**
-   * One of `parts` shares of a batch request (see `batchSplit`): rows r ≡ part (mod parts) of the
-   * first batch layer, the element-wise steps after it on those rows, and the second batch layer's
-   * sums over those rows only (rescaled, without bias; null where this share has no weight).
-   * Inputs stay the caller's; the partial sums are the caller's to free.
+   * The first batch layer's rows of share `part` of `parts`, and the input columns it loads. Rows
+   * are ordered by their first input column and cut into contiguous blocks, so that a share of a
+   * convolution needs only the pixels under its windows (mnist-cnn: about 60% of them each).
+   * Every column is loaded by some share: a column no row uses goes to share (column mod parts),
+   * so every input of the request is still checked.
    */
-  evaluatePart(inputs: Ciphertext[], keys: EvaluationKeys, part: number, parts: number): (Ciphertext | null)[] {
-    this.checkUsable();
-    this.macVerified = false;
+  shareOf(part: number, parts: number): { rows: number[]; columns: number[] } {
+    const key = `${part}/${parts}`;
+    const known = this.shares.get(key);
+    if (known) return known;
+    const share = this.computeShare(part, parts);
+    this.shares.set(key, share);
+    return share;
+  }
+
+  private computeShare(part: number, parts: number): { rows: number[]; columns: number[] } {
     const split = batchSplit(this.plan);
     if (!split) throw new HeError('model_unsupported', 'this plan cannot be split across workers');
     if (!(Number.isInteger(parts) && parts >= 1 && Number.isInteger(part) && part >= 0 && part < parts)) throw new RangeError(`part ${part} of ${parts}`);
-    this.checkInputs(inputs);
+    const first = this.plan.steps[0] as BatchLinearStep;
+    const q = primeAt(this.ctx.params, first.levelIn);
+    const used = (r: number, c: number): boolean => Math.abs(first.weights[r * first.cols + c]! * q) >= 1;
+    const firstColumn = (r: number): number => {
+      for (let c = 0; c < first.cols; c++) if (used(r, c)) return c;
+      return first.cols;
+    };
+    const order = Array.from({ length: first.rows }, (_, r) => r).sort((a, b) => firstColumn(a) - firstColumn(b) || a - b);
+    const from = Math.floor((part * first.rows) / parts);
+    const to = Math.floor(((part + 1) * first.rows) / parts);
+    const rows = order.slice(from, to).sort((a, b) => a - b);
+    const columns: number[] = [];
+    for (let c = 0; c < first.cols; c++) {
+      const mine = rows.some((r) => used(r, c));
+      const anyone = mine || Array.from({ length: first.rows }, (_, r) => r).some((r) => used(r, c));
+      if (mine || (!anyone && c % parts === part)) columns.push(c);
+    }
+    return { rows, columns };
+  }
+
+  /**
+   * One of `parts` shares of a batch request (see `batchSplit`, `shareOf`): its rows of the first
+   * batch layer, the element-wise steps after it on those rows, and the second batch layer's sums
+   * over those rows only (rescaled, without bias; null where this share has no weight). `inputs`
+   * holds the share's columns (`shareOf(...).columns`), in that order. Inputs stay the caller's;
+   * the partial sums are the caller's to free.
+   */
+  evaluatePart(inputs: readonly Ciphertext[], keys: EvaluationKeys, part: number, parts: number): (Ciphertext | null)[] {
+    this.checkUsable();
+    this.macVerified = false;
+    const split = batchSplit(this.plan)!;
+    const { rows, columns } = this.shareOf(part, parts);
+    if (inputs.length !== columns.length) throw new HeError('ciphertext_mismatch', `share ${part} of ${parts} takes ${columns.length} input ciphertexts, got ${inputs.length}`);
+    const expected = this.plan.public.input;
+    for (const ct of inputs) this.checkLevelScale(ct, expected.level, expected.scale, 'an input ciphertext');
+    const byInput = new Map(columns.map((c, i) => [c, inputs[i]!]));
     const first = this.plan.steps[0] as BatchLinearStep;
     const second = this.plan.steps[split.second] as BatchLinearStep;
-    const rows = Array.from({ length: first.rows }, (_, r) => r).filter((r) => r % parts === part);
-    const mine = this.guard(first, () => this.batchLinear(first, (c) => inputs[c], rows, false)) as Ciphertext[];
+    const mine = this.guard(first, () => this.batchLinear(first, (c) => byInput.get(c), rows, false)) as Ciphertext[];
     let current: Ciphertext[] = mine;
     try {
       current = this.runSteps(this.plan.steps.slice(1, split.second), current, keys, true);

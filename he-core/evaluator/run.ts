@@ -26,7 +26,7 @@ export function evaluateEnvelope(evaluator: PlanEvaluator, keys: EvaluationKeys,
  */
 export function evaluatePartEnvelope(evaluator: PlanEvaluator, keys: EvaluationKeys, body: Uint8Array, part: number, parts: number): (Uint8Array | null)[] {
   const { ctx, plan } = evaluator;
-  const inputs = openCiphertextEnvelope(ctx, body, EnvelopeKind.ciphertexts, plan.public.input);
+  const inputs = openCiphertextEnvelope(ctx, body, EnvelopeKind.ciphertexts, plan.public.input, evaluator.shareOf(part, parts).columns);
   let partials: (Ciphertext | null)[] = [];
   try {
     partials = evaluator.evaluatePart(inputs, keys, part, parts);

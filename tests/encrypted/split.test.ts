@@ -83,6 +83,26 @@ describe('a batch request split across workers equals the whole evaluation', () 
     }
   });
 
+  it('mnist-cnn: each of two shares loads only the pixels under its windows; together they load every one', async () => {
+    const rt = await loadSeal();
+    const mnist = compile(rt.seal, loadBundledModel('mnist-cnn'), { mode: 'batch' });
+    const mnistCtx = HeContext.create(rt, mnist.public.params);
+    const mnistEvaluator = new PlanEvaluator(mnistCtx, mnist);
+    try {
+      const shares = [0, 1].map((part) => mnistEvaluator.shareOf(part, 2));
+      const cols = mnist.public.input.count;
+      for (const share of shares) {
+        expect(share.rows.length).toBe(128);
+        expect(share.columns.length).toBeLessThan(0.7 * cols);
+      }
+      expect(new Set(shares.flatMap((s) => s.columns)).size).toBe(cols);
+      expect(new Set(shares.flatMap((s) => s.rows)).size).toBe(256);
+    } finally {
+      mnistEvaluator.dispose();
+      mnistCtx.dispose();
+    }
+  });
+
   it('refuses a share number out of range, and a merge with a missing share', () => {
     const request = encryptRequest(client, plan.public, rows.slice(0, 3));
     expect(() => evaluatePartEnvelope(evaluator, keys, request, 2, 2)).toThrow(RangeError);

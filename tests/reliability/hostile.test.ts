@@ -22,11 +22,13 @@ const PARSER_BODIES = 10_000;
 const LANES = 4;
 const REQUEST_TIMEOUT_MS = 30_000;
 /**
- * After the first `WARMUP_SHARE` of the bodies (each worker's WebAssembly heap has then grown to
- * the largest request it serves, and the malloc arenas exist), the service process may grow by at
- * most this much over the rest of the run: memory is bounded, not leaking per request.
+ * After the first `WARMUP_SHARE` of the bodies the service process may grow by at most this much
+ * over the rest of the run: memory is bounded, not leaking per request. Each worker's WebAssembly
+ * heap grows to the largest request it has served and never shrinks, and which worker meets the
+ * largest request first is a matter of timing: a worker was seen going from 172 to 282 MiB after
+ * the warm-up. A 30,000-body run plateaus (+52 MiB over its last 24,000 bodies).
  */
-const RSS_BOUND_BYTES = 200 * 2 ** 20;
+const RSS_BOUND_BYTES = 300 * 2 ** 20;
 const WARMUP_SHARE = 0.2;
 /** Bodies of the separate key-contents run (mutated evaluation keys). */
 const KEY_BODIES = 300;
