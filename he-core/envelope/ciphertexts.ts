@@ -11,6 +11,9 @@ import { checkCiphertextLayout, checkKeySwitchingKeys, decompressSealObject, max
 
 const SCALE_TOLERANCE = 1e-9;
 
+/** zstd level of result ciphertexts (see compressSealObject). */
+const RESULT_COMPRESSION_LEVEL = 3;
+
 /** Envelope caps for ciphertexts of a plan's parameters. */
 export function ciphertextCaps(ctx: HeContext, count: number): EnvelopeCaps {
   const item = maxCiphertextBytes(ctx.params.polyModulusDegree, ctx.params.primes.length);
@@ -74,7 +77,7 @@ export function openCiphertextEnvelope(ctx: HeContext, body: Uint8Array, kind: E
 
 /** Serialises ciphertexts (compressed) into an envelope. */
 export function sealCiphertextEnvelope(ctx: HeContext, kind: EnvelopeKind, cts: readonly Ciphertext[]): Uint8Array {
-  const items = cts.map((ct) => saveCompressed(ctx.seal, ct));
+  const items = cts.map((ct) => saveCompressed(ctx.seal, ct, RESULT_COMPRESSION_LEVEL));
   return encodeEnvelope({ kind, fingerprint: ctx.params.fingerprint, items });
 }
 

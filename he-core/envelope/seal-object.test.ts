@@ -225,6 +225,10 @@ describe('decompressSealObject', () => {
       ['a count of one polynomial without a seed', full, (v) => v.setBigUint64(nested + 16, BigInt(N * L), true)],
       ['a seeded count on three polynomials', seeded, (v) => v.setBigUint64(meta + 1, 3n, true)],
       ['an array size that disagrees', seeded, (v) => v.setBigUint64(nested + 8, 1n << 40n, true)],
+      // The seed record (the last 81 bytes): its compression mode, declared size, generator type.
+      ['a compressed seed record', seeded, (v) => v.setUint8(v.byteLength - 81 + 5, 2)],
+      ['a seed record declaring more', seeded, (v) => v.setBigUint64(v.byteLength - 81 + 8, 1n << 30n, true)],
+      ['an unknown generator', seeded, (v) => v.setUint8(v.byteLength - 81 + 16, 7)],
     ];
     for (const [name, base, edit] of edits) {
       const f = failure(() => checkCiphertextLayout(patch(base, edit), N, L));
