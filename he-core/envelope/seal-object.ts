@@ -57,11 +57,16 @@ export function decompressSealObject(bytes: Uint8Array, maxUncompressedBytes: nu
     }
     throw new HeError('seal_object_invalid', `the SEAL object does not decompress: ${(err as Error).message}`);
   }
-  const out = new Uint8Array(SEAL_HEADER_BYTES + body.length);
-  out.set(bytes.subarray(0, SEAL_HEADER_BYTES));
-  out.set(body, SEAL_HEADER_BYTES);
+  return reframe(bytes, 0, body);
+}
+
+/** `original`'s SEAL header with another compression mode and the new size, then `payload`. */
+function reframe(original: Uint8Array, mode: 0 | 2, payload: Uint8Array): Uint8Array {
+  const out = new Uint8Array(SEAL_HEADER_BYTES + payload.length);
+  out.set(original.subarray(0, SEAL_HEADER_BYTES));
+  out.set(payload, SEAL_HEADER_BYTES);
   const view = new DataView(out.buffer);
-  view.setUint8(5, 0);
+  view.setUint8(5, mode);
   view.setBigUint64(8, BigInt(out.length), true);
   return out;
 }
@@ -77,14 +82,7 @@ export function decompressSealObject(bytes: Uint8Array, maxUncompressedBytes: nu
 export function compressSealObject(uncompressed: Uint8Array, level = 1): Uint8Array {
   const header = readSealHeader(uncompressed);
   if (header.compression !== 'none') throw new HeError('seal_object_invalid', `expected an uncompressed SEAL object, got ${header.compression}`);
-  const frame = zstdCompressSync(uncompressed.subarray(SEAL_HEADER_BYTES), { params: { [zlibConstants.ZSTD_c_compressionLevel]: level } });
-  const out = new Uint8Array(SEAL_HEADER_BYTES + frame.length);
-  out.set(uncompressed.subarray(0, SEAL_HEADER_BYTES));
-  out.set(frame, SEAL_HEADER_BYTES);
-  const view = new DataView(out.buffer);
-  view.setUint8(5, 2);
-  view.setBigUint64(8, BigInt(out.length), true);
-  return out;
+  return reframe(uncompressed, 2, zstdCompressSync(uncompressed.subarray(SEAL_HEADER_BYTES), { params: { [zlibConstants.ZSTD_c_compressionLevel]: level } }));
 }
 
 /** A SEAL object (ciphertext, keys) serialised uncompressed, then compressed with `compressSealObject`. */

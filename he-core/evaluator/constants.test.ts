@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Ciphertext, Decryptor, Encryptor, KeyGenerator, Plaintext, PublicKey, SecretKey } from 'node-seal';
+import type { Ciphertext, Decryptor, Encryptor, Plaintext } from 'node-seal';
+import { keyedContext } from '../testing/keyed-context.js';
+import type { KeyedContext } from '../testing/keyed-context.js';
 import { mulberry32 } from '../testing/mulberry32.js';
-import { HeContext } from '../params/context.js';
+import type { HeContext } from '../params/context.js';
 import { primeAt } from '../params/parameters.js';
-import { selectParameters } from '../params/select.js';
-import { loadSeal } from '../seal/runtime.js';
 import { free } from '../seal/scope.js';
 import { ConstantWriter } from './constants.js';
 
@@ -17,31 +17,23 @@ function sameCoefficients(ctx: HeContext, a: Plaintext, b: Plaintext): boolean {
 describe('ConstantWriter', () => {
   let ctx: HeContext;
   let writer: ConstantWriter;
-  let keygen: KeyGenerator;
-  let secret: SecretKey;
-  let pub: PublicKey;
+  let keyed: KeyedContext;
   let encryptor: Encryptor;
   let decryptor: Decryptor;
 
   beforeAll(async () => {
-    const rt = await loadSeal();
     // mnist-cnn's parameter set: N = 8192, six primes.
-    ctx = HeContext.create(rt, selectParameters(rt.seal, { depth: 5, scaleBits: 26, headroomBits: 12, minSlots: 4096 }));
+    keyed = await keyedContext();
+    ({ ctx, encryptor, decryptor } = keyed);
     const w = ConstantWriter.create(ctx);
     // The fast path must be active on the installed node-seal; a null here means its layout changed.
     expect(w).not.toBeNull();
     writer = w!;
-    keygen = new rt.seal.KeyGenerator(ctx.context);
-    secret = keygen.secretKey();
-    pub = keygen.createPublicKey();
-    encryptor = new rt.seal.Encryptor(ctx.context, pub, secret);
-    decryptor = new rt.seal.Decryptor(ctx.context, secret);
   });
 
   afterAll(() => {
     writer?.dispose();
-    free(decryptor, encryptor, pub, secret, keygen);
-    ctx?.dispose();
+    keyed?.dispose();
   });
 
   function encoded(value: number, scale: number, level: number): Plaintext {

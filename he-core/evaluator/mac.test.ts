@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Ciphertext, Decryptor, Encryptor, KeyGenerator, PublicKey, SecretKey } from 'node-seal';
+import type { Ciphertext, Decryptor, Encryptor } from 'node-seal';
+import { keyedContext } from '../testing/keyed-context.js';
+import type { KeyedContext } from '../testing/keyed-context.js';
 import { mulberry32 } from '../testing/mulberry32.js';
-import { HeContext } from '../params/context.js';
+import type { HeContext } from '../params/context.js';
 import { primeAt } from '../params/parameters.js';
-import { selectParameters } from '../params/select.js';
-import { loadSeal } from '../seal/runtime.js';
 import { free } from '../seal/scope.js';
 import { ConstantWriter } from './constants.js';
 import { ScalarMac } from './mac.js';
@@ -15,34 +15,26 @@ describe('ScalarMac: multiply-accumulate by scalars on SEAL’s memory', () => {
   let ctx: HeContext;
   let mac: ScalarMac;
   let writer: ConstantWriter;
-  let keygen: KeyGenerator;
-  let secret: SecretKey;
-  let pub: PublicKey;
+  let keyed: KeyedContext;
   let encryptor: Encryptor;
   let decryptor: Decryptor;
 
   beforeAll(async () => {
-    const rt = await loadSeal();
     // mnist-cnn's parameter set: a 38-bit first prime (the 64-bit integer path) and 26-bit ones (SIMD doubles).
-    ctx = HeContext.create(rt, selectParameters(rt.seal, { depth: 5, scaleBits: 26, headroomBits: 12, minSlots: 4096 }));
+    keyed = await keyedContext();
+    ({ ctx, encryptor, decryptor } = keyed);
     expect(Number(ctx.params.primes[0])).toBeGreaterThan(2 ** 26);
     const m = ScalarMac.create(ctx);
     // The kernel must be usable on the installed node-seal.
     expect(m).not.toBeNull();
     mac = m!;
     writer = ConstantWriter.create(ctx)!;
-    keygen = new rt.seal.KeyGenerator(ctx.context);
-    secret = keygen.secretKey();
-    pub = keygen.createPublicKey();
-    encryptor = new rt.seal.Encryptor(ctx.context, pub, secret);
-    decryptor = new rt.seal.Decryptor(ctx.context, secret);
   });
 
   afterAll(() => {
     mac?.dispose();
     writer?.dispose();
-    free(decryptor, encryptor, pub, secret, keygen);
-    ctx?.dispose();
+    keyed?.dispose();
   });
 
   function encryptAt(values: Float64Array, level: number): Ciphertext {
