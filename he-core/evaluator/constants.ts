@@ -1,6 +1,7 @@
 import type { Plaintext } from 'node-seal';
 import type { HeContext } from '../params/context.js';
 import { sealCall } from '../seal/runtime.js';
+import { plaintextData } from '../seal/layout.js';
 import { free } from '../seal/scope.js';
 
 /**
@@ -57,13 +58,8 @@ export class ConstantWriter {
       if (level < this.ctx.topLevel) evaluator.plainModSwitchToInplace(pt, this.ctx.parmsId(level));
     });
     this.scratch.set(level, { pt, dataPtr: 0 });
-    const objectPtr = (pt as unknown as { $$?: { ptr?: unknown } }).$$?.ptr;
-    if (typeof objectPtr !== 'number' || objectPtr % 4 !== 0) return false;
-    const words = new Uint32Array(runtime.heapBuffer(), objectPtr, 17);
-    // DynArray<uint64_t> after parms_id (32), coeff_count (4 + 4 padding), scale (8): pool handle (8), capacity, size, data.
-    const [capacity, size, dataPtr] = [words[14]!, words[15]!, words[16]!];
-    if (pt.coeffCount() !== count || capacity < count || size !== count || dataPtr % 8 !== 0) return false;
-    if (dataPtr + count * 8 > runtime.heapBytes()) return false;
+    const dataPtr = pt.coeffCount() === count ? plaintextData(runtime, pt) : null;
+    if (dataPtr === null) return false;
     const data = new BigUint64Array(runtime.heapBuffer(), dataPtr, count);
     const expected = this.residues(Math.round(probe * scale), level);
     for (let i = 0; i <= level; i++) {

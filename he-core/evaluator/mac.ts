@@ -1,6 +1,7 @@
 import type { Ciphertext, Plaintext } from 'node-seal';
 import type { HeContext } from '../params/context.js';
 import { sealCall } from '../seal/runtime.js';
+import { ciphertextData, plaintextData } from '../seal/layout.js';
 import { free } from '../seal/scope.js';
 import { MAC_WASM_BASE64 } from './kernels/mac-wasm.js';
 
@@ -79,28 +80,18 @@ export class ScalarMac {
     return new ScalarMac(ctx, kernel);
   }
 
-  /** The coefficient pointer of a plaintext we own (coefficient count and capacity checked). */
+  /** The coefficient pointer of a plaintext we own. */
   private plainData(pt: Plaintext): number {
-    const ptr = (pt as unknown as { $$?: { ptr?: unknown } }).$$?.ptr;
-    if (typeof ptr !== 'number') throw new Error('no plaintext object pointer');
-    const words = new Uint32Array(this.ctx.runtime.heapBuffer(), ptr, 17);
-    if (words[15] !== pt.coeffCount() || words[16]! % 8 !== 0) throw new Error('unexpected plaintext layout');
-    return words[16]!;
+    const data = plaintextData(this.ctx.runtime, pt);
+    if (data === null) throw new Error('unexpected plaintext layout');
+    return data;
   }
 
-  /** The coefficient pointer of a two-polynomial ciphertext at `level`, its header checked. */
+  /** The coefficient pointer of a two-polynomial NTT ciphertext at `level`, its header checked. */
   private cipherData(ct: Ciphertext, level: number): number {
-    const ptr = (ct as unknown as { $$?: { ptr?: unknown } }).$$?.ptr;
-    if (typeof ptr !== 'number' || ptr % 4 !== 0) throw new Error('no ciphertext object pointer');
-    const N = this.ctx.params.polyModulusDegree;
-    const L = level + 1;
-    const words = new Uint32Array(this.ctx.runtime.heapBuffer(), ptr, 21);
-    const count = 2 * L * N;
-    if (words[9] !== 2 || words[10] !== N || words[11] !== L || words[19] !== count || words[18]! < count || words[20]! % 8 !== 0) {
-      throw new Error('unexpected ciphertext layout');
-    }
-    if (ct.size() !== 2 || ct.coeffModulusSize() !== L || !ct.isNttForm()) throw new Error('unexpected ciphertext shape');
-    return words[20]!;
+    const data = ciphertextData(this.ctx.runtime, ct, this.ctx.params.polyModulusDegree, level + 1);
+    if (data === null) throw new Error('unexpected ciphertext layout or shape');
+    return data;
   }
 
   /** Starts a sum at `level`. */
