@@ -17,6 +17,8 @@ export type HeErrorCode =
   | 'seal_object_invalid'
   | 'seal_object_too_large'
   | 'ciphertext_mismatch'
+  | 'result_invalid'
+  | 'result_out_of_range'
   | 'keys_missing'
   | 'keys_invalid'
   | 'seal_failure';

@@ -28,5 +28,6 @@ export { evaluateEnvelope, evaluatePartEnvelope, mergePartsToEnvelope } from './
 export { encodeEnvelope, decodeEnvelope, EnvelopeKind, ENVELOPE_VERSION } from './envelope/envelope.js';
 export type { Envelope, EnvelopeCaps } from './envelope/envelope.js';
 export { readSealHeader, decompressSealObject, compressSealObject, saveCompressed, maxCiphertextBytes, maxKeyBytes } from './envelope/seal-object.js';
-export { openCiphertextEnvelope, sealCiphertextEnvelope, encodeKeyEnvelope, openKeyEnvelope, loadCiphertexts } from './envelope/ciphertexts.js';
+export { openCiphertextEnvelope, openResultEnvelope, resultEnvelope, sealCiphertextEnvelope, encodeKeyEnvelope, openKeyEnvelope, loadCiphertexts } from './envelope/ciphertexts.js';
+export { packResult, unpackResult, packedResultBytes } from './envelope/packed-result.js';
 export * from './protocol/api.js';

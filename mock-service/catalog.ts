@@ -1,5 +1,5 @@
 import type { MainModule } from 'node-seal';
-import { batchSplit, compile, estimatedKeyBytes } from '../he-core/index.js';
+import { batchSplit, compile, estimatedKeyBytes, packedResultBytes } from '../he-core/index.js';
 import type { CatalogModel, ExpectedSizes, ModelFile, PlanMode, PublicPlan } from '../he-core/index.js';
 
 function expectedSizes(plan: PublicPlan): ExpectedSizes {
@@ -9,12 +9,11 @@ function expectedSizes(plan: PublicPlan): ExpectedSizes {
   const keys = (plan.relinearization ? 1 : 0) + plan.galoisSteps.length;
   // Seeded inputs carry one polynomial over every data prime; compressed to about their bit count.
   const perInput = Math.round((n * dataBits) / 8 * 1.05) + 64;
-  // Outputs carry two polynomials at the last level (q0 only).
-  const perOutput = Math.round((2 * n * p.coeffModulusBits[0]!) / 8 * 1.05) + 64;
   return {
     evaluationKeyBytes: keys * estimatedKeyBytes(p),
     requestBytes: 48 + plan.input.count * (perInput + 4),
-    responseBytes: 48 + plan.output.count * (perOutput + 4),
+    // Packed answers have an exact size.
+    responseBytes: 48 + plan.output.count * (packedResultBytes(n, plan.output.packing) + 4),
   };
 }
 

@@ -2,7 +2,7 @@ import type { Ciphertext } from 'node-seal';
 import { HeError } from '../errors.js';
 import type { PublicPlan } from '../compiler/plan.js';
 import { EnvelopeKind, encodeEnvelope } from '../envelope/envelope.js';
-import { openCiphertextEnvelope } from '../envelope/ciphertexts.js';
+import { openResultEnvelope } from '../envelope/ciphertexts.js';
 import { saveCompressed } from '../envelope/seal-object.js';
 import { packBatch, packSample, unpackOutputs } from '../layout/pack.js';
 import { checkInput, preprocess } from '../model/input.js';
@@ -77,14 +77,36 @@ export function decryptVectors(keys: ClientKeyPair, cts: readonly Ciphertext[]):
 }
 
 /**
- * Opens a result envelope: refuses anything that is not exactly this plan's output (count, level,
- * scale; an echoed input ciphertext is at the top level and is refused), then decrypts and reads
- * the output slots. Returns one row of network outputs (before post-processing) per sample.
+ * Refuses decrypted answers with any slot beyond the plan's accepted bound: a true value there is
+ * beyond anything the model was calibrated for, and one beyond the packing's range would have
+ * wrapped around into another number. The error names the bound, never the value.
+ */
+export function checkAnswerRange(plan: PublicPlan, vectors: readonly Float64Array[]): void {
+  const { bound } = plan.output.packing;
+  vectors.forEach((v, i) => {
+    for (let slot = 0; slot < v.length; slot++) {
+      if (!(Math.abs(v[slot]!) <= bound)) {
+        throw new HeError(
+          'result_out_of_range',
+          `the decrypted answer${vectors.length > 1 ? ` (ciphertext ${i})` : ''} holds a value beyond ±${bound.toPrecision(3)}, the range this model's answers are checked against; it is not shown, as it may not be exact`,
+        );
+      }
+    }
+  });
+}
+
+/**
+ * Opens a result envelope: refuses anything that is not exactly this plan's packed answer (kind,
+ * count, every header field, the exact length; an echoed request is refused), decrypts, checks
+ * the range (checkAnswerRange) and reads the output slots. Returns one row of network outputs
+ * (before post-processing) per sample.
  */
 export function decryptResult(keys: ClientKeyPair, plan: PublicPlan, body: Uint8Array, samples = 1): Float64Array[] {
-  const cts = openCiphertextEnvelope(keys.ctx, body, EnvelopeKind.results, plan.output);
+  const cts = openResultEnvelope(keys.ctx, body, plan.output);
   try {
-    return unpackOutputs(plan, decryptVectors(keys, cts), samples);
+    const vectors = decryptVectors(keys, cts);
+    checkAnswerRange(plan, vectors);
+    return unpackOutputs(plan, vectors, samples);
   } finally {
     free(...cts);
   }

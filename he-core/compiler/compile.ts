@@ -10,6 +10,7 @@ import type { DiagonalForm } from './diagonals.js';
 import { lowerModel, opDepth } from './lower.js';
 import type { IrLinear, IrOp } from './lower.js';
 import type { InputLayout, LinearStep, Plan, PlanStep, PublicPlan } from './plan.js';
+import { chooseResultPacking } from './packing.js';
 import { chooseRotationKeys } from './rotations.js';
 import type { RotationUse } from './rotations.js';
 
@@ -27,6 +28,8 @@ export function estimatedKeyBytes(params: HeParameters): number {
   return Math.round(1.25 * decomposition * (bits / 8) * params.polyModulusDegree);
 }
 
+const headroomOf = (v: number): number => Math.max(2, Math.ceil(Math.log2(2 * v + 1)) + 1);
+
 /**
  * Bits above the scale that the first prime needs for the decrypted output: twice the largest
  * output seen in training plus a sign bit, raised towards the worst case over the declared input
@@ -34,11 +37,41 @@ export function estimatedKeyBytes(params: HeParameters): number {
  * data, and an overflow at the last level would decrypt to garbage.
  */
 export function outputHeadroomBits(model: ModelFile): number {
-  const trained = model.he.valueBounds[model.he.valueBounds.length - 1]!;
-  const bits = (v: number): number => Math.max(2, Math.ceil(Math.log2(2 * v + 1)) + 1);
-  const base = bits(trained);
+  const base = headroomOf(trainedOutputBound(model));
+  return Math.min(base + 6, Math.max(base, headroomOf(intervalOutputBound(model))));
+}
+
+/**
+ * The largest error a raw output may carry: the strictest test-vector tolerance and, where the
+ * shown value is the raw output scaled (identity, argmax), one step of the shown precision in raw
+ * units (diabetes-progression: 0.1 / 76.8 = 1.3e-3). Probabilities move by at most a quarter
+ * (sigmoid) or half (softmax) of the raw error, and are held to the tolerance only.
+ */
+export function answerPrecision(model: ModelFile): number {
+  if (model.testVectors.length === 0) throw new HeError('model_invalid', 'a model needs at least one test vector: its tolerance sets the precision of the answers');
+  const tolerance = Math.min(...model.testVectors.map((tv) => tv.tolerance));
+  const step = 10 ** -model.output.precision;
+  const post = model.postprocess;
+  if (post.fn === 'identity') return Math.min(tolerance, step / Math.abs(post.scale));
+  if (post.fn === 'argmax') return Math.min(tolerance, step);
+  return tolerance;
+}
+
+function trainedOutputBound(model: ModelFile): number {
+  return model.he.valueBounds[model.he.valueBounds.length - 1]!;
+}
+
+/**
+ * The largest |output| a client accepts in a decrypted answer (see ResultPacking.bound): the
+ * interval bound over the input box when the parameters hold it (a proof for every allowed input),
+ * otherwise twice the largest output seen in training (mnist-cnn: 30.6; 4,000 random images in
+ * the input box reach 29).
+ */
+export function acceptedOutputBound(model: ModelFile): { bound: number; proven: boolean } {
+  const trained = trainedOutputBound(model);
   const worst = intervalOutputBound(model);
-  return Math.min(base + 6, Math.max(base, bits(worst)));
+  if (headroomOf(worst) <= headroomOf(trained) + 6) return { bound: Math.max(worst, trained), proven: true };
+  return { bound: 2 * trained, proven: false };
 }
 
 /** Largest |output| over the declared input box, by interval arithmetic on the lowered network. */
@@ -301,7 +334,14 @@ export function compile(seal: MainModule, model: ModelFile, options: CompileOpti
     relinearization,
     samplesPerRequest: batch ? slots : 1,
     input: { ...input, count: batch ? n0 : 1, level: topLevel(params), scale: 2 ** params.scaleBits },
-    output: { kind: batch ? 'batch' : 'slots', size: last.rows, count: batch ? last.rows : 1, level: 0, scale: tracker.scale },
+    output: {
+      kind: batch ? 'batch' : 'slots',
+      size: last.rows,
+      count: batch ? last.rows : 1,
+      level: 0,
+      scale: tracker.scale,
+      packing: chooseResultPacking(params, tracker.scale, acceptedOutputBound(model).bound, answerPrecision(model)),
+    },
   };
   return { public: publicPlan, steps, rotationPaths: rotations.paths, depth };
 }

@@ -35,10 +35,28 @@ export interface CiphertextShape {
   scale: number;
 }
 
+/**
+ * How the answer ciphertexts travel (he-core/envelope/packed-result.ts): each is multiplied by
+ * `multiplier`, then the coefficients of its two polynomials are switched from the last prime q0
+ * to `bits[0]` and `bits[1]` bits (rounded). The client rebuilds the ciphertext at scale
+ * `scale × multiplier` and refuses an answer with any slot beyond `bound`.
+ */
+export interface ResultPacking {
+  multiplier: number;
+  bits: [number, number];
+  /** Largest |value| in any decrypted slot that the client accepts. */
+  bound: number;
+  /** Values up to this magnitude come through exact; beyond it they wrap around (at least 1.5 × bound). */
+  range: number;
+  /** Predicted standard deviation of the rounding error in one slot. */
+  noise: number;
+}
+
 /** Output i at slot i of one ciphertext (`slots`), or output i in ciphertext i with one sample per slot (`batch`). */
 export interface OutputLayout extends CiphertextShape {
   kind: 'slots' | 'batch';
   size: number;
+  packing: ResultPacking;
 }
 
 /**

@@ -1,18 +1,16 @@
 import type { Ciphertext } from 'node-seal';
 import { HeError, isHeError } from '../errors.js';
-import type { CiphertextShape, PublicPlan } from '../compiler/plan.js';
+import type { CiphertextShape, OutputLayout, PublicPlan } from '../compiler/plan.js';
 import type { HeContext } from '../params/context.js';
 import { sealCall } from '../seal/runtime.js';
 import { free } from '../seal/scope.js';
 import { EvaluationKeys } from '../evaluator/evaluation-keys.js';
 import { EnvelopeKind, decodeEnvelope, encodeEnvelope } from './envelope.js';
 import type { EnvelopeCaps } from './envelope.js';
+import { checkPacking, packResult, packedResultBytes, unpackResult } from './packed-result.js';
 import { checkCiphertextLayout, checkKeySwitchingKeys, decompressSealObject, maxCiphertextBytes, maxKeyBytes, saveCompressed } from './seal-object.js';
 
 const SCALE_TOLERANCE = 1e-9;
-
-/** zstd level of result ciphertexts (see compressSealObject). */
-const RESULT_COMPRESSION_LEVEL = 3;
 
 /** Envelope caps for ciphertexts of a plan's parameters. */
 export function ciphertextCaps(ctx: HeContext, count: number): EnvelopeCaps {
@@ -75,10 +73,47 @@ export function openCiphertextEnvelope(ctx: HeContext, body: Uint8Array, kind: E
   return loadCiphertexts(ctx, envelope.items, expected, indices);
 }
 
-/** Serialises ciphertexts (compressed) into an envelope. */
-export function sealCiphertextEnvelope(ctx: HeContext, kind: EnvelopeKind, cts: readonly Ciphertext[]): Uint8Array {
-  const items = cts.map((ct) => saveCompressed(ctx.seal, ct, RESULT_COMPRESSION_LEVEL));
+/** Serialises ciphertexts (SEAL's format, compressed) into an envelope. */
+export function sealCiphertextEnvelope(ctx: HeContext, kind: EnvelopeKind, cts: readonly Ciphertext[], level = 1): Uint8Array {
+  const items = cts.map((ct) => saveCompressed(ctx.seal, ct, level));
   return encodeEnvelope({ kind, fingerprint: ctx.params.fingerprint, items });
+}
+
+/**
+ * The answer envelope: each output ciphertext packed as the plan says (envelope/packed-result.ts).
+ * The ciphertexts leave NTT form in the process; the caller still frees them.
+ */
+export function resultEnvelope(ctx: HeContext, output: OutputLayout, cts: readonly Ciphertext[]): Uint8Array {
+  if (cts.length !== output.count) throw new HeError('ciphertext_mismatch', `the plan answers with ${output.count} ciphertexts, the evaluation made ${cts.length}`);
+  const items = cts.map((ct) => packResult(ctx, ct, output.packing));
+  return encodeEnvelope({ kind: EnvelopeKind.results, fingerprint: ctx.params.fingerprint, items });
+}
+
+/**
+ * Opens an answer envelope from the provider: exactly this plan's count of packed answers, each
+ * rebuilt and checked (packed-result.ts). An echoed request or a SEAL serialisation is refused by
+ * its kind or its length. The returned ciphertexts are the caller's to free.
+ */
+export function openResultEnvelope(ctx: HeContext, body: Uint8Array, output: OutputLayout): Ciphertext[] {
+  checkPacking(output.packing, ctx.params.coeffModulusBits[0]!);
+  const item = packedResultBytes(ctx.params.polyModulusDegree, output.packing);
+  const envelope = decodeEnvelope(body, EnvelopeKind.results, { maxCount: output.count, maxItemBytes: item, maxTotalBytes: 48 + output.count * (item + 4) });
+  if (envelope.fingerprint !== ctx.params.fingerprint) throw new HeError('params_mismatch', 'the answer is for another parameter set');
+  if (envelope.items.length !== output.count) throw new HeError('ciphertext_mismatch', `expected ${output.count} answer ciphertexts, got ${envelope.items.length}`);
+  const out: Ciphertext[] = [];
+  try {
+    envelope.items.forEach((bytes, i) => {
+      try {
+        out.push(unpackResult(ctx, bytes, output.scale, output.packing));
+      } catch (err) {
+        throw isHeError(err) ? new HeError(err.code, `answer ${i}: ${err.message}`) : err;
+      }
+    });
+    return out;
+  } catch (err) {
+    free(...out);
+    throw err;
+  }
 }
 
 /** Evaluation keys envelope: [relinearisation key or empty, Galois keys or empty]. */

@@ -1,19 +1,19 @@
 import type { Ciphertext } from 'node-seal';
 import { EnvelopeKind } from '../envelope/envelope.js';
-import { openCiphertextEnvelope, sealCiphertextEnvelope } from '../envelope/ciphertexts.js';
+import { openCiphertextEnvelope, resultEnvelope } from '../envelope/ciphertexts.js';
 import { sealCall } from '../seal/runtime.js';
 import { free } from '../seal/scope.js';
 import type { EvaluationKeys } from './evaluation-keys.js';
 import type { PlanEvaluator } from './evaluator.js';
 
-/** Request envelope in, result envelope out: load and check the inputs, evaluate, serialise (level 0, compressed). */
+/** Request envelope in, result envelope out: load and check the inputs, evaluate, pack the answers (level 0, see packed-result.ts). */
 export function evaluateEnvelope(evaluator: PlanEvaluator, keys: EvaluationKeys, body: Uint8Array): Uint8Array {
   const { ctx, plan } = evaluator;
   const inputs = openCiphertextEnvelope(ctx, body, EnvelopeKind.ciphertexts, plan.public.input);
   let outputs: Ciphertext[] = [];
   try {
     outputs = evaluator.evaluate(inputs, keys);
-    return sealCiphertextEnvelope(ctx, EnvelopeKind.results, outputs);
+    return resultEnvelope(ctx, plan.public.output, outputs);
   } finally {
     free(...inputs, ...outputs);
   }
@@ -38,7 +38,7 @@ export function evaluatePartEnvelope(evaluator: PlanEvaluator, keys: EvaluationK
 
 /** Joins the shares of `evaluatePartEnvelope` and finishes the plan: the result envelope. */
 export function mergePartsToEnvelope(evaluator: PlanEvaluator, keys: EvaluationKeys, shares: readonly (readonly (Uint8Array | null)[])[]): Uint8Array {
-  const { ctx } = evaluator;
+  const { ctx, plan } = evaluator;
   const loaded: (Ciphertext | null)[][] = [];
   let outputs: Ciphertext[] = [];
   try {
@@ -56,7 +56,7 @@ export function mergePartsToEnvelope(evaluator: PlanEvaluator, keys: EvaluationK
       }
     }
     outputs = evaluator.evaluateMerge(loaded, keys);
-    return sealCiphertextEnvelope(ctx, EnvelopeKind.results, outputs);
+    return resultEnvelope(ctx, plan.public.output, outputs);
   } finally {
     free(...loaded.flat(), ...outputs);
   }

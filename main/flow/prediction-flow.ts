@@ -194,6 +194,9 @@ export class PredictionFlow {
     try {
       outputs = decryptResult(pair, plan, response, samples.length);
     } catch (err) {
+      if (err instanceof HeError && err.code === 'result_out_of_range') {
+        throw new FlowError('result_out_of_range', `${err.message}. Check the values entered: the model was not calibrated for an answer this large`);
+      }
       if (err instanceof HeError) {
         throw new FlowError('provider_wrong_result', `the provider returned something that is not this model's answer (${err.message}); nothing was decrypted`);
       }

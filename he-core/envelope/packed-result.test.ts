@@ -1,0 +1,236 @@
+import type { Ciphertext } from 'node-seal';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ClientKeyPair, decryptResult } from '../client/index.js';
+import { answerPrecision, compile } from '../compiler/compile.js';
+import { packingNoise } from '../compiler/packing.js';
+import type { Plan, ResultPacking } from '../compiler/plan.js';
+import { isHeError } from '../errors.js';
+import { HeContext } from '../params/context.js';
+import { loadSeal } from '../seal/runtime.js';
+import { free } from '../seal/scope.js';
+import { loadBundledModel } from '../../tests/encrypted/harness.js';
+import { EnvelopeKind, decodeEnvelope, encodeEnvelope } from './envelope.js';
+import { openResultEnvelope, resultEnvelope } from './ciphertexts.js';
+import { checkPacking, packResult, packedResultBytes, unpackResult } from './packed-result.js';
+
+function codeOf(fn: () => unknown): string {
+  try {
+    const out = fn();
+    if (Array.isArray(out)) free(...(out as Ciphertext[]));
+    else if (out && typeof out === 'object' && 'delete' in out) free(out as Ciphertext);
+    return 'ok';
+  } catch (err) {
+    if (isHeError(err)) return err.code;
+    throw err;
+  }
+}
+
+// Packed answers (mnist-cnn's single plan: N = 8192, q0 of 38 bits, multiplier 44, 21 + 27 bits).
+// Every comparison is with the same ciphertext decrypted unpacked; the tolerance is six times the
+// predicted standard deviation of the packing's rounding (packingNoise), 7.5e-3 here.
+describe('packed answers', () => {
+  let plan: Plan;
+  let ctx: HeContext;
+  let keys: ClientKeyPair;
+  let packing: ResultPacking;
+
+  beforeAll(async () => {
+    const rt = await loadSeal();
+    plan = compile(rt.seal, loadBundledModel('mnist-cnn'), { mode: 'single' });
+    ctx = HeContext.create(rt, plan.public.params);
+    keys = ClientKeyPair.generate(ctx);
+    packing = plan.public.output.packing;
+  });
+  afterAll(() => {
+    keys?.dispose();
+    ctx?.dispose();
+  });
+
+  /** A level-0 ciphertext at the plan's output scale holding `values` in every slot period of 16. */
+  function answer(values: readonly number[]): Ciphertext {
+    const { seal, encoder } = ctx;
+    const slots = new Float64Array(ctx.slots);
+    for (let i = 0; i < slots.length; i++) slots[i] = values[i % 16] ?? 0;
+    const pt = new seal.Plaintext();
+    const ct = new seal.Ciphertext();
+    try {
+      encoder.encode(slots, plan.public.output.scale, pt);
+      keys.encryptor.encrypt(pt, ct);
+      ctx.evaluator.cipherModSwitchToInplace(ct, ctx.parmsId(0));
+      return ct;
+    } finally {
+      free(pt);
+    }
+  }
+
+  function decrypt(ct: Ciphertext): Float64Array {
+    const pt = new ctx.seal.Plaintext();
+    try {
+      keys.decryptor.decrypt(ct, pt);
+      return Float64Array.from(ctx.encoder.decodeFloat64(pt) as Float64Array);
+    } finally {
+      free(pt);
+    }
+  }
+
+  it('mnist-cnn: 38-bit coefficients become 21 and 27 bits, one answer in 49.2 kB', () => {
+    expect(packing).toMatchObject({ multiplier: 44, bits: [21, 27] });
+    expect(packing.bound).toBeCloseTo(30.58, 2);
+    expect(packing.range).toBeGreaterThanOrEqual(1.5 * packing.bound);
+    expect(packedResultBytes(8192, packing)).toBe(16 + 49_152);
+    expect(packing.noise).toBeLessThanOrEqual(answerPrecision(loadBundledModel('mnist-cnn')) / 6);
+  });
+
+  it('round trip: equals the unpacked decryption within 6 standard deviations, and the spread matches the prediction', () => {
+    const values = [7.9, -1.5, 0.62, -1.4, -2.2, -1.9, -1.1, -2.4, 1.9, -29.5, 0, 0, 0, 0, 0, 0];
+    const ct = answer(values);
+    let rebuilt: Ciphertext | null = null;
+    try {
+      const plain = decrypt(ct);
+      const item = packResult(ctx, ct, packing);
+      expect(item.length).toBe(packedResultBytes(ctx.params.polyModulusDegree, packing));
+      rebuilt = unpackResult(ctx, item, plan.public.output.scale, packing);
+      expect(rebuilt.isNttForm()).toBe(true);
+      expect(rebuilt.scale()).toBe(plan.public.output.scale * packing.multiplier);
+      const packed = decrypt(rebuilt);
+      let sq = 0;
+      let worst = 0;
+      for (let i = 0; i < packed.length; i++) {
+        const d = packed[i]! - plain[i]!;
+        sq += d * d;
+        worst = Math.max(worst, Math.abs(d));
+      }
+      const spread = Math.sqrt(sq / packed.length);
+      expect(worst).toBeLessThan(6 * packing.noise);
+      // 4096 slots: the measured standard deviation is within 15% of packingNoise's.
+      expect(spread / packing.noise).toBeGreaterThan(0.85);
+      expect(spread / packing.noise).toBeLessThan(1.15);
+    } finally {
+      free(ct);
+      if (rebuilt) free(rebuilt);
+    }
+  });
+
+  it('the noise model: one bit more on c1 halves its share', () => {
+    const p = ctx.params;
+    const a = packingNoise(p, 2 ** 26, [60, 27]);
+    const b = packingNoise(p, 2 ** 26, [60, 28]);
+    expect(a / b).toBeCloseTo(2, 3);
+  });
+
+  describe('a hostile answer is refused by name, and nothing else is read', () => {
+    let item: Uint8Array;
+    beforeAll(() => {
+      const ct = answer([1, 2, 3]);
+      try {
+        item = packResult(ctx, ct, packing);
+      } finally {
+        free(ct);
+      }
+    });
+    const unpack = (bytes: Uint8Array, p: ResultPacking = packing) => () => unpackResult(ctx, bytes, plan.public.output.scale, p);
+    const edited = (at: number, value: number): Uint8Array => {
+      const copy = item.slice();
+      copy[at] = value;
+      return copy;
+    };
+
+    it('the real item loads', () => {
+      expect(codeOf(unpack(item))).toBe('ok');
+    });
+
+    it('every header field and the length', () => {
+      const cases: [string, Uint8Array][] = [
+        ['magic', edited(0, 0x44)],
+        ['version', edited(4, 2)],
+        ['bits of c0', edited(5, 22)],
+        ['bits of c1', edited(6, 60)],
+        ['reserved', edited(7, 1)],
+        ['multiplier', edited(8, 45)],
+        ['degree', edited(13, 0x10)],
+        ['truncated', item.subarray(0, item.length - 1)],
+        ['one byte more', Uint8Array.from([...item, 0])],
+        ['empty', new Uint8Array(0)],
+      ];
+      for (const [name, bytes] of cases) expect([name, codeOf(unpack(bytes))]).toEqual([name, 'result_invalid']);
+    });
+
+    it('any payload of the right length is some ciphertext: 100 random ones load without error', () => {
+      let seed = 7;
+      const next = (): number => (seed = (seed * 48271) % 2147483647);
+      for (let n = 0; n < 100; n++) {
+        const copy = item.slice();
+        for (let k = 0; k < 20; k++) copy[16 + (next() % (copy.length - 16))] = next() & 0xff;
+        expect(codeOf(unpack(copy))).toBe('ok');
+      }
+    });
+
+    it('a plan whose packing is not usable', () => {
+      for (const bad of [{ multiplier: 0 }, { multiplier: 2.5 }, { bits: [21, 61] }, { bits: [0, 27] }, { bound: Number.NaN }, { bound: -1 }]) {
+        const p = { ...packing, ...bad } as ResultPacking;
+        expect([bad, codeOf(() => checkPacking(p, 38))]).toEqual([bad, 'params_mismatch']);
+      }
+    });
+
+    it('an envelope with another count, or a result item where a request was expected', () => {
+      const body = encodeEnvelope({ kind: EnvelopeKind.results, fingerprint: ctx.params.fingerprint, items: [item, item] });
+      // Two answers where the plan has one: over the exact size first.
+      expect(codeOf(() => openResultEnvelope(ctx, body, plan.public.output))).toBe('envelope_too_large');
+      const relabelled = encodeEnvelope({ kind: EnvelopeKind.ciphertexts, fingerprint: ctx.params.fingerprint, items: [item] });
+      expect(codeOf(() => openResultEnvelope(ctx, relabelled, plan.public.output))).toBe('envelope_bad_kind');
+    });
+  });
+
+  describe('the accepted range', () => {
+    it('an answer within the bound is shown', () => {
+      const ct = answer([30, -30, 1]);
+      try {
+        const [out] = decryptResult(keys, plan.public, resultEnvelope(ctx, plan.public.output, [ct]));
+        expect(Math.abs(out![0]! - 30)).toBeLessThan(6 * packing.noise);
+        expect(Math.abs(out![1]! + 30)).toBeLessThan(6 * packing.noise);
+      } finally {
+        free(ct);
+      }
+    });
+
+    // Beyond the bound: a true value (one slot; its coefficients stay small, nothing wraps), and a
+    // value beyond the packing's range in every slot, which wraps around into another number
+    // (55 comes back as 55 - 2 × 46.2 = -37.4). Both are refused, without the value.
+    const cases: [string, number[]][] = [
+      ['31 in one slot', [1, 2, 3, 0, 0, 0, 0, 0, 0, 0, 31]],
+      ['-40 in one slot', [-40]],
+      ['55 in every slot (wrapped)', new Array<number>(16).fill(55)],
+    ];
+    for (const [name, values] of cases) {
+      it(`an answer holding ${name} is refused`, () => {
+        const ct = answer(values);
+        try {
+          const body = resultEnvelope(ctx, plan.public.output, [ct]);
+          let message = '';
+          try {
+            decryptResult(keys, plan.public, body);
+          } catch (err) {
+            expect(isHeError(err) && err.code).toBe('result_out_of_range');
+            message = (err as Error).message;
+          }
+          expect(message).toMatch(/beyond ±30\.6/);
+          expect(message).not.toMatch(/31|40|55|37/);
+        } finally {
+          free(ct);
+        }
+      });
+    }
+  });
+
+  it('decodeEnvelope caps an answer envelope at the exact packed size', () => {
+    const ct = answer([1]);
+    try {
+      const body = resultEnvelope(ctx, plan.public.output, [ct]);
+      // 44 bytes of envelope header, one 4-byte length, the item.
+      expect(body.length).toBe(48 + packedResultBytes(8192, packing));
+      expect(decodeEnvelope(body, EnvelopeKind.results, { maxCount: 1, maxItemBytes: packedResultBytes(8192, packing), maxTotalBytes: body.length }).items).toHaveLength(1);
+    } finally {
+      free(ct);
+    }
+  });
+});

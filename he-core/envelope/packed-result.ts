@@ -1,0 +1,208 @@
+import type { Ciphertext } from 'node-seal';
+import { HeError } from '../errors.js';
+import type { ResultPacking } from '../compiler/plan.js';
+import type { HeContext } from '../params/context.js';
+import { sealCall } from '../seal/runtime.js';
+import { free } from '../seal/scope.js';
+
+// A packed answer: one level-0 ciphertext (c0, c1) with each coefficient switched from the last
+// prime q0 to a few bits (the compression of Kyber's ciphertexts, Compress_q(x, d) =
+// round(2^d / q · x) mod 2^d), after multiplying it by an integer that spends the headroom the
+// parameters keep above the answer's accepted range (see compiler/packing.ts). mnist-cnn: 38-bit
+// coefficients become 21 and 27 bits, 49.2 kB instead of 92 kB (SEAL's serialisation with zstd).
+//
+//   "CCPR" | version u8 = 1 | bits of c0 u8 | bits of c1 u8 | reserved u8 = 0
+//   | multiplier u32 | degree u32 | c0: N values of bits0 | c1: N values of bits1
+//
+// Little-endian; the values are packed least significant bit first, each polynomial padded to a
+// whole byte. Every field must equal what the public plan says, and the length must be exact,
+// so a reader allocates nothing a provider chose.
+
+const MAGIC = [0x43, 0x43, 0x50, 0x52];
+const VERSION = 1;
+const HEADER_BYTES = 16;
+
+/** Bytes of one packed answer for these parameters. */
+export function packedResultBytes(polyModulusDegree: number, packing: ResultPacking): number {
+  return HEADER_BYTES + Math.ceil((polyModulusDegree * packing.bits[0]) / 8) + Math.ceil((polyModulusDegree * packing.bits[1]) / 8);
+}
+
+/** The parts of a plan's packing a reader checks before using it (it comes from the provider). */
+export function checkPacking(packing: ResultPacking, q0Bits: number): void {
+  const fail = (why: string): never => {
+    throw new HeError('params_mismatch', `the plan's result packing is not usable: ${why}`);
+  };
+  const { multiplier, bits, bound } = packing;
+  if (!Number.isInteger(multiplier) || multiplier < 1 || multiplier > 2 ** 31) fail(`multiplier ${multiplier}`);
+  if (!Array.isArray(bits) || bits.length !== 2 || bits.some((b) => !Number.isInteger(b) || b < 1 || b > Math.min(60, q0Bits))) fail(`bits ${JSON.stringify(bits)}`);
+  if (!(bound > 0) || !Number.isFinite(bound)) fail(`bound ${bound}`);
+}
+
+/**
+ * Packs one answer ciphertext (level 0, two polynomials, NTT form: the evaluator's output). The
+ * ciphertext is transformed out of NTT form in place; the caller still frees it.
+ */
+export function packResult(ctx: HeContext, ct: Ciphertext, packing: ResultPacking): Uint8Array {
+  const N = ctx.params.polyModulusDegree;
+  const q = BigInt(ctx.params.primes[0]!);
+  if (ct.size() !== 2 || ct.coeffModulusSize() !== 1 || !ct.isNttForm()) throw new HeError('ciphertext_mismatch', 'only a two-polynomial level-0 ciphertext in NTT form can be packed');
+  sealCall(ctx.seal, 'seal_failure', 'leaving NTT form', () => ctx.evaluator.cipherTransformFromNttInplace(ct));
+  const raw = ct.saveToArray(ctx.seal.ComprModeType.none) as Uint8Array;
+  const coefficients = readCoefficients(raw, N);
+  const out = new Uint8Array(packedResultBytes(N, packing));
+  const view = new DataView(out.buffer);
+  out.set(MAGIC, 0);
+  view.setUint8(4, VERSION);
+  view.setUint8(5, packing.bits[0]);
+  view.setUint8(6, packing.bits[1]);
+  view.setUint32(8, packing.multiplier, true);
+  view.setUint32(12, N, true);
+  const writer = new BitWriter(out, HEADER_BYTES);
+  const k = BigInt(packing.multiplier);
+  for (let poly = 0; poly < 2; poly++) {
+    const bits = packing.bits[poly]!;
+    const b = BigInt(bits);
+    const mask = (1n << b) - 1n;
+    for (let i = 0; i < N; i++) {
+      const c = (coefficients[poly * N + i]! * k) % q;
+      writer.write((((c << b) + q / 2n) / q) & mask, bits);
+    }
+    writer.align();
+  }
+  return out;
+}
+
+/**
+ * Rebuilds a packed answer as a SEAL ciphertext in NTT form at level 0, scale
+ * `scale × multiplier`, after checking every header field against the plan and the exact length.
+ * The returned ciphertext is the caller's to free.
+ */
+export function unpackResult(ctx: HeContext, item: Uint8Array, scale: number, packing: ResultPacking): Ciphertext {
+  const N = ctx.params.polyModulusDegree;
+  const q = BigInt(ctx.params.primes[0]!);
+  checkPacking(packing, ctx.params.coeffModulusBits[0]!);
+  const fail = (why: string): never => {
+    throw new HeError('result_invalid', `the answer is not a packed result of this plan: ${why}`);
+  };
+  const expected = packedResultBytes(N, packing);
+  if (item.length !== expected) fail(`${item.length} bytes, expected ${expected}`);
+  const view = new DataView(item.buffer, item.byteOffset, item.byteLength);
+  if (MAGIC.some((m, i) => item[i] !== m)) fail('bad magic');
+  if (view.getUint8(4) !== VERSION) fail(`version ${view.getUint8(4)}, this build reads ${VERSION}`);
+  if (view.getUint8(5) !== packing.bits[0] || view.getUint8(6) !== packing.bits[1]) fail(`coefficients of ${view.getUint8(5)} and ${view.getUint8(6)} bits, the plan says ${packing.bits[0]} and ${packing.bits[1]}`);
+  if (view.getUint8(7) !== 0) fail('reserved byte is not zero');
+  if (view.getUint32(8, true) !== packing.multiplier) fail(`multiplier ${view.getUint32(8, true)}, the plan says ${packing.multiplier}`);
+  if (view.getUint32(12, true) !== N) fail(`degree ${view.getUint32(12, true)}, expected ${N}`);
+
+  // SEAL's serialisation of the rebuilt ciphertext (coefficient form), then SEAL's own load and NTT.
+  const body = 32 + 1 + 5 * 8;
+  const arrayBytes = HEADER_BYTES + 8 + 2 * N * 8;
+  const raw = new Uint8Array(HEADER_BYTES + body + arrayBytes);
+  const out = new DataView(raw.buffer);
+  sealHeader(out, 0, raw.length);
+  const pid = ctx.parmsId(0).values() as BigUint64Array;
+  for (let i = 0; i < 4; i++) out.setBigUint64(HEADER_BYTES + 8 * i, pid[i]!, true);
+  let at = HEADER_BYTES + 32;
+  out.setUint8(at, 0); // not in NTT form
+  out.setBigUint64(at + 1, 2n, true);
+  out.setBigUint64(at + 9, BigInt(N), true);
+  out.setBigUint64(at + 17, 1n, true);
+  out.setFloat64(at + 25, scale * packing.multiplier, true);
+  out.setBigUint64(at + 33, 1n, true); // correction factor (BGV only)
+  at += 41;
+  sealHeader(out, at, arrayBytes);
+  out.setBigUint64(at + HEADER_BYTES, BigInt(2 * N), true);
+  at += HEADER_BYTES + 8;
+  const reader = new BitReader(item, HEADER_BYTES);
+  for (let poly = 0; poly < 2; poly++) {
+    const bits = packing.bits[poly]!;
+    const b = BigInt(bits);
+    const half = 1n << (b - 1n);
+    for (let i = 0; i < N; i++) {
+      const c = (reader.read(bits) * q + half) >> b;
+      out.setBigUint64(at, c === q ? 0n : c, true);
+      at += 8;
+    }
+    reader.align();
+  }
+  const ct = new ctx.seal.Ciphertext();
+  try {
+    sealCall(ctx.seal, 'seal_object_invalid', 'loading the rebuilt answer', () => ct.loadFromArray(ctx.context, raw));
+    sealCall(ctx.seal, 'seal_failure', 'returning the answer to NTT form', () => ctx.evaluator.cipherTransformToNttInplace(ct));
+    return ct;
+  } catch (err) {
+    free(ct);
+    throw err;
+  }
+}
+
+/** SEAL 4.1's 16-byte header of an uncompressed object of `size` bytes. */
+function sealHeader(view: DataView, at: number, size: number): void {
+  view.setUint16(at, 0xa15e, true);
+  view.setUint8(at + 2, HEADER_BYTES);
+  view.setUint8(at + 3, 4);
+  view.setUint8(at + 4, 1);
+  view.setUint8(at + 5, 0);
+  view.setUint16(at + 6, 0, true);
+  view.setBigUint64(at + 8, BigInt(size), true);
+}
+
+/** The 2N coefficients of a serialised two-polynomial, one-prime ciphertext in coefficient form. */
+function readCoefficients(raw: Uint8Array, N: number): BigUint64Array {
+  const start = HEADER_BYTES + 32 + 1 + 5 * 8 + HEADER_BYTES + 8;
+  const view = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
+  const meta = HEADER_BYTES + 32;
+  if (raw.length !== start + 16 * N || raw[meta] !== 0 || view.getBigUint64(meta + 1, true) !== 2n || view.getBigUint64(start - 8, true) !== BigInt(2 * N)) {
+    throw new HeError('seal_failure', 'SEAL serialised the answer in an unexpected layout');
+  }
+  return new BigUint64Array(raw.slice(start).buffer);
+}
+
+/** Least-significant-bit-first writer of values up to 60 bits. */
+class BitWriter {
+  private acc = 0n;
+  private held = 0n;
+  constructor(
+    private readonly out: Uint8Array,
+    private at: number,
+  ) {}
+  write(value: bigint, bits: number): void {
+    this.acc |= value << this.held;
+    this.held += BigInt(bits);
+    while (this.held >= 8n) {
+      this.out[this.at++] = Number(this.acc & 0xffn);
+      this.acc >>= 8n;
+      this.held -= 8n;
+    }
+  }
+  align(): void {
+    if (this.held > 0n) this.out[this.at++] = Number(this.acc);
+    this.acc = 0n;
+    this.held = 0n;
+  }
+}
+
+/** Reader for BitWriter's format; the caller has checked the length, so it never runs past the end. */
+class BitReader {
+  private acc = 0n;
+  private held = 0n;
+  constructor(
+    private readonly bytes: Uint8Array,
+    private at: number,
+  ) {}
+  read(bits: number): bigint {
+    const b = BigInt(bits);
+    while (this.held < b) {
+      this.acc |= BigInt(this.bytes[this.at++]!) << this.held;
+      this.held += 8n;
+    }
+    const value = this.acc & ((1n << b) - 1n);
+    this.acc >>= b;
+    this.held -= b;
+    return value;
+  }
+  align(): void {
+    this.acc = 0n;
+    this.held = 0n;
+  }
+}
