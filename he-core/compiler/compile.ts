@@ -312,6 +312,9 @@ export function compile(seal: MainModule, model: ModelFile, options: CompileOpti
   const maxKeys = Math.max(1, Math.floor((budget - (relinearization ? keyBytes : 0)) / keyBytes));
   const rotations = chooseRotationKeys(rotationUses(steps), slots, maxKeys);
 
+  // Single layouts leave the output repeated every `period` slots; the batch layout has one sample per slot.
+  const replicas = batch ? 1 : slots / period;
+  const packingLayout = { replicas, outputs: batch ? slots : last.rows };
   const publicPlan: PublicPlan = {
     planFormat: 1,
     model: {
@@ -340,7 +343,8 @@ export function compile(seal: MainModule, model: ModelFile, options: CompileOpti
       count: batch ? last.rows : 1,
       level: 0,
       scale: tracker.scale,
-      packing: chooseResultPacking(params, tracker.scale, acceptedOutputBound(model).bound, answerPrecision(model)),
+      replicas,
+      packing: chooseResultPacking(params, tracker.scale, acceptedOutputBound(model).bound, answerPrecision(model), packingLayout),
     },
   };
   return { public: publicPlan, steps, rotationPaths: rotations.paths, depth };

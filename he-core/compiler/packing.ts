@@ -8,20 +8,44 @@ const MAX_BITS = 60;
 /** Largest multiplier (the packed header holds it in 32 bits). */
 const MAX_MULTIPLIER = 2 ** 31;
 
+/** Probability, per key, that some output's rounding error is larger than the model below says. */
+const KEY_RISK = 1e-3;
+
 /**
- * Standard deviation of one decoded slot's error (real part) when both coefficients of a
- * level-0 ciphertext are rounded to `bits`: a coefficient of c0 off by at most half a step of
- * q0 / 2^bits (uniform: step / sqrt 12), one of c1 the same but multiplied by the ternary secret
- * (2N/3 non-zero terms on average); decoding sums N coefficients into each slot, of which the real
- * part keeps half the variance; then divided by the answer's scale.
+ * How much larger than its average the secret key makes the c1 term of the worst of `outputs`
+ * outputs, each averaged over `replicas` slots: with |s(ζ)|² exponentially distributed around its
+ * mean (2N/3) at every slot, the mean over n slots is Gamma(n)/n, and the Chernoff bound
+ * P(Gamma(n)/n > x) ≤ exp(-n (x - 1 - ln x)) is kept below KEY_RISK / outputs.
+ * One slot read out of 4,096: 19.2; ten outputs, each the mean of 256 replicas: 1.29.
  */
-export function packingNoise(params: HeParameters, scale: number, bits: readonly [number, number]): number {
+export function keyAmplification(replicas: number, outputs: number): number {
+  const need = Math.log(outputs / KEY_RISK) / replicas;
+  let lo = 1;
+  let hi = 1e3;
+  for (let i = 0; i < 100; i++) {
+    const mid = (lo + hi) / 2;
+    if (mid - 1 - Math.log(mid) >= need) hi = mid;
+    else lo = mid;
+  }
+  return hi;
+}
+
+/**
+ * Standard deviation of an output's error (real part) when both coefficients of a level-0
+ * ciphertext are rounded to `bits`: a coefficient of c0 off by at most half a step of q0 / 2^bits
+ * (uniform: step / sqrt 12), one of c1 the same but multiplied by the ternary secret (2N/3
+ * non-zero terms on average, times `amplification`, see keyAmplification); decoding sums N
+ * coefficients into each slot, of which the real part keeps half the variance; independent
+ * across slots, so the mean of `replicas` copies divides it by sqrt(replicas); then divided by
+ * the answer's scale. With the defaults: one slot, an average key.
+ */
+export function packingNoise(params: HeParameters, scale: number, bits: readonly [number, number], replicas = 1, amplification = 1): number {
   const q = Number(params.primes[0]);
   const N = params.polyModulusDegree;
   const coefficient = (b: number): number => q / 2 ** b / Math.sqrt(12);
   const c0 = coefficient(bits[0]);
-  const c1 = coefficient(bits[1]) * Math.sqrt((2 * N) / 3);
-  return (Math.sqrt(N / 2) * Math.hypot(c0, c1)) / scale;
+  const c1 = coefficient(bits[1]) * Math.sqrt(((2 * N) / 3) * amplification);
+  return (Math.sqrt(N / 2) * Math.hypot(c0, c1)) / scale / Math.sqrt(replicas);
 }
 
 /**
@@ -30,10 +54,12 @@ export function packingNoise(params: HeParameters, scale: number, bits: readonly
  * largest integer that keeps them below q0 / 2 (the headroom the parameters keep for values
  * beyond the bound is not sent). Then each coefficient of c0 and c1 is switched from q0 to the
  * fewest bits whose rounding error stays within a sixth of the answer's precision (`precision`,
- * compile.ts answerPrecision; as a standard deviation per slot): six standard deviations, so
- * that with the evaluation's own error the answer stays within the precision.
+ * compile.ts answerPrecision) as a standard deviation of the worst output of all but one key in
+ * a thousand: six standard deviations, so that with the evaluation's own error the answer stays
+ * within the precision. `layout`: copies of each output in a ciphertext (the client reads their
+ * mean), and outputs read per ciphertext (the batch layout: one per slot).
  */
-export function chooseResultPacking(params: HeParameters, outputScale: number, bound: number, precision: number): ResultPacking {
+export function chooseResultPacking(params: HeParameters, outputScale: number, bound: number, precision: number, layout: { replicas: number; outputs: number }): ResultPacking {
   if (!(bound > 0) || !(precision > 0) || !Number.isFinite(bound) || !Number.isFinite(precision)) {
     throw new HeError('model_invalid', `an output bound (${bound}) and a precision (${precision}) must be positive numbers`);
   }
@@ -45,12 +71,13 @@ export function chooseResultPacking(params: HeParameters, outputScale: number, b
     throw new HeError('params_unsatisfiable', `the first prime holds outputs up to ${(q / (2 * scale)).toFixed(1)}, the model needs ${range.toFixed(1)}`);
   }
   const target = precision / 6;
+  const amplification = keyAmplification(layout.replicas, layout.outputs);
   const widest = Math.min(MAX_BITS, params.coeffModulusBits[0]!);
   let best: { bits: [number, number]; noise: number } | null = null;
   for (let b0 = MIN_BITS; b0 <= widest; b0++) {
     for (let b1 = MIN_BITS; b1 <= widest; b1++) {
       const bits: [number, number] = [b0, b1];
-      const noise = packingNoise(params, scale, bits);
+      const noise = packingNoise(params, scale, bits, layout.replicas, amplification);
       if (noise > target) continue;
       if (!best || b0 + b1 < best.bits[0] + best.bits[1] || (b0 + b1 === best.bits[0] + best.bits[1] && noise < best.noise)) best = { bits, noise };
     }

@@ -48,7 +48,7 @@ export interface ResultPacking {
   bound: number;
   /** Values up to this magnitude come through exact; beyond it they wrap around (at least 1.5 × bound). */
   range: number;
-  /** Predicted standard deviation of the rounding error in one slot. */
+  /** Predicted standard deviation of the rounding error of an output (the worst output, for all but one key in a thousand). */
   noise: number;
 }
 
@@ -56,6 +56,8 @@ export interface ResultPacking {
 export interface OutputLayout extends CiphertextShape {
   kind: 'slots' | 'batch';
   size: number;
+  /** `slots`: the outputs repeat this many times, every slots / replicas slots (the client reads their mean); `batch`: 1. */
+  replicas: number;
   packing: ResultPacking;
 }
 

@@ -74,8 +74,8 @@ export function openCiphertextEnvelope(ctx: HeContext, body: Uint8Array, kind: E
 }
 
 /** Serialises ciphertexts (SEAL's format, compressed) into an envelope. */
-export function sealCiphertextEnvelope(ctx: HeContext, kind: EnvelopeKind, cts: readonly Ciphertext[], level = 1): Uint8Array {
-  const items = cts.map((ct) => saveCompressed(ctx.seal, ct, level));
+export function sealCiphertextEnvelope(ctx: HeContext, kind: EnvelopeKind, cts: readonly Ciphertext[]): Uint8Array {
+  const items = cts.map((ct) => saveCompressed(ctx.seal, ct));
   return encodeEnvelope({ kind, fingerprint: ctx.params.fingerprint, items });
 }
 

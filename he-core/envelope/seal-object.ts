@@ -76,8 +76,8 @@ function reframe(original: Uint8Array, mode: 0 | 2, payload: Uint8Array): Uint8A
  * 16-byte header, compression mode 2, then one zstd frame of the rest), with Node's native zstd at
  * level 1 (by default) instead of SEAL's WebAssembly build: about 2.5× faster and a little
  * smaller on fresh ciphertexts (mnist-cnn: 206 kB instead of 217 kB), since random residues only
- * compress their unused high bits anyway. Level-0 results compress better at level 3 (mnist-cnn:
- * 97.7 kB at level 1, 91.9 kB at level 3, in 1.3 ms). Every reader here decompresses with `decompressSealObject`.
+ * compress their unused high bits anyway. (Answers do not travel in SEAL's format: see
+ * packed-result.ts.) Every reader here decompresses with `decompressSealObject`.
  */
 export function compressSealObject(uncompressed: Uint8Array, level = 1): Uint8Array {
   const header = readSealHeader(uncompressed);

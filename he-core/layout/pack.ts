@@ -52,9 +52,26 @@ export function packBatch(plan: PublicPlan, samples: readonly Float64Array[]): F
   return out;
 }
 
-/** Reads the outputs from decoded slot vectors: one sample's outputs, or one row per sample for batches. */
+/**
+ * Reads the outputs from decoded slot vectors: one sample's outputs, each the mean of its
+ * replicas (independent rounding noise: the mean of 256 has a sixteenth of one's), or one row
+ * per sample for batches.
+ */
 export function unpackOutputs(plan: PublicPlan, decoded: readonly Float64Array[], samples = 1): Float64Array[] {
-  const { size } = plan.output;
-  if (plan.output.kind === 'slots') return [Float64Array.from(decoded[0]!.subarray(0, size))];
+  const { size, replicas } = plan.output;
+  if (plan.output.kind === 'slots') {
+    const slots = decoded[0]!;
+    const period = slots.length / replicas;
+    if (!Number.isInteger(replicas) || replicas < 1 || !Number.isInteger(period) || period < size) {
+      throw new HeError('params_mismatch', `the plan repeats ${size} outputs ${replicas} times in ${slots.length} slots`);
+    }
+    return [
+      Float64Array.from({ length: size }, (_, j) => {
+        let sum = 0;
+        for (let r = 0; r < replicas; r++) sum += slots[r * period + j]!;
+        return sum / replicas;
+      }),
+    ];
+  }
   return Array.from({ length: samples }, (_, s) => Float64Array.from({ length: size }, (_, r) => decoded[r]![s]!));
 }
