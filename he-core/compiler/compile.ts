@@ -67,11 +67,10 @@ function trainedOutputBound(model: ModelFile): number {
  * otherwise twice the largest output seen in training (mnist-cnn: 30.6; 4,000 random images in
  * the input box reach 29).
  */
-export function acceptedOutputBound(model: ModelFile): { bound: number; proven: boolean } {
+export function acceptedOutputBound(model: ModelFile): number {
   const trained = trainedOutputBound(model);
   const worst = intervalOutputBound(model);
-  if (headroomOf(worst) <= headroomOf(trained) + 6) return { bound: Math.max(worst, trained), proven: true };
-  return { bound: 2 * trained, proven: false };
+  return headroomOf(worst) <= headroomOf(trained) + 6 ? Math.max(worst, trained) : 2 * trained;
 }
 
 /** Largest |output| over the declared input box, by interval arithmetic on the lowered network. */
@@ -344,7 +343,7 @@ export function compile(seal: MainModule, model: ModelFile, options: CompileOpti
       level: 0,
       scale: tracker.scale,
       replicas,
-      packing: chooseResultPacking(params, tracker.scale, acceptedOutputBound(model).bound, answerPrecision(model), packingLayout),
+      packing: chooseResultPacking(params, tracker.scale, acceptedOutputBound(model), answerPrecision(model), packingLayout),
     },
   };
   return { public: publicPlan, steps, rotationPaths: rotations.paths, depth };
