@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { weightsHash } from '../../he-core/index.js';
+import { EnvelopeKind, compile, decodeEnvelope, encodeEnvelope, loadSeal, weightsHash } from '../../he-core/index.js';
 import type { DenseLayer, ModelFile } from '../../he-core/index.js';
 import { FlowError } from '../../main/flow/errors.js';
 import { DEFAULT_MODELS_DIR } from '../../mock-service/config.js';
@@ -51,50 +51,124 @@ describe('a provider that does not run the model it advertises', () => {
   }, 120_000);
 });
 
-describe('a provider that echoes the request ciphertext as the answer', () => {
-  let service: RunningService;
-  let proxy: Server;
-  let proxyUrl: string;
-  beforeAll(async () => {
-    service = await startService({ mode: 'bundled', workers: 1, logger: silent });
-    const target = new URL(service.url);
-    proxy = createServer((req: IncomingMessage, res: ServerResponse) => {
-      const chunks: Buffer[] = [];
-      req.on('data', (c: Buffer) => chunks.push(c));
-      req.on('end', () => {
-        const body = Buffer.concat(chunks);
-        if (req.url?.endsWith('/predictions')) {
-          // The malicious answer: the client's own input, relabelled as a result envelope.
-          const echoed = Buffer.from(body);
-          echoed[5] = 3;
-          res.writeHead(200, { 'content-type': 'application/vnd.ciphercare.envelope' });
-          res.end(echoed);
-          return;
-        }
-        const upstream = request({ host: target.hostname, port: target.port, path: req.url, method: req.method, headers: { ...req.headers, host: target.host } }, (up) => {
+/**
+ * A proxy in front of a real service that rewrites prediction exchanges: `answer` gets the request
+ * body and a function that forwards it, and returns the body the client receives.
+ */
+async function rewritingProxy(service: RunningService, answer: (request: Buffer, forward: () => Promise<Buffer>) => Promise<Buffer>): Promise<{ url: string; close(): Promise<void> }> {
+  const target = new URL(service.url);
+  const forward = (req: IncomingMessage, body: Buffer, res: ServerResponse | null): Promise<Buffer> =>
+    new Promise((resolve, reject) => {
+      const upstream = request({ host: target.hostname, port: target.port, path: req.url, method: req.method, headers: { ...req.headers, host: target.host } }, (up) => {
+        if (res) {
           res.writeHead(up.statusCode ?? 502, up.headers);
           up.pipe(res);
-        });
-        upstream.end(body);
+          up.on('end', () => resolve(Buffer.alloc(0)));
+          return;
+        }
+        const chunks: Buffer[] = [];
+        up.on('data', (c: Buffer) => chunks.push(c));
+        up.on('end', () => resolve(Buffer.concat(chunks)));
       });
+      upstream.on('error', reject);
+      upstream.end(body);
     });
-    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
-    const address = proxy.address();
-    proxyUrl = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+  const proxy: Server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const body = Buffer.concat(chunks);
+      if (!req.url?.endsWith('/predictions')) {
+        void forward(req, body, res);
+        return;
+      }
+      answer(body, () => forward(req, body, null)).then(
+        (out) => {
+          res.writeHead(200, { 'content-type': 'application/vnd.ciphercare.envelope' });
+          res.end(out);
+        },
+        () => {
+          res.writeHead(502);
+          res.end();
+        },
+      );
+    });
+  });
+  await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+  const address = proxy.address();
+  return {
+    url: `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`,
+    close: () => new Promise<void>((resolve) => proxy.close(() => resolve())),
+  };
+}
+
+describe('a provider that echoes the request ciphertext as the answer', () => {
+  let service: RunningService;
+  let proxy: { url: string; close(): Promise<void> };
+  beforeAll(async () => {
+    service = await startService({ mode: 'bundled', workers: 1, logger: silent });
+    // The malicious answer: the client's own input, relabelled as a result envelope.
+    proxy = await rewritingProxy(service, (body) => {
+      const echoed = Buffer.from(body);
+      echoed[5] = 3;
+      return Promise.resolve(echoed);
+    });
   }, 120_000);
   afterAll(async () => {
-    await new Promise<void>((resolve) => proxy?.close(() => resolve()));
+    await proxy?.close();
     await service?.close();
   });
 
   it('is refused before anything is decrypted', async () => {
-    const rig = await clientRig({ kind: 'bundled', url: proxyUrl, credential: service.token! });
+    const rig = await clientRig({ kind: 'bundled', url: proxy.url, credential: service.token! });
     try {
       const err = await rig.flow.predict('breast-cancer', sample, { canary: false }).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(FlowError);
       expect((err as FlowError).code).toBe('provider_wrong_result');
       // The request is no packed answer: it is refused by its size before anything is read.
       expect((err as FlowError).message).toMatch(/is not this model's answer \(the body is \d+ bytes; the limit is \d+\)/);
+      expect(rig.vault.listHistory().entries).toHaveLength(0);
+    } finally {
+      rig.close();
+    }
+  }, 120_000);
+});
+
+describe('a provider that shifts the answer beyond the model\'s range', () => {
+  let service: RunningService;
+  let proxy: { url: string; close(): Promise<void> };
+  beforeAll(async () => {
+    service = await startService({ mode: 'bundled', workers: 1, logger: silent });
+    const { output, params } = compile((await loadSeal()).seal, bc, { mode: 'single' }).public;
+    const { bits, multiplier, bound } = output.packing;
+    // Adding a constant to c0's first coefficient adds it to every slot (a constant polynomial):
+    // the real answer + 2 × bound, in packed units of c0 (q0 / 2^bits[0]).
+    const shift = Math.round((2 * bound * output.scale * multiplier * 2 ** bits[0]!) / Number(params.primes[0]));
+    proxy = await rewritingProxy(service, async (_request, forward) => {
+      const envelope = decodeEnvelope(await forward(), EnvelopeKind.results, { maxCount: 1, maxItemBytes: 1 << 20, maxTotalBytes: 1 << 21 });
+      const item = Uint8Array.from(envelope.items[0]!);
+      const view = new DataView(item.buffer);
+      const mask = 2 ** bits[0]! - 1;
+      // The first value sits in the low bits of the 32-bit word after the 16-byte header (bits[0] < 32).
+      const word = view.getUint32(16, true);
+      const value = word % 2 ** bits[0]!;
+      const shifted = (value + shift) % 2 ** bits[0]!;
+      view.setUint32(16, (word - value + (shifted & mask)) >>> 0, true);
+      return Buffer.from(encodeEnvelope({ ...envelope, items: [item] }));
+    });
+  }, 120_000);
+  afterAll(async () => {
+    await proxy?.close();
+    await service?.close();
+  });
+
+  it('is refused after decryption, without the value, and nothing is stored', async () => {
+    const rig = await clientRig({ kind: 'bundled', url: proxy.url, credential: service.token! });
+    try {
+      const err = await rig.flow.predict('breast-cancer', sample, { canary: false }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(FlowError);
+      expect((err as FlowError).code).toBe('result_out_of_range');
+      expect((err as FlowError).message).toMatch(/beyond ±95\.1, the range this model's answers are checked against/);
       expect(rig.vault.listHistory().entries).toHaveLength(0);
     } finally {
       rig.close();
