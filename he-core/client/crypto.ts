@@ -2,6 +2,7 @@ import type { Ciphertext } from 'node-seal';
 import { HeError } from '../errors.js';
 import type { PublicPlan } from '../compiler/plan.js';
 import { EnvelopeKind, encodeEnvelope } from '../envelope/envelope.js';
+import { checkAnswerPlan } from '../compiler/packing.js';
 import { openResultEnvelope } from '../envelope/ciphertexts.js';
 import { saveCompressed } from '../envelope/seal-object.js';
 import { packBatch, packSample, unpackOutputs } from '../layout/pack.js';
@@ -96,12 +97,14 @@ export function checkAnswerRange(plan: PublicPlan, vectors: readonly Float64Arra
 }
 
 /**
- * Opens a result envelope: refuses anything that is not exactly this plan's packed answer (kind,
+ * Opens a result envelope: checks the plan's answer description (checkAnswerPlan), refuses
+ * anything that is not exactly this plan's packed answer (kind,
  * count, every header field, the exact length; an echoed request is refused), decrypts, checks
  * the range (checkAnswerRange) and reads the output slots. Returns one row of network outputs
  * (before post-processing) per sample.
  */
 export function decryptResult(keys: ClientKeyPair, plan: PublicPlan, body: Uint8Array, samples = 1): Float64Array[] {
+  checkAnswerPlan(plan);
   const cts = openResultEnvelope(keys.ctx, body, plan.output);
   try {
     const vectors = decryptVectors(keys, cts);

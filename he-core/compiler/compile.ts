@@ -10,7 +10,7 @@ import type { DiagonalForm } from './diagonals.js';
 import { lowerModel, opDepth } from './lower.js';
 import type { IrLinear, IrOp } from './lower.js';
 import type { InputLayout, LinearStep, Plan, PlanStep, PublicPlan } from './plan.js';
-import { chooseResultPacking } from './packing.js';
+import { answerPrecision, chooseResultPacking } from './packing.js';
 import { chooseRotationKeys } from './rotations.js';
 import type { RotationUse } from './rotations.js';
 
@@ -39,22 +39,6 @@ const headroomOf = (v: number): number => Math.max(2, Math.ceil(Math.log2(2 * v 
 export function outputHeadroomBits(model: ModelFile): number {
   const base = headroomOf(trainedOutputBound(model));
   return Math.min(base + 6, Math.max(base, headroomOf(intervalOutputBound(model))));
-}
-
-/**
- * The largest error a raw output may carry: the strictest test-vector tolerance and, where the
- * shown value is the raw output scaled (identity, argmax), one step of the shown precision in raw
- * units (diabetes-progression: 0.1 / 76.8 = 1.3e-3). Probabilities move by at most a quarter
- * (sigmoid) or half (softmax) of the raw error, and are held to the tolerance only.
- */
-export function answerPrecision(model: ModelFile): number {
-  if (model.testVectors.length === 0) throw new HeError('model_invalid', 'a model needs at least one test vector: its tolerance sets the precision of the answers');
-  const tolerance = Math.min(...model.testVectors.map((tv) => tv.tolerance));
-  const step = 10 ** -model.output.precision;
-  const post = model.postprocess;
-  if (post.fn === 'identity') return Math.min(tolerance, step / Math.abs(post.scale));
-  if (post.fn === 'argmax') return Math.min(tolerance, step);
-  return tolerance;
 }
 
 function trainedOutputBound(model: ModelFile): number {

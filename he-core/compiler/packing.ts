@@ -1,12 +1,30 @@
 import { HeError } from '../errors.js';
 import type { HeParameters } from '../params/parameters.js';
-import type { ResultPacking } from './plan.js';
+import { checkPacking } from '../envelope/packed-result.js';
+import type { ModelFile } from '../model/format.js';
+import type { PublicPlan, ResultPacking } from './plan.js';
 
 /** Widest and narrowest coefficient the packed format holds. */
 const MIN_BITS = 8;
 const MAX_BITS = 60;
 /** Largest multiplier (the packed header holds it in 32 bits). */
 const MAX_MULTIPLIER = 2 ** 31;
+
+/**
+ * The largest error a raw output may carry: the strictest test-vector tolerance and, where the
+ * shown value is the raw output scaled (identity, argmax), one step of the shown precision in raw
+ * units (diabetes-progression: 0.1 / 76.8 = 1.3e-3). Probabilities move by at most a quarter
+ * (sigmoid) or half (softmax) of the raw error, and are held to the tolerance only.
+ */
+export function answerPrecision(model: Pick<ModelFile, 'testVectors' | 'output' | 'postprocess'>): number {
+  if (model.testVectors.length === 0) throw new HeError('model_invalid', 'a model needs at least one test vector: its tolerance sets the precision of the answers');
+  const tolerance = Math.min(...model.testVectors.map((tv) => tv.tolerance));
+  const step = 10 ** -model.output.precision;
+  const post = model.postprocess;
+  if (post.fn === 'identity') return Math.min(tolerance, step / Math.abs(post.scale));
+  if (post.fn === 'argmax') return Math.min(tolerance, step);
+  return tolerance;
+}
 
 /** Probability, per key, that some output's rounding error is larger than the model below says. */
 const KEY_RISK = 1e-3;
@@ -53,10 +71,11 @@ export function packingNoise(params: HeParameters, scale: number, bits: readonly
  * value: values up to `range` = 1.5 × bound are exact, so the ciphertext is first multiplied by the
  * largest integer that keeps them below q0 / 2 (the headroom the parameters keep for values
  * beyond the bound is not sent). Then each coefficient of c0 and c1 is switched from q0 to the
- * fewest bits whose rounding error stays within a sixth of the answer's precision (`precision`,
- * compile.ts answerPrecision) as a standard deviation of the worst output of all but one key in
- * a thousand: six standard deviations, so that with the evaluation's own error the answer stays
- * within the precision. `layout`: copies of each output in a ciphertext (the client reads their
+ * fewest bits whose rounding error stays within a sixth of the answer's precision
+ * (answerPrecision) as a standard deviation of the worst output of all but one key in a thousand.
+ * So the rounding exceeds three quarters of the precision (4.5 standard deviations) about once in
+ * 150,000 outputs, leaving a quarter for the evaluation's own error (mnist-cnn: up to 1.9e-3 of
+ * its 1e-2). `layout`: copies of each output in a ciphertext (the client reads their
  * mean), and outputs read per ciphertext (the batch layout: one per slot).
  */
 export function chooseResultPacking(params: HeParameters, outputScale: number, bound: number, precision: number, layout: { replicas: number; outputs: number }): ResultPacking {
@@ -84,4 +103,30 @@ export function chooseResultPacking(params: HeParameters, outputScale: number, b
   }
   if (!best) throw new HeError('params_unsatisfiable', `no packing of the answer keeps its rounding error below ${target.toExponential(2)}`);
   return { multiplier, bits: best.bits, bound, range: q / (2 * scale), noise: best.noise };
+}
+
+/**
+ * Checks a public plan's answer description before the client reads an answer with it: the plan
+ * comes from the provider. The packing's fields must be in range, the output scale near the
+ * parameters' scale, the range it keeps exact at least 1.5 × its bound (so the bound cannot switch
+ * the range check off), and its predicted noise within a sixth of the model's precision (so a
+ * plan cannot quietly make answers noisier than it says).
+ */
+export function checkAnswerPlan(plan: PublicPlan): void {
+  const fail = (why: string): never => {
+    throw new HeError('params_mismatch', `the plan's answer description is not usable: ${why}`);
+  };
+  const { params, output } = plan;
+  const { packing, replicas, scale } = output;
+  checkPacking(packing, params.coeffModulusBits[0]!);
+  const { multiplier, bits, bound } = packing;
+  if (!(scale > 0) || !Number.isFinite(scale) || Math.abs(Math.log2(scale) - params.scaleBits) > 1) fail(`output scale 2^${Math.log2(scale)} for parameters at 2^${params.scaleBits}`);
+  const slots = params.polyModulusDegree / 2;
+  const perCiphertext = output.kind === 'batch' ? slots : output.size;
+  if (!Number.isInteger(replicas) || replicas < 1 || slots % replicas !== 0 || (output.kind === 'batch' ? replicas !== 1 : slots / replicas < output.size)) fail(`${replicas} replicas of ${output.size} outputs in ${slots} slots`);
+  const exact = Number(params.primes[0]) / (2 * scale * multiplier);
+  if (exact < 1.5 * bound * (1 - 1e-12)) fail(`values are exact up to ${exact.toPrecision(4)}, less than 1.5 × the bound ${bound}`);
+  const noise = packingNoise(params, scale * multiplier, bits, replicas, keyAmplification(replicas, perCiphertext));
+  const precision = answerPrecision(plan.model);
+  if (noise > (precision / 6) * (1 + 1e-9)) fail(`its rounding noise ${noise.toExponential(2)} is above a sixth of the model's precision ${precision}`);
 }

@@ -121,16 +121,17 @@ describe('loading untrusted ciphertexts and keys', () => {
       }
     });
 
-    it('refuses an encrypted input presented as a result', () => {
-      const echoed = rewrap(request, EnvelopeKind.ciphertexts, EnvelopeKind.results);
-      expect(failure(() => openCiphertextEnvelope(main.ctx, echoed, EnvelopeKind.results, main.plan.public.output))).toEqual({
+    it('refuses an encrypted input presented as a result, and the loader refuses a ciphertext at another level than the shape', () => {
+      const echoed = rewrap(request, EnvelopeKind.ciphertexts, EnvelopeKind.ciphertexts);
+      expect(failure(() => decryptResult(main.keys, main.plan.public, echoed)).code).toBe('envelope_too_large');
+      // The loader (for requests) checks the level against the shape it is given; here a level-0 one.
+      expect(failure(() => openCiphertextEnvelope(main.ctx, request, EnvelopeKind.ciphertexts, main.plan.public.output))).toEqual({
         code: 'ciphertext_mismatch',
         message: 'ciphertext 0 is at level 1, expected 0',
       });
-      expect(failure(() => decryptResult(main.keys, main.plan.public, echoed)).code).toBe('envelope_too_large');
     });
 
-    it('refuses a level-0 ciphertext with the wrong scale or three polynomials', () => {
+    it('the loader refuses a ciphertext with another scale or three polynomials than the shape (a level-0 shape here)', () => {
       const { seal, evaluator } = main.ctx;
       const [item] = encryptVectors(main.keys, main.plan.public, [new Float64Array(main.ctx.slots).fill(0.5)]);
       const ct = new seal.Ciphertext();
@@ -140,12 +141,12 @@ describe('loading untrusted ciphertexts and keys', () => {
         evaluator.cipherModSwitchToNextInplace(ct);
         expect(ct.scale()).toBe(main.plan.public.output.scale);
         // Control: level and scale right, accepted.
-        const good = sealCiphertextEnvelope(main.ctx, EnvelopeKind.results, [ct]);
-        free(...openCiphertextEnvelope(main.ctx, good, EnvelopeKind.results, main.plan.public.output));
+        const good = sealCiphertextEnvelope(main.ctx, EnvelopeKind.ciphertexts, [ct]);
+        free(...openCiphertextEnvelope(main.ctx, good, EnvelopeKind.ciphertexts, main.plan.public.output));
 
         ct.setScale(2 ** 27);
-        const scaled = sealCiphertextEnvelope(main.ctx, EnvelopeKind.results, [ct]);
-        expect(failure(() => openCiphertextEnvelope(main.ctx, scaled, EnvelopeKind.results, main.plan.public.output))).toEqual({
+        const scaled = sealCiphertextEnvelope(main.ctx, EnvelopeKind.ciphertexts, [ct]);
+        expect(failure(() => openCiphertextEnvelope(main.ctx, scaled, EnvelopeKind.ciphertexts, main.plan.public.output))).toEqual({
           code: 'ciphertext_mismatch',
           message: 'ciphertext 0 has scale 2^27.0000, expected 2^26.0000',
         });
@@ -155,8 +156,8 @@ describe('loading untrusted ciphertexts and keys', () => {
         cube.setScale(2 ** 26); // before the switch: 2^52 does not fit the last prime
         evaluator.cipherModSwitchToNextInplace(cube);
         expect(cube.size()).toBe(3);
-        const big = sealCiphertextEnvelope(main.ctx, EnvelopeKind.results, [cube]);
-        expect(failure(() => openCiphertextEnvelope(main.ctx, big, EnvelopeKind.results, main.plan.public.output))).toEqual({
+        const big = sealCiphertextEnvelope(main.ctx, EnvelopeKind.ciphertexts, [cube]);
+        expect(failure(() => openCiphertextEnvelope(main.ctx, big, EnvelopeKind.ciphertexts, main.plan.public.output))).toEqual({
           code: 'ciphertext_mismatch',
           message: 'ciphertext 0 has 3 polynomials, expected 2',
         });

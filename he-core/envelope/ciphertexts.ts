@@ -85,7 +85,7 @@ export function sealCiphertextEnvelope(ctx: HeContext, kind: EnvelopeKind, cts: 
  */
 export function resultEnvelope(ctx: HeContext, output: OutputLayout, cts: readonly Ciphertext[]): Uint8Array {
   if (cts.length !== output.count) throw new HeError('ciphertext_mismatch', `the plan answers with ${output.count} ciphertexts, the evaluation made ${cts.length}`);
-  const items = cts.map((ct) => packResult(ctx, ct, output.packing));
+  const items = cts.map((ct) => packResult(ctx, ct, output.packing, output.scale));
   return encodeEnvelope({ kind: EnvelopeKind.results, fingerprint: ctx.params.fingerprint, items });
 }
 

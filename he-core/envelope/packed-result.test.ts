@@ -2,8 +2,8 @@ import { readFileSync } from 'node:fs';
 import type { Ciphertext } from 'node-seal';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ClientKeyPair, decryptResult } from '../client/index.js';
-import { answerPrecision, compile } from '../compiler/compile.js';
-import { keyAmplification, packingNoise } from '../compiler/packing.js';
+import { compile } from '../compiler/compile.js';
+import { answerPrecision, checkAnswerPlan, keyAmplification, packingNoise } from '../compiler/packing.js';
 import type { Plan, ResultPacking } from '../compiler/plan.js';
 import { isHeError } from '../errors.js';
 import type { ModelFile } from '../model/format.js';
@@ -95,7 +95,7 @@ describe('packed answers', () => {
     let rebuilt: Ciphertext | null = null;
     try {
       const plain = decrypt(ct);
-      const item = packResult(ctx, ct, packing);
+      const item = packResult(ctx, ct, packing, plan.public.output.scale);
       expect(item.length).toBe(packedResultBytes(ctx.params.polyModulusDegree, packing));
       rebuilt = unpackResult(ctx, item, plan.public.output.scale, packing);
       expect(rebuilt.isNttForm()).toBe(true);
@@ -148,7 +148,7 @@ describe('packed answers', () => {
     beforeAll(() => {
       const ct = answer([1, 2, 3]);
       try {
-        item = packResult(ctx, ct, packing);
+        item = packResult(ctx, ct, packing, plan.public.output.scale);
       } finally {
         free(ct);
       }
@@ -190,10 +190,35 @@ describe('packed answers', () => {
       }
     });
 
-    it('a plan whose packing is not usable', () => {
+    it('a plan whose answer description is not usable (the plan comes from the provider)', () => {
       for (const bad of [{ multiplier: 0 }, { multiplier: 2.5 }, { bits: [21, 61] }, { bits: [0, 27] }, { bound: Number.NaN }, { bound: -1 }]) {
         const p = { ...packing, ...bad } as ResultPacking;
         expect([bad, codeOf(() => checkPacking(p, 38))]).toEqual([bad, 'params_mismatch']);
+      }
+      expect(codeOf(() => checkAnswerPlan(plan.public))).toBe('ok');
+      const output = plan.public.output;
+      const edits: [string, Partial<typeof output>][] = [
+        // A huge bound would switch the range check off; a larger multiplier would make answers wrap.
+        ['bound 1e300', { packing: { ...packing, bound: 1e300 } }],
+        ['multiplier 88', { packing: { ...packing, multiplier: 88 } }],
+        // Fewer bits: noisier than the model's precision allows.
+        ['bits 16 + 22', { packing: { ...packing, bits: [16, 22] } }],
+        ['scale Infinity', { scale: Number.POSITIVE_INFINITY }],
+        ['scale 2^40', { scale: 2 ** 40 }],
+        ['replicas 3', { replicas: 3 }],
+        ['replicas 512', { replicas: 512 }],
+      ];
+      for (const [name, edit] of edits) {
+        expect([name, codeOf(() => checkAnswerPlan({ ...plan.public, output: { ...output, ...edit } }))]).toEqual([name, 'params_mismatch']);
+      }
+    });
+
+    it('the server packs only an answer at the plan\'s scale', () => {
+      const ct = answer([1]);
+      try {
+        expect(codeOf(() => packResult(ctx, ct, packing, plan.public.output.scale * 2))).toBe('ciphertext_mismatch');
+      } finally {
+        free(ct);
       }
     });
 

@@ -9,7 +9,7 @@ import { free } from '../seal/scope.js';
 // prime q0 to a few bits (the compression of Kyber's ciphertexts, Compress_q(x, d) =
 // round(2^d / q · x) mod 2^d), after multiplying it by an integer that spends the headroom the
 // parameters keep above the answer's accepted range (see compiler/packing.ts). mnist-cnn: 38-bit
-// coefficients become 21 and 27 bits, 49.2 kB instead of 92 kB (SEAL's serialisation with zstd).
+// coefficients become 17 and 23 bits, 41.0 kB instead of 92 kB (SEAL's serialisation with zstd).
 //
 //   "CCPR" | version u8 = 1 | bits of c0 u8 | bits of c1 u8 | reserved u8 = 0
 //   | multiplier u32 | degree u32 | c0: N values of bits0 | c1: N values of bits1
@@ -27,7 +27,7 @@ export function packedResultBytes(polyModulusDegree: number, packing: ResultPack
   return HEADER_BYTES + Math.ceil((polyModulusDegree * packing.bits[0]) / 8) + Math.ceil((polyModulusDegree * packing.bits[1]) / 8);
 }
 
-/** The parts of a plan's packing a reader checks before using it (it comes from the provider). */
+/** The fields of a plan's packing that this format needs in range (compiler/packing.ts checkAnswerPlan checks the rest). */
 export function checkPacking(packing: ResultPacking, q0Bits: number): void {
   const fail = (why: string): never => {
     throw new HeError('params_mismatch', `the plan's result packing is not usable: ${why}`);
@@ -39,13 +39,15 @@ export function checkPacking(packing: ResultPacking, q0Bits: number): void {
 }
 
 /**
- * Packs one answer ciphertext (level 0, two polynomials, NTT form: the evaluator's output). The
- * ciphertext is transformed out of NTT form in place; the caller still frees it.
+ * Packs one answer ciphertext (level 0, two polynomials, NTT form, at the plan's output `scale`:
+ * the client rebuilds it at that scale, so any other is refused here). The ciphertext is
+ * transformed out of NTT form in place; the caller still frees it.
  */
-export function packResult(ctx: HeContext, ct: Ciphertext, packing: ResultPacking): Uint8Array {
+export function packResult(ctx: HeContext, ct: Ciphertext, packing: ResultPacking, scale: number): Uint8Array {
   const N = ctx.params.polyModulusDegree;
   const q = BigInt(ctx.params.primes[0]!);
   if (ct.size() !== 2 || ct.coeffModulusSize() !== 1 || !ct.isNttForm()) throw new HeError('ciphertext_mismatch', 'only a two-polynomial level-0 ciphertext in NTT form can be packed');
+  if (!(Math.abs(ct.scale() - scale) <= 1e-9 * scale)) throw new HeError('ciphertext_mismatch', `the answer has scale 2^${Math.log2(ct.scale()).toFixed(4)}, the plan says 2^${Math.log2(scale).toFixed(4)}`);
   sealCall(ctx.seal, 'seal_failure', 'leaving NTT form', () => ctx.evaluator.cipherTransformFromNttInplace(ct));
   const raw = ct.saveToArray(ctx.seal.ComprModeType.none) as Uint8Array;
   const coefficients = readCoefficients(raw, N);

@@ -7,6 +7,7 @@ import type { Vault } from '../vault/index.js';
 import type { ClientKeyring } from './client-keys.js';
 import { FlowError } from './errors.js';
 import { decryptResult, encryptRequest } from './he-client.js';
+import type { ClientKeyPair } from './he-client.js';
 
 export type Stage = 'validate' | 'keys' | 'upload' | 'encrypt' | 'evaluate' | 'decrypt' | 'store';
 
@@ -57,6 +58,17 @@ export interface BatchResult {
   timings: Partial<Record<Stage, number>>;
   canary: 'passed' | 'off' | 'unavailable';
   historyId: number;
+}
+
+/** A request sent and its answer, not yet decrypted. */
+interface Exchange {
+  plan: PublicPlan;
+  pair: ClientKeyPair;
+  samples: number;
+  response: Uint8Array;
+  up: number;
+  down: number;
+  keyBytes: number;
 }
 
 /** Output values are CKKS-noisy: the canary compares within the model's published tolerance. */
@@ -162,8 +174,13 @@ export class PredictionFlow {
     return { id: session.sessionId, keyBytes: keys.envelope.byteLength };
   }
 
-  /** One encrypted request: encrypt, evaluate (re-uploading keys once if the provider forgot them), check and decrypt. */
-  private async exchange(model: CatalogModel, mode: PlanMode, samples: number[][], timings: Partial<Record<Stage, number>>, options: PredictOptions): Promise<{ outputs: Float64Array[]; up: number; down: number; keyBytes: number }> {
+  /**
+   * One encrypted request: encrypt and evaluate (re-uploading keys once if the provider forgot
+   * them). Nothing is decrypted here: a flow sends all its requests first (`open` comes after), so
+   * that what goes on the network never depends on a decrypted value (a provider that tampers
+   * with one answer must not learn from the client's next request whether the answer passed a check).
+   */
+  private async send(model: CatalogModel, mode: PlanMode, samples: number[][], timings: Partial<Record<Stage, number>>, options: PredictOptions): Promise<Exchange> {
     const plan: PublicPlan = model.plans[mode];
     const emit = options.onStage;
     let { id, keyBytes } = await this.session(model, mode, timings, options);
@@ -188,14 +205,20 @@ export class PredictionFlow {
     }
     timings.evaluate = (timings.evaluate ?? 0) + (performance.now() - started);
     emit?.({ stage: 'evaluate', state: 'done', ms: timings.evaluate });
+    return { plan, pair, samples: samples.length, response, up: request.byteLength, down: response.byteLength, keyBytes };
+  }
+
+  /** Checks and decrypts an answer of `send`. */
+  private open(exchange: Exchange, timings: Partial<Record<Stage, number>>, options: PredictOptions): Float64Array[] {
+    const emit = options.onStage;
     emit?.({ stage: 'decrypt', state: 'start' });
-    started = performance.now();
+    const started = performance.now();
     let outputs: Float64Array[];
     try {
-      outputs = decryptResult(pair, plan, response, samples.length);
+      outputs = decryptResult(exchange.pair, exchange.plan, exchange.response, exchange.samples);
     } catch (err) {
       if (err instanceof HeError && err.code === 'result_out_of_range') {
-        throw new FlowError('result_out_of_range', `${err.message}. Check the values entered: the model was not calibrated for an answer this large`);
+        throw new FlowError('result_out_of_range', `${err.message}. Either the provider altered the answer, or the input is unlike anything the model was calibrated on; nothing was stored`);
       }
       if (err instanceof HeError) {
         throw new FlowError('provider_wrong_result', `the provider returned something that is not this model's answer (${err.message}); nothing was decrypted`);
@@ -204,7 +227,7 @@ export class PredictionFlow {
     }
     timings.decrypt = (timings.decrypt ?? 0) + (performance.now() - started);
     emit?.({ stage: 'decrypt', state: 'done', ms: timings.decrypt });
-    return { outputs, up: request.byteLength, down: response.byteLength, keyBytes };
+    return outputs;
   }
 
   private checkCancelled(options: PredictOptions): void {
@@ -237,21 +260,22 @@ export class PredictionFlow {
     // the provider sees two fresh ciphertexts and cannot tell which is which.
     const vector = canary === 'on' ? model.testVectors[randomInt(model.testVectors.length)]! : null;
     const order = vector ? shuffle([0, 1]) : [0];
-    let real: Awaited<ReturnType<PredictionFlow['exchange']>> | undefined;
-    let up = 0;
-    let down = 0;
-    let keyBytes = 0;
+    const sent: { which: number; exchange: Exchange }[] = [];
     for (const which of order) {
       this.checkCancelled(options);
       const sample = which === 0 ? values : vector!.input;
-      const res = await this.exchange(model, 'single', [sample], timings, options);
-      up += res.up;
-      down += res.down;
-      keyBytes += res.keyBytes;
-      if (which === 0) real = res;
-      else if (!matchesVector(res.outputs[0]!, vector!.expected, vector!.tolerance)) throw this.wrongResult(model);
+      sent.push({ which, exchange: await this.send(model, 'single', [sample], timings, options) });
     }
-    const shown = this.shown(model, real!.outputs[0]!);
+    let real: Float64Array | undefined;
+    for (const { which, exchange } of sent) {
+      const [out] = this.open(exchange, timings, options);
+      if (which === 0) real = out;
+      else if (!matchesVector(out!, vector!.expected, vector!.tolerance)) throw this.wrongResult(model);
+    }
+    const up = sent.reduce((a, x) => a + x.exchange.up, 0);
+    const down = sent.reduce((a, x) => a + x.exchange.down, 0);
+    const keyBytes = sent.reduce((a, x) => a + x.exchange.keyBytes, 0);
+    const shown = this.shown(model, real!);
     emit?.({ stage: 'store', state: 'start' });
     started = performance.now();
     const named = model.input.kind === 'features' ? Object.fromEntries(model.input.features.map((f, i) => [f.name, values[i]])) : { pixels: values };
@@ -291,6 +315,8 @@ export class PredictionFlow {
     const capacity = model.plans.batch.samplesPerRequest;
     const canariesPerRequest = canary === 'on' ? Math.min(2, model.testVectors.length) : 0;
     const chunk = Math.max(1, capacity - canariesPerRequest);
+    // Every chunk is sent before any answer is decrypted (see `send`).
+    const sent: { slots: ({ row: number; values: number[] } | { canary: number })[]; exchange: Exchange }[] = [];
     for (let start = 0; start < good.length; start += chunk) {
       this.checkCancelled(options);
       const part = good.slice(start, start + chunk);
@@ -298,7 +324,11 @@ export class PredictionFlow {
       for (let c = 0; c < canariesPerRequest; c++) slots.push({ canary: randomInt(model.testVectors.length) });
       shuffle(slots);
       const samples = slots.map((s) => ('canary' in s ? model.testVectors[s.canary]!.input : s.values));
-      const { outputs } = await this.exchange(model, 'batch', samples, timings, options);
+      sent.push({ slots, exchange: await this.send(model, 'batch', samples, timings, options) });
+      options.onStage?.({ stage: 'evaluate', state: 'progress', transfer: { direction: 'download', loaded: Math.min(good.length, start + chunk), total: good.length } });
+    }
+    for (const { slots, exchange } of sent) {
+      const outputs = this.open(exchange, timings, options);
       slots.forEach((s, i) => {
         const out = outputs[i]!;
         if ('canary' in s) {
@@ -306,7 +336,6 @@ export class PredictionFlow {
           if (!matchesVector(out, tv.expected, tv.tolerance)) throw this.wrongResult(model);
         } else results[s.row] = { row: s.row, ok: true, ...this.shown(model, out) };
       });
-      options.onStage?.({ stage: 'evaluate', state: 'progress', transfer: { direction: 'download', loaded: Math.min(good.length, start + chunk), total: good.length } });
     }
     started = performance.now();
     const historyId = this.vault.addHistory({

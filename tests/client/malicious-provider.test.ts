@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EnvelopeKind, compile, decodeEnvelope, encodeEnvelope, loadSeal, weightsHash } from '../../he-core/index.js';
+import { EnvelopeKind, compile, decodeEnvelope, encodeEnvelope, loadSeal, packedResultBytes, weightsHash } from '../../he-core/index.js';
 import type { DenseLayer, ModelFile } from '../../he-core/index.js';
 import { FlowError } from '../../main/flow/errors.js';
 import { DEFAULT_MODELS_DIR } from '../../mock-service/config.js';
@@ -137,23 +137,27 @@ describe('a provider that echoes the request ciphertext as the answer', () => {
 describe('a provider that shifts the answer beyond the model\'s range', () => {
   let service: RunningService;
   let proxy: { url: string; close(): Promise<void> };
+  let predictions = 0;
   beforeAll(async () => {
     service = await startService({ mode: 'bundled', workers: 1, logger: silent });
-    const { output, params } = compile((await loadSeal()).seal, bc, { mode: 'single' }).public;
-    const { bits, multiplier, bound } = output.packing;
-    // Adding a constant to c0's first coefficient adds it to every slot (a constant polynomial):
-    // the real answer + 2 × bound, in packed units of c0 (q0 / 2^bits[0]).
-    const shift = Math.round((2 * bound * output.scale * multiplier * 2 ** bits[0]!) / Number(params.primes[0]));
+    const { seal } = await loadSeal();
+    const plans = (['single', 'batch'] as const).map((mode) => compile(seal, bc, { mode }).public);
     proxy = await rewritingProxy(service, async (_request, forward) => {
+      predictions++;
       const envelope = decodeEnvelope(await forward(), EnvelopeKind.results, { maxCount: 1, maxItemBytes: 1 << 20, maxTotalBytes: 1 << 21 });
       const item = Uint8Array.from(envelope.items[0]!);
+      // Which plan answered: the packed sizes differ.
+      const { output, params } = plans.find((p) => packedResultBytes(p.params.polyModulusDegree, p.output.packing) === item.length)!;
+      const { bits, multiplier, bound } = output.packing;
+      // Adding a constant to c0's first coefficient adds it to every slot (a constant polynomial):
+      // the real answer + 2 × bound, in packed units of c0 (q0 / 2^bits[0]).
+      const shift = Math.round((2 * bound * output.scale * multiplier * 2 ** bits[0]) / Number(params.primes[0]));
       const view = new DataView(item.buffer);
-      const mask = 2 ** bits[0]! - 1;
       // The first value sits in the low bits of the 32-bit word after the 16-byte header (bits[0] < 32).
       const word = view.getUint32(16, true);
-      const value = word % 2 ** bits[0]!;
-      const shifted = (value + shift) % 2 ** bits[0]!;
-      view.setUint32(16, (word - value + (shifted & mask)) >>> 0, true);
+      const value = word % 2 ** bits[0];
+      const shifted = (value + shift) % 2 ** bits[0];
+      view.setUint32(16, word - value + shifted, true);
       return Buffer.from(encodeEnvelope({ ...envelope, items: [item] }));
     });
   }, 120_000);
@@ -169,6 +173,29 @@ describe('a provider that shifts the answer beyond the model\'s range', () => {
       expect(err).toBeInstanceOf(FlowError);
       expect((err as FlowError).code).toBe('result_out_of_range');
       expect((err as FlowError).message).toMatch(/beyond ±95\.1, the range this model's answers are checked against/);
+      expect((err as FlowError).message).toMatch(/the provider altered the answer/);
+      expect(rig.vault.listHistory().entries).toHaveLength(0);
+    } finally {
+      rig.close();
+    }
+  }, 120_000);
+
+  // What goes on the network must not depend on a decrypted value: every request of a prediction
+  // is sent before any answer is checked, whatever the order of the real one and the canary.
+  it('sees every request of a prediction (real and canary; every chunk of a batch) before any answer is refused', async () => {
+    const rig = await clientRig({ kind: 'bundled', url: proxy.url, credential: service.token! });
+    try {
+      for (let run = 0; run < 4; run++) {
+        predictions = 0;
+        const err = await rig.flow.predict('breast-cancer', sample, { canary: true }).catch((e: unknown) => e);
+        expect((err as FlowError).code).toBe('result_out_of_range');
+        expect(predictions).toBe(2);
+      }
+      const capacity = (await rig.flow.model('breast-cancer')).plans.batch.samplesPerRequest;
+      predictions = 0;
+      const err = await rig.flow.predictBatch('breast-cancer', new Array<number[]>(capacity + 1).fill(sample), { canary: false }).catch((e: unknown) => e);
+      expect((err as FlowError).code).toBe('result_out_of_range');
+      expect(predictions).toBe(2);
       expect(rig.vault.listHistory().entries).toHaveLength(0);
     } finally {
       rig.close();
