@@ -1,8 +1,6 @@
-import { readFileSync } from 'node:fs';
 import { beforeAll, describe, it, expect } from 'vitest';
 import type { MainModule } from 'node-seal';
 import type { ModelFile } from '../model/format.js';
-import { parseModel } from '../model/validate.js';
 import { topLevel } from '../params/parameters.js';
 import { loadSeal } from '../seal/runtime.js';
 import { referenceForward } from '../model/reference.js';
@@ -10,12 +8,10 @@ import { acceptedOutputBound, compile, estimatedKeyBytes } from './compile.js';
 import { answerPrecision, checkAnswerPlan } from './packing.js';
 import { explain } from './explain.js';
 import type { Plan } from './plan.js';
+import { bundledModel } from '../testing/bundled-model.js';
+import { mulberry32 } from '../testing/mulberry32.js';
 
 const MODEL_IDS = ['breast-cancer', 'breast-cancer-mlp', 'diabetes-progression', 'mnist-cnn'] as const;
-
-function loadModel(id: string): ModelFile {
-  return parseModel(readFileSync(new URL(`../../assets/models/${id}.json`, import.meta.url), 'utf8'));
-}
 
 /** Every rotation amount a single-layout plan's steps perform. */
 function usedAmounts(plan: Plan): Set<number> {
@@ -61,7 +57,7 @@ describe('compile', () => {
   beforeAll(async () => {
     seal = (await loadSeal()).seal;
     for (const id of MODEL_IDS) {
-      const m = loadModel(id);
+      const m = bundledModel(id);
       models.set(id, m);
       single.set(id, compile(seal, m));
     }
@@ -185,8 +181,7 @@ describe('compile', () => {
   });
 
   it('answer packing: every plan passes the client\'s check, and proven bounds hold in the input box', () => {
-    let seed = 11;
-    const random = (): number => (seed = (seed * 48271) % 2147483647) / 2147483647;
+    const random = mulberry32(11);
     for (const id of MODEL_IDS) {
       const model = models.get(id)!;
       for (const mode of ['single', 'batch'] as const) {

@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, it, expect } from 'vitest';
 import type { Ciphertext } from 'node-seal';
 import { HeError } from '../errors.js';
@@ -9,7 +8,6 @@ import { decryptResult, encryptRequest, encryptVectors } from '../client/crypto.
 import { EvaluationKeys } from '../evaluator/evaluation-keys.js';
 import { PlanEvaluator } from '../evaluator/evaluator.js';
 import { evaluateEnvelope } from '../evaluator/run.js';
-import { parseModel } from '../model/validate.js';
 import type { ModelFile } from '../model/format.js';
 import { HeContext } from '../params/context.js';
 import { loadSeal } from '../seal/runtime.js';
@@ -17,10 +15,7 @@ import type { SealRuntime } from '../seal/runtime.js';
 import { free } from '../seal/scope.js';
 import { EnvelopeKind, decodeEnvelope, encodeEnvelope } from './envelope.js';
 import { encodeKeyEnvelope, loadCiphertexts, openCiphertextEnvelope, openKeyEnvelope, openResultEnvelope, sealCiphertextEnvelope } from './ciphertexts.js';
-
-function model(id: string): ModelFile {
-  return parseModel(readFileSync(new URL(`../../assets/models/${id}.json`, import.meta.url), 'utf8'));
-}
+import { bundledModel } from '../testing/bundled-model.js';
 
 function failure(fn: () => unknown): { code: string; message: string } {
   try {
@@ -63,10 +58,10 @@ describe('loading untrusted ciphertexts and keys', () => {
 
   beforeAll(async () => {
     rt = await loadSeal();
-    bc = model('breast-cancer');
+    bc = bundledModel('breast-cancer');
     main = party(bc);
-    other = party(model('diabetes-progression'));
-    wide = party(model('breast-cancer-mlp'));
+    other = party(bundledModel('diabetes-progression'));
+    wide = party(bundledModel('breast-cancer-mlp'));
     request = encryptRequest(main.keys, main.plan.public, [bc.testVectors[0]!.input]);
   });
 

@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import type { Ciphertext } from 'node-seal';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ClientKeyPair, decryptResult } from '../client/index.js';
@@ -6,18 +5,14 @@ import { compile } from '../compiler/compile.js';
 import { answerPrecision, checkAnswerPlan, keyAmplification, packingNoise } from '../compiler/packing.js';
 import type { Plan, ResultPacking } from '../compiler/plan.js';
 import { isHeError } from '../errors.js';
-import type { ModelFile } from '../model/format.js';
-import { parseModel } from '../model/validate.js';
 import { HeContext } from '../params/context.js';
 import { loadSeal } from '../seal/runtime.js';
 import { free } from '../seal/scope.js';
 import { EnvelopeKind, decodeEnvelope, encodeEnvelope } from './envelope.js';
 import { openResultEnvelope, resultEnvelope } from './ciphertexts.js';
 import { checkPacking, packResult, packedResultBytes, unpackResult } from './packed-result.js';
-
-function loadBundledModel(id: string): ModelFile {
-  return parseModel(readFileSync(new URL(`../../assets/models/${id}.json`, import.meta.url), 'utf8'));
-}
+import { bundledModel } from '../testing/bundled-model.js';
+import { mulberry32 } from '../testing/mulberry32.js';
 
 function codeOf(fn: () => unknown): string {
   try {
@@ -43,7 +38,7 @@ describe('packed answers', () => {
 
   beforeAll(async () => {
     const rt = await loadSeal();
-    plan = compile(rt.seal, loadBundledModel('mnist-cnn'), { mode: 'single' });
+    plan = compile(rt.seal, bundledModel('mnist-cnn'), { mode: 'single' });
     ctx = HeContext.create(rt, plan.public.params);
     keys = ClientKeyPair.generate(ctx);
     packing = plan.public.output.packing;
@@ -86,7 +81,7 @@ describe('packed answers', () => {
     expect(packing.bound).toBeCloseTo(30.58, 2);
     expect(packing.range).toBeGreaterThanOrEqual(1.5 * packing.bound);
     expect(packedResultBytes(8192, packing)).toBe(16 + 40_960);
-    expect(packing.noise).toBeLessThanOrEqual(answerPrecision(loadBundledModel('mnist-cnn')) / 6);
+    expect(packing.noise).toBeLessThanOrEqual(answerPrecision(bundledModel('mnist-cnn')) / 6);
   });
 
   it('round trip: every slot equals the unpacked decryption within 6 standard deviations, and the spread matches the prediction', () => {
@@ -181,8 +176,8 @@ describe('packed answers', () => {
     });
 
     it('any payload of the right length is some ciphertext: 100 random ones load without error', () => {
-      let seed = 7;
-      const next = (): number => (seed = (seed * 48271) % 2147483647);
+      const rnd = mulberry32(7);
+      const next = (): number => Math.floor(rnd() * 2 ** 31);
       for (let n = 0; n < 100; n++) {
         const copy = item.slice();
         for (let k = 0; k < 20; k++) copy[16 + (next() % (copy.length - 16))] = next() & 0xff;
