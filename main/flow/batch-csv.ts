@@ -39,8 +39,9 @@ export function prepareRows(model: CatalogModel, csv: CsvTable): Prepared {
   const features = model.input.features;
   const missing = features.filter((f) => !seen.has(f.name));
   if (missing.length > 0) {
-    const names = missing.map((f) => `${f.name} (${f.label}, ${f.unit})`);
-    throw new FlowError('csv_invalid', `the CSV has no column ${names.slice(0, 3).join(', ')}${missing.length > 3 ? ` and ${missing.length - 3} more` : ''}: ${model.id} needs one column per input, named as \`ciphercare models ${model.id}\` lists`, missing[0]!.name);
+    // Written for every client (app and CLI): sentence case, no command names; the CLI adds its own hint.
+    const names = missing.map((f) => `"${f.name}" (${f.label}, ${f.unit})`);
+    throw new FlowError('csv_invalid', `The CSV file has no column ${names.slice(0, 3).join(', ')}${missing.length > 3 ? ` and ${missing.length - 3} more` : ''}: the model needs one column per input, named exactly as in its list of inputs`, missing[0]!.name);
   }
   const index = new Map(csv.header.map((h, i) => [h, i]));
   const known = new Set(features.map((f) => f.name));

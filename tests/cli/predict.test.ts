@@ -108,6 +108,8 @@ describe('ciphercare predict, batch, history and demo (as a process)', () => {
     const whole = await runCli([...global, 'batch', '--model', 'breast-cancer', '--csv', missing, '--out', join(dir, 'never.csv')], { env });
     expect(whole.code).toBe(2);
     expect(whole.stderr).toContain(names[5]!);
+    // The CLI names its own command for the column list (the app offers a template and the input list instead).
+    expect(whole.stderr).toContain('`ciphercare models breast-cancer` lists them');
   });
 
   it('history --json lists the predictions, decrypted', async () => {

@@ -87,5 +87,9 @@ describe('AppCore: the privileged side behind the bridge', () => {
     const missing = await failure(core.api.batch.run({ runId: 'b2', modelId: model.id, csv: features.slice(1).map((f) => f.name).join(',') + '\n1' }));
     expect(missing.code).toBe('csv_invalid');
     expect(missing.message).toContain(features[0]!.name);
+    expect(missing.field).toBe(features[0]!.name);
+    // Written for the app as well as the CLI: sentence case, and no command to run.
+    expect(missing.message).toMatch(/^The CSV file has no column "/);
+    expect(missing.message).not.toMatch(/ciphercare |`/);
   }, 120_000);
 });

@@ -3,6 +3,7 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import type { StageEvent } from '../../flow/prediction-flow.js';
 import { scoreCsv } from '../../flow/batch-csv.js';
+import { FlowError } from '../../flow/errors.js';
 import { CliError } from '../errors.js';
 import { parseCsv } from '../../flow/csv.js';
 import { roundMs, roundTimings } from '../output.js';
@@ -49,6 +50,12 @@ export function registerBatch(program: Command, withContext: WithContext): void 
             },
             ...(flags.canary !== undefined ? { canary: flags.canary } : {}),
           });
+        } catch (err) {
+          // The flow's message is written for any client; on the command line, name the command that lists the columns.
+          if (err instanceof FlowError && err.code === 'csv_invalid' && err.field !== undefined && err.message.startsWith('The CSV file has no column')) {
+            throw new FlowError('csv_invalid', `${err.message}; \`ciphercare models ${flags.model}\` lists them`, err.field);
+          }
+          throw err;
         } finally {
           progress?.stop();
         }
