@@ -191,6 +191,18 @@ export interface CipherCareApi {
   };
 }
 
+/**
+ * What the preload exposes as `window.ciphercare`: the same methods, but each resolves a
+ * `BridgeResult` and never rejects. Electron's contextBridge copies only the message of a thrown
+ * or rejected error (custom properties such as `code` are lost), so failures cross the bridge as
+ * plain data; the renderer's api wrapper turns them back into typed errors.
+ */
+export type CipherCareBridge = {
+  [D in keyof CipherCareApi]: {
+    [M in keyof CipherCareApi[D]]: CipherCareApi[D][M] extends (...args: infer A) => Promise<infer R> ? (...args: A) => Promise<BridgeResult<R>> : CipherCareApi[D][M];
+  };
+};
+
 /** IPC channel of every invokable method: `ciphercare:<domain>:<method>`. */
 export const CHANNELS = {
   vault: { status: 'ciphercare:vault:status', create: 'ciphercare:vault:create', unlock: 'ciphercare:vault:unlock', lock: 'ciphercare:vault:lock', changePassphrase: 'ciphercare:vault:changePassphrase', wipe: 'ciphercare:vault:wipe' },

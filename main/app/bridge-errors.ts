@@ -4,11 +4,15 @@ import { FlowError } from '../flow/errors.js';
 import { ProviderError } from '../provider/errors.js';
 import { VaultError } from '../vault/index.js';
 
-/** An error the app raises itself (state, usage), with a stable code. */
+/**
+ * An error the app raises itself (state, usage), with a stable code; also how `CoreHost` rethrows
+ * an error the core worker already reduced to a bridge error, so that it keeps its code and field.
+ */
 export class AppError extends Error {
   constructor(
     readonly code: string,
     message: string,
+    readonly field?: string,
   ) {
     super(message);
     this.name = 'AppError';
@@ -20,8 +24,8 @@ export class AppError extends Error {
  * at fault. Unexpected errors are reduced to a generic message (no internals, no data).
  */
 export function toBridgeError(err: unknown): BridgeError {
-  if (err instanceof FlowError) return { code: err.code, message: err.message, ...(err.field ? { field: err.field } : {}) };
-  if (err instanceof ProviderError || err instanceof VaultError || err instanceof AppError || err instanceof HeError) {
+  if (err instanceof FlowError || err instanceof AppError) return { code: err.code, message: err.message, ...(err.field ? { field: err.field } : {}) };
+  if (err instanceof ProviderError || err instanceof VaultError || err instanceof HeError) {
     return { code: err.code, message: err.message };
   }
   return { code: 'internal_error', message: 'something went wrong inside CipherCare; nothing was sent or stored' };

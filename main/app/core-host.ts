@@ -22,19 +22,10 @@ export interface CoreHostOptions {
 const workerUrl = new URL(import.meta.url.endsWith('.ts') ? './core-worker.ts' : './core-worker.js', import.meta.url);
 const execArgv = import.meta.url.endsWith('.ts') ? ['--import', import.meta.resolve('tsx')] : [];
 
-class BridgeCallError extends Error {
-  constructor(
-    readonly code: string,
-    message: string,
-    readonly field?: string,
-  ) {
-    super(message);
-  }
-}
-
 /**
  * Runs the client core in a worker thread and exposes it as a CipherCareApi whose failures are
- * thrown with their code (the IPC wrapper turns them back into results).
+ * thrown as `AppError` with the worker's code and field (the IPC wrapper turns them back into
+ * results with `toBridgeError`).
  */
 export class CoreHost {
   readonly api: CipherCareApi;
@@ -60,7 +51,7 @@ export class CoreHost {
       });
     });
     this.worker.on('exit', () => {
-      for (const p of this.pending.values()) p.reject(new BridgeCallError('internal_error', 'the client core stopped'));
+      for (const p of this.pending.values()) p.reject(new AppError('internal_error', 'the client core stopped; restart CipherCare'));
       this.pending.clear();
     });
     const api = {} as Record<string, Record<string, unknown>>;
@@ -81,7 +72,7 @@ export class CoreHost {
       this.pending.delete(m.id);
       if (!p) return;
       if (m.ok) p.resolve(m.value);
-      else p.reject(new BridgeCallError(m.error.code, m.error.message, m.error.field));
+      else p.reject(new AppError(m.error.code, m.error.message, m.error.field));
     } else if (m.type === 'progress') {
       for (const l of this.listeners) l(m.event);
     } else if (m.type === 'keychain') {

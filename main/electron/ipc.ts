@@ -16,8 +16,13 @@ export interface IpcMainLike {
 
 type Invokable = (...args: never[]) => Promise<unknown>;
 
+export interface IpcHooks {
+  /** Called on every call from a trusted frame, before it runs (the shell's proof that its page started). */
+  onTrustedCall?: (channel: string) => void;
+}
+
 /** Registers every invokable method of the contract. `isTrustedUrl` says which frames may call. */
-export function registerIpcHandlers(ipcMain: IpcMainLike, isTrustedUrl: (url: string) => boolean, api: CipherCareApi): string[] {
+export function registerIpcHandlers(ipcMain: IpcMainLike, isTrustedUrl: (url: string) => boolean, api: CipherCareApi, hooks: IpcHooks = {}): string[] {
   const registered: string[] = [];
   for (const [domain, methods] of Object.entries(CHANNELS)) {
     for (const [method, channel] of Object.entries(methods as Record<string, string>)) {
@@ -26,6 +31,7 @@ export function registerIpcHandlers(ipcMain: IpcMainLike, isTrustedUrl: (url: st
         // Electron security checklist 17: only our own page may call.
         const url = event.senderFrame?.url ?? '';
         if (!isTrustedUrl(url)) return { ok: false, error: { code: 'forbidden_sender', message: 'this window may not call CipherCare' } };
+        hooks.onTrustedCall?.(channel);
         const problem = checkArguments(channel, args);
         if (problem) return { ok: false, error: { code: 'invalid_request', message: problem } };
         try {
@@ -38,17 +44,4 @@ export function registerIpcHandlers(ipcMain: IpcMainLike, isTrustedUrl: (url: st
     }
   }
   return registered;
-}
-
-/** Trusted: the app's own renderer file (any hash or query), nothing else. */
-export function trustedRendererUrl(indexFileUrl: string): (url: string) => boolean {
-  const base = new URL(indexFileUrl);
-  return (url) => {
-    try {
-      const u = new URL(url);
-      return u.protocol === base.protocol && u.host === base.host && u.pathname === base.pathname;
-    } catch {
-      return false;
-    }
-  };
 }

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { referenceForward } from '../../he-core/index.js';
+import { toBridgeError } from '../../main/app/bridge-errors.js';
 import { CoreHost } from '../../main/app/core-host.js';
 import type { HostKeychain } from '../../main/app/core-host.js';
 import type { ProgressEvent } from '../../preload/contract.js';
@@ -51,7 +52,12 @@ describe('the client core in a worker thread (off the main thread)', () => {
       const p = 1 / (1 + Math.exp(-referenceForward(model, sample)[0]!));
       expect(Math.abs(view.values[0]! - p)).toBeLessThanOrEqual(10 ** -model.output.precision);
       expect(events.some((e) => e.runId === 'h1' && e.stage === 'encrypt' && e.state === 'done')).toBe(true);
-      await expect(host.api.vault.unlock('wrong passphrase!!')).rejects.toMatchObject({ code: 'wrong_passphrase' });
+      // What the IPC wrapper makes of the host's rejection: the core's code, not internal_error.
+      const wrong = await host.api.vault.unlock('wrong passphrase!!').then(
+        () => null,
+        (err: unknown) => toBridgeError(err),
+      );
+      expect(wrong).toEqual({ code: 'wrong_passphrase', message: expect.any(String) });
     } finally {
       await host.close();
     }

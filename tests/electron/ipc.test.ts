@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { CHANNELS } from '../../preload/contract.js';
 import type { BridgeResult, CipherCareApi } from '../../preload/contract.js';
-import { registerIpcHandlers, trustedRendererUrl } from '../../main/electron/ipc.js';
+import { AppError } from '../../main/app/bridge-errors.js';
+import { isAppPageUrl } from '../../main/electron/app-protocol.js';
+import { registerIpcHandlers } from '../../main/electron/ipc.js';
 import type { IpcEventLike, IpcMainLike } from '../../main/electron/ipc.js';
 import { SCHEMAS } from '../../main/electron/schemas.js';
 import { FlowError } from '../../main/flow/errors.js';
@@ -17,7 +19,7 @@ class FakeIpcMain implements IpcMainLike {
   }
 }
 
-const APP = 'file:///opt/CipherCare/resources/app.asar/dist/renderer/index.html';
+const APP = 'app://ciphercare/index.html';
 const calls: unknown[][] = [];
 const api = {
   vault: {
@@ -40,7 +42,12 @@ const api = {
     cancel: async () => undefined,
     onProgress: () => () => undefined,
   },
-  batch: { run: async () => ({}) },
+  batch: {
+    run: async () => {
+      // How CoreHost rethrows an error of the core worker.
+      throw new AppError('csv_invalid', 'The file has no column "age".', 'age');
+    },
+  },
   history: {
     list: async () => {
       throw new Error('SQLITE internal detail /home/user/secret');
@@ -51,7 +58,8 @@ const api = {
 
 describe('the IPC wrapper', () => {
   const ipc = new FakeIpcMain();
-  const channels = registerIpcHandlers(ipc, trustedRendererUrl(APP), api);
+  const trustedCalls: string[] = [];
+  const channels = registerIpcHandlers(ipc, isAppPageUrl, api, { onTrustedCall: (c) => trustedCalls.push(c) });
 
   it('registers exactly the contract channels, each with a schema', () => {
     const expected = Object.values(CHANNELS).flatMap((m) => Object.values(m as Record<string, string>));
@@ -63,15 +71,30 @@ describe('the IPC wrapper', () => {
   it('answers our own page, with a hash or a query', async () => {
     expect(await ipc.call(APP, CHANNELS.vault.unlock, 'pass phrase')).toEqual({ ok: true, value: { exists: true, unlocked: true, dataDir: '/x', keychain: 'unavailable' } });
     expect((await ipc.call(`${APP}#/history`, CHANNELS.vault.status)).ok).toBe(true);
+    expect((await ipc.call('app://ciphercare/', CHANNELS.vault.status)).ok).toBe(true);
+    expect(trustedCalls).toContain(CHANNELS.vault.unlock);
   });
 
   it('refuses other senders before running anything', async () => {
     calls.length = 0;
-    for (const url of ['https://evil.example/', 'file:///tmp/index.html', 'file:///opt/CipherCare/resources/app.asar/dist/renderer/other.html', 'about:blank', '', null]) {
+    trustedCalls.length = 0;
+    for (const url of [
+      'https://evil.example/',
+      'file:///tmp/index.html',
+      'file:///opt/CipherCare/resources/app.asar/dist/renderer/index.html',
+      'app://evil/index.html',
+      'app://ciphercare/other.html',
+      'app://ciphercare.evil/index.html',
+      'http://127.0.0.1:8080/index.html',
+      'about:blank',
+      '',
+      null,
+    ]) {
       const res = await ipc.call(url, CHANNELS.vault.unlock, 'pass phrase');
       expect(res).toEqual({ ok: false, error: { code: 'forbidden_sender', message: expect.any(String) } });
     }
     expect(calls).toEqual([]);
+    expect(trustedCalls).toEqual([]);
   });
 
   it('refuses bad payloads with a message naming the problem', async () => {
@@ -102,6 +125,11 @@ describe('the IPC wrapper', () => {
   it('turns typed failures into { code, message, field } and hides unexpected internals', async () => {
     const typed = await ipc.call(APP, CHANNELS.predictions.run, { runId: 'r1', modelId: 'diabetes-progression', input: { bmi: 99 } });
     expect(typed).toEqual({ ok: false, error: { code: 'input_out_of_range', message: 'BMI is 99 kg/m2; the model accepts 15 to 50 kg/m2', field: 'bmi' } });
+    // The core worker's errors, rethrown by CoreHost, keep their code and field.
+    expect(await ipc.call(APP, CHANNELS.batch.run, { runId: 'r2', modelId: 'diabetes-progression', csv: 'x' })).toEqual({
+      ok: false,
+      error: { code: 'csv_invalid', message: 'The file has no column "age".', field: 'age' },
+    });
     const unexpected = await ipc.call(APP, CHANNELS.history.list, {});
     expect(unexpected.ok).toBe(false);
     if (!unexpected.ok) {

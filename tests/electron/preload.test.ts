@@ -11,6 +11,9 @@ vi.mock('electron', () => ({
     invoke: async (channel: string, ...args: unknown[]) => {
       invoked.push([channel, ...args]);
       if (channel === CHANNELS.vault.unlock && args[0] === 'wrong') return { ok: false, error: { code: 'wrong_passphrase', message: 'wrong passphrase' } };
+      // Electron rejects an invoke whose handler is missing or threw.
+      if (channel === CHANNELS.vault.unlock && args[0] === 'broken') throw new Error("Error invoking remote method 'ciphercare:vault:unlock': boom");
+      if (channel === CHANNELS.vault.unlock && args[0] === 'garbled') return 'not a result';
       return { ok: true, value: { channel } };
     },
     on: (channel: string, l: (...a: unknown[]) => void) => listeners.set(channel, [...(listeners.get(channel) ?? []), l]),
@@ -29,11 +32,14 @@ describe('the preload', () => {
     for (const domain of Object.values(bridge)) for (const fn of Object.values(domain)) expect(typeof fn).toBe('function');
   });
 
-  it('invokes the namespaced channel and throws failures back as errors with their code', async () => {
+  it('invokes the namespaced channel and resolves every outcome as a result object, never a rejection', async () => {
+    // contextBridge would keep only the message of a rejection: the code travels as data.
     const bridge = exposed[BRIDGE_GLOBAL] as { vault: { unlock(p: string): Promise<unknown> } };
-    await expect(bridge.vault.unlock('right')).resolves.toEqual({ channel: CHANNELS.vault.unlock });
-    await expect(bridge.vault.unlock('wrong')).rejects.toMatchObject({ code: 'wrong_passphrase', message: 'wrong passphrase' });
+    await expect(bridge.vault.unlock('right')).resolves.toEqual({ ok: true, value: { channel: CHANNELS.vault.unlock } });
+    await expect(bridge.vault.unlock('wrong')).resolves.toEqual({ ok: false, error: { code: 'wrong_passphrase', message: 'wrong passphrase' } });
     expect(invoked.at(-1)).toEqual([CHANNELS.vault.unlock, 'wrong']);
+    await expect(bridge.vault.unlock('broken')).resolves.toMatchObject({ ok: false, error: { code: 'bridge_unreachable' } });
+    await expect(bridge.vault.unlock('garbled')).resolves.toMatchObject({ ok: false, error: { code: 'bridge_malformed' } });
   });
 
   it('delivers progress to subscribers and unsubscribes them', async () => {

@@ -1,5 +1,6 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { APP_INDEX_URL, APP_SCHEME_PRIVILEGES } from '../../main/electron/app-protocol.js';
 import { CONTENT_SECURITY_POLICY, WEB_PREFERENCES } from '../../main/electron/hardening.js';
 
 // Electron's security checklist (the items that apply to this app), checked against the shell's
@@ -53,18 +54,28 @@ describe('Electron security checklist', () => {
   it('11-14: permissions denied, navigation and new windows denied, no webview', () => {
     expect(shell).toMatch(/setPermissionRequestHandler\(\(_wc, _permission, callback\) => callback\(false\)\)/);
     expect(shell).toMatch(/setPermissionCheckHandler\(\(\) => false\)/);
-    expect(shell).toMatch(/'will-navigate', \(event\) => event\.preventDefault\(\)/);
+    expect(shell).toMatch(/'will-navigate', \(event, url\) => \{\s*if \(!isAppPageUrl\(url\)\) event\.preventDefault\(\);/);
+    expect(shell).toMatch(/'will-redirect', \(event, url\) => \{\s*if \(!isAppPageUrl\(url\)\) event\.preventDefault\(\);/);
     expect(shell).toMatch(/setWindowOpenHandler\(\(\) => \(\{ action: 'deny' \}\)\)/);
     expect(shell).toMatch(/'will-attach-webview', \(event\) => event\.preventDefault\(\)/);
     expect(shell).not.toMatch(/shell\.openExternal/);
   });
 
   it('17: every IPC message goes through the wrapper that checks the sender', () => {
-    expect(shell).toContain('registerIpcHandlers(ipcMain, trustedRendererUrl(rendererUrl), host.api)');
+    expect(shell).toMatch(/registerIpcHandlers\(ipcMain, isAppPageUrl, host\.api\b/);
     expect(shell).not.toMatch(/ipcMain\.(handle|on)\(/);
     const wrapper = readFileSync('main/electron/ipc.ts', 'utf8');
     expect(wrapper).toContain('isTrustedUrl(url)');
     expect(wrapper).toContain('checkArguments(channel, args)');
+  });
+
+  it('18: the page comes from the app scheme (standard, secure, not CORS-enabled), never from file://', () => {
+    expect(shell).toContain('protocol.registerSchemesAsPrivileged([{ scheme: APP_SCHEME, privileges: APP_SCHEME_PRIVILEGES }])');
+    expect(shell).toContain('protocol.handle(APP_SCHEME, createAppProtocolHandler(rendererDir))');
+    expect(shell).toContain('loadURL(APP_INDEX_URL)');
+    expect(shell).not.toMatch(/loadFile\(|file:\/\/|pathToFileURL/);
+    expect(APP_SCHEME_PRIVILEGES).toEqual({ standard: true, secure: true });
+    expect(APP_INDEX_URL).toBe('app://ciphercare/index.html');
   });
 
   it('fuses: RunAsNode, NODE_OPTIONS and inspect off; only load the app from an integrity-checked asar', () => {

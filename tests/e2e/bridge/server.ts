@@ -4,13 +4,13 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { extname, join, normalize, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import ts from 'typescript';
+import { build } from 'esbuild';
 import type { BridgeError, BridgeResult, CipherCareApi, ProgressEvent } from '../../../preload/contract.js';
 import { CHANNELS } from '../../../preload/contract.js';
 
 /**
  * The test-only bridge: an HTTP server on 127.0.0.1 (random port) that serves the built renderer
- * with `/test-bridge.js` injected, answers `POST /rpc/<domain>/<method>` by calling the real client
+ * with `/test-bridge.js` injected, answers `POST /rpc/<channel>` by calling the real client
  * core's `api`, and streams progress events over SSE. It is never part of the production build.
  */
 export interface BridgeServerOptions {
@@ -41,12 +41,13 @@ const TYPES: Record<string, string> = {
   '.woff2': 'font/woff2',
 };
 
-/** Only the contract's invokable methods are reachable; `onProgress` is the SSE stream. */
-const METHODS = new Set(Object.entries(CHANNELS).flatMap(([domain, methods]) => Object.keys(methods).map((m) => `${domain}/${m}`)));
+/** Only the contract's invokable channels are reachable (channel -> [domain, method]); `onProgress` is the SSE stream. */
+const METHODS = new Map(Object.entries(CHANNELS).flatMap(([domain, methods]) => Object.entries(methods as Record<string, string>).map(([method, channel]) => [channel, [domain, method] as const])));
 
+/** The browser side and the preload's bridge builder it imports, as one browser script. */
 async function browserBridgeSource(): Promise<string> {
-  const source = await readFile(BROWSER_BRIDGE, 'utf8');
-  return ts.transpileModule(source, { compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022, verbatimModuleSyntax: true }, fileName: 'test-bridge.ts' }).outputText;
+  const result = await build({ entryPoints: [BROWSER_BRIDGE], bundle: true, format: 'esm', platform: 'browser', target: 'chrome120', write: false, logLevel: 'silent' });
+  return result.outputFiles[0]!.text;
 }
 
 /** index.html with the bridge script before the app's own (both are module scripts: they run in order). */
@@ -105,11 +106,13 @@ export async function startBridgeServer(options: BridgeServerOptions): Promise<B
     for (const s of streams) s.write(line);
   });
 
-  async function rpc(req: IncomingMessage, res: ServerResponse, domain: string, method: string): Promise<void> {
-    if (!METHODS.has(`${domain}/${method}`)) {
-      sendResult(res, { ok: false, error: { code: 'unknown_method', message: `no method ${domain}.${method}` } });
+  async function rpc(req: IncomingMessage, res: ServerResponse, channel: string): Promise<void> {
+    const target = METHODS.get(channel);
+    if (!target) {
+      sendResult(res, { ok: false, error: { code: 'unknown_method', message: `no channel ${channel}` } });
       return;
     }
+    const [domain, method] = target;
     try {
       const args = await readJson(req);
       if (!Array.isArray(args)) throw new Error('arguments must be a JSON array');
@@ -139,9 +142,9 @@ export async function startBridgeServer(options: BridgeServerOptions): Promise<B
 
   const server: Server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
-    const rpcMatch = /^\/rpc\/([a-zA-Z]+)\/([a-zA-Z]+)$/.exec(url.pathname);
+    const rpcMatch = /^\/rpc\/([^/]+)$/.exec(url.pathname);
     if (req.method === 'POST' && rpcMatch) {
-      void rpc(req, res, rpcMatch[1]!, rpcMatch[2]!);
+      void rpc(req, res, decodeURIComponent(rpcMatch[1]!));
       return;
     }
     if (req.method !== 'GET') {
