@@ -5,6 +5,7 @@ import type { BridgeError, ConnectionTest, ProviderInput, ProviderSettings } fro
 import { ErrorNotice } from '../shell/ErrorNotice.js';
 import { ScreenHeading } from '../shell/ScreenHeading.js';
 import { formatMs } from '../shell/format.js';
+import { uiMessage } from '../shell/wording.js';
 
 /**
  * Where predictions are computed: the bundled offline service, or a remote provider over HTTPS
@@ -171,7 +172,8 @@ export function ProviderPicker({ firstRun, onSaved }: { firstRun: boolean; onSav
           {test && (
             <div className={`notice ${test.ok ? 'success' : 'error'}`} role={test.ok ? 'status' : 'alert'} data-code={test.code ?? ''}>
               <p>
-                <strong>{test.ok ? 'Connected.' : 'The connection test failed.'}</strong> {test.message}
+                <strong>{test.ok ? 'Connected.' : 'The connection test failed.'}</strong>
+                {!test.ok && <> {uiMessage({ code: test.code ?? 'unexpected', message: test.message })}</>}
               </p>
               {test.ok && (
                 <p className="small muted">
