@@ -2,9 +2,11 @@ import { useEffect, useMemo, useRef, useState } from 'react';
 import type { DragEvent } from 'react';
 import { bridge, newRunId, toUiError } from '../api/bridge.js';
 import type { BatchView, BridgeError, ModelSummary } from '../api/contract.js';
+import { Disclaimer } from '../result/Disclaimer.js';
 import { ErrorNotice } from '../shell/ErrorNotice.js';
 import { ScreenHeading } from '../shell/ScreenHeading.js';
 import { formatBytes, formatValue } from '../shell/format.js';
+import { sentence } from '../shell/wording.js';
 import { templateCsv } from './csv-template.js';
 
 const MAX_FILE_BYTES = 5 * 2 ** 20;
@@ -27,7 +29,9 @@ export function BatchScreen({ models, initialModelId }: { models: ModelSummary[]
   const [busy, setBusy] = useState(false);
   const [view, setView] = useState<BatchView | null>(null);
   const [error, setError] = useState<BridgeError | null>(null);
+  const [inputsOpen, setInputsOpen] = useState(false);
   const resultHeading = useRef<HTMLHeadingElement>(null);
+  const inputsSummary = useRef<HTMLElement>(null);
   const runIdRef = useRef<string | null>(null);
   const model = tabular.find((m) => m.id === modelId);
   const resultUrl = useObjectUrl(view?.csv ?? null, 'text/csv');
@@ -89,9 +93,21 @@ export function BatchScreen({ models, initialModelId }: { models: ModelSummary[]
   function resultText(values: number[] | undefined, label: string | undefined): string {
     if (!model || !values) return '–';
     if (model.task === 'regression') return `${formatValue(values[0] ?? 0, model.precision)} ${model.unit ?? ''}`.trim();
-    if (model.task === 'binary-classification') return `${formatValue(values[0] ?? 0, model.precision)}${label ? ` (${label})` : ''}`;
+    if (model.task === 'binary-classification') {
+      const probability = `probability${model.outputLabels[0] ? ` of ${model.outputLabels[0]}` : ''} ${formatValue(values[0] ?? 0, model.precision)}`;
+      return label ? `${label} (${probability})` : probability;
+    }
     return label ?? values.map((v) => formatValue(v, model.precision)).join(', ');
   }
+
+  /** Opens the list of the model's columns and moves focus there (the action a missing column calls for). */
+  function showInputs() {
+    setInputsOpen(true);
+    requestAnimationFrame(() => inputsSummary.current?.focus());
+  }
+
+  const features = model && model.input.kind === 'features' ? model.input.features : [];
+  const missingColumn = error?.code === 'csv_invalid' && error.field !== undefined && features.some((f) => f.name === error.field);
 
   if (tabular.length === 0) {
     return (
@@ -126,15 +142,47 @@ export function BatchScreen({ models, initialModelId }: { models: ModelSummary[]
             ))}
           </select>
         </div>
-        {model && model.input.kind === 'features' && (
-          <p className="small muted">
-            The first row names the columns: {model.input.features.map((f) => f.name).join(', ')}. Other columns are ignored.{' '}
+        {model && features.length > 0 && (
+          <>
+            <p className="small">
+              The first row of the file names the columns, one per input of the model, in any order; other columns are ignored. A template has the right first
+              row and one row of typical values.
+            </p>
+            <details className="batch-inputs" id="batch-inputs" open={inputsOpen} onToggle={(e) => setInputsOpen(e.currentTarget.open)} data-testid="batch-inputs">
+              <summary ref={inputsSummary}>The {features.length} columns this model needs</summary>
+              <div className="table-scroll" tabIndex={0} role="region" aria-label={`Columns of ${model.title}`}>
+                <table className="data-table small">
+                  <thead>
+                    <tr>
+                      <th scope="col">Column name</th>
+                      <th scope="col">What it is</th>
+                      <th scope="col">Allowed values</th>
+                    </tr>
+                  </thead>
+                  <tbody>
+                    {features.map((f) => (
+                      <tr key={f.name} data-column={f.name}>
+                        <td>
+                          <code>{f.name}</code>
+                        </td>
+                        <td>{f.label}</td>
+                        <td>
+                          {f.min} to {f.max} {f.unit}
+                        </td>
+                      </tr>
+                    ))}
+                  </tbody>
+                </table>
+              </div>
+            </details>
             {template && (
-              <a href={template} download={`${model.id}-template.csv`}>
-                Download a template
-              </a>
+              <p>
+                <a className="button" href={template} download={`${model.id}-template.csv`} data-testid="batch-template">
+                  Download a template
+                </a>
+              </p>
             )}
-          </p>
+          </>
         )}
         <div
           className={`drop-zone${dragging ? ' dragging' : ''}`}
@@ -171,12 +219,33 @@ export function BatchScreen({ models, initialModelId }: { models: ModelSummary[]
           {busy ? 'Scoring the file…' : view ? `Done: ${view.scored} rows scored, ${view.failed} with errors.` : ''}
         </p>
       </section>
-      <ErrorNotice error={error} title="The file could not be scored." />
+      <ErrorNotice error={error} title="The file could not be scored.">
+        {missingColumn && model && (
+          <div className="actions" data-testid="error-actions">
+            {template && (
+              <a className="button" href={template} download={`${model.id}-template.csv`} data-testid="error-template">
+                Download a template
+              </a>
+            )}
+            <a
+              href="#batch-inputs"
+              onClick={(e) => {
+                e.preventDefault();
+                showInputs();
+              }}
+              data-testid="error-show-inputs"
+            >
+              See the columns this model needs
+            </a>
+          </div>
+        )}
+      </ErrorNotice>
       {view && model && (
         <section className="card" aria-labelledby="batch-result-title" data-testid="batch-result">
           <h2 id="batch-result-title" ref={resultHeading} tabIndex={-1}>
             Results: <span data-testid="batch-scored">{view.scored}</span> scored, <span data-testid="batch-failed">{view.failed}</span> with errors
           </h2>
+          <Disclaimer />
           <p className="small muted">The provider never saw these rows or the results. The batch is saved, encrypted, in your history.</p>
           {resultUrl && (
             <p>
@@ -201,7 +270,7 @@ export function BatchScreen({ models, initialModelId }: { models: ModelSummary[]
                     <td>{r.row}</td>
                     <td>{r.ok ? 'Scored' : 'Error'}</td>
                     <td>{r.ok ? resultText(r.values, r.label) : '–'}</td>
-                    <td>{r.error ? `${r.error}${r.field ? ` (column ${r.field})` : ''}` : ''}</td>
+                    <td>{r.error ? sentence(`${r.error}${r.field ? ` (column ${r.field})` : ''}`) : ''}</td>
                   </tr>
                 ))}
               </tbody>

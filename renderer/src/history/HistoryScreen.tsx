@@ -1,6 +1,7 @@
 import { useCallback, useEffect, useMemo, useState } from 'react';
 import { bridge, toUiError } from '../api/bridge.js';
 import type { BridgeError, HistoryItem, HistoryView, ModelSummary } from '../api/contract.js';
+import { Disclaimer } from '../result/Disclaimer.js';
 import { ErrorNotice } from '../shell/ErrorNotice.js';
 import { ScreenHeading } from '../shell/ScreenHeading.js';
 import { formatDate } from '../shell/format.js';
@@ -45,6 +46,7 @@ export function HistoryScreen({ models }: { models: ModelSummary[] }) {
   return (
     <div className="screen history" data-screen="history">
       <ScreenHeading>History</ScreenHeading>
+      <Disclaimer />
       <p className="notice" data-testid="encrypted-note">
         Your history is stored only on this computer, encrypted at rest in the vault under a key that your passphrase protects. It is decrypted here for display
         and never sent anywhere.

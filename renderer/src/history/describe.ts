@@ -39,9 +39,10 @@ export function resultSummary(item: HistoryItem, model: ModelSummary | undefined
   if (model?.task === 'regression') return `${formatValue(r.values[0] ?? 0, precision)} ${model.unit ?? ''}`.trim();
   if (model?.task === 'multiclass-classification') {
     const p = r.classIndex !== undefined ? r.values[r.classIndex] : Math.max(...r.values);
-    return `${r.label ?? '?'} (p = ${formatValue(p ?? 0, precision)})`;
+    return `${r.label ?? '?'} (probability ${formatValue(p ?? 0, precision)})`;
   }
-  return `${formatValue(r.values[0] ?? 0, precision)}${r.label ? ` (${r.label})` : ''}`;
+  const probability = `probability${model?.outputLabels[0] ? ` of ${model.outputLabels[0]}` : ''} ${formatValue(r.values[0] ?? 0, precision)}`;
+  return r.label ? `${r.label} (${probability})` : probability;
 }
 
 export function inputSummary(item: HistoryItem, model: ModelSummary | undefined): string {
