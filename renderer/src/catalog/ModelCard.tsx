@@ -1,83 +1,70 @@
 import type { ModelSummary } from '../api/contract.js';
-import { formatBytes } from '../shell/format.js';
-import { TASK_LABEL, inputSummary, metricRows } from './describe.js';
+import { encryptionRows, inputSummary, predicts, quality, statisticsRows } from './describe.js';
+import type { TechnicalRow } from './describe.js';
 
+function Glossary({ rows, label }: { rows: TechnicalRow[]; label: string }) {
+  return (
+    <dl className="glossary" aria-label={label}>
+      {rows.map((r) => (
+        <div key={r.term}>
+          <dt>{r.term}</dt>
+          <dd className="glossary-value">{r.value}</dd>
+          <dd className="glossary-explain small muted">{r.explain}</dd>
+        </div>
+      ))}
+    </dl>
+  );
+}
+
+/**
+ * One model, for a patient or a clinician first: what it predicts, from what, and how good it is in
+ * plain words. The statistics and the encryption parameters are in "Technical details", each term
+ * with a short explanation.
+ */
 export function ModelCard({ model, onPredict, onBatch }: { model: ModelSummary; onPredict: () => void; onBatch?: () => void }) {
   const titleId = `model-${model.id}-title`;
   return (
     <article className="card model-card" aria-labelledby={titleId} data-model={model.id}>
       <h2 id={titleId}>{model.title}</h2>
-      <p className="muted small">
-        <code>{model.id}</code> version {model.version} · answers with: {TASK_LABEL[model.task]}
-        {model.unit ? ` (${model.unit})` : ''}
-      </p>
       <p>{model.description}</p>
-      <div className="model-facts">
-        <section aria-label={`Inputs of ${model.title}`}>
-          <h3>Inputs</h3>
-          <p>{inputSummary(model)}</p>
-          {model.input.kind === 'features' ? (
-            <details>
-              <summary>Show the {model.input.features.length} inputs</summary>
-              <ul className="small feature-list">
-                {model.input.features.map((f) => (
-                  <li key={f.name}>
-                    {f.label} <span className="muted">({f.unit}, {f.min} to {f.max})</span>
-                  </li>
-                ))}
-              </ul>
-            </details>
-          ) : (
-            <p className="small muted">{model.input.description}</p>
-          )}
-        </section>
-        <section aria-label={`Held-out performance of ${model.title}`}>
-          <h3>Held-out performance</h3>
-          <dl className="facts">
-            {metricRows(model).map((r) => (
-              <div key={r.label}>
-                <dt>{r.label}</dt>
-                <dd>{r.value}</dd>
-              </div>
-            ))}
-          </dl>
-        </section>
-        <section aria-label={`Encryption parameters of ${model.title}`}>
-          <h3>Encryption (CKKS)</h3>
-          <dl className="facts">
-            <div>
-              <dt>Ring dimension</dt>
-              <dd>{model.he.polyModulusDegree.toLocaleString()}</dd>
-            </div>
-            <div>
-              <dt>Security</dt>
-              <dd>{model.he.securityBits}-bit</dd>
-            </div>
-            <div>
-              <dt>Multiplicative levels</dt>
-              <dd>{model.he.levels}</dd>
-            </div>
-            <div>
-              <dt>Rotation keys</dt>
-              <dd>{model.he.rotationKeys}</dd>
-            </div>
-            <div>
-              <dt>Key upload (once)</dt>
-              <dd data-testid="key-bytes">{formatBytes(model.he.evaluationKeyBytes)}</dd>
-            </div>
-            <div>
-              <dt>Per request</dt>
-              <dd>
-                {formatBytes(model.he.requestBytes)} up, {formatBytes(model.he.responseBytes)} down
-              </dd>
-            </div>
-            <div>
-              <dt>Patients per batch request</dt>
-              <dd>{model.he.samplesPerBatch}</dd>
-            </div>
-          </dl>
-        </section>
-      </div>
+      <dl className="plain-facts" data-testid="plain-facts">
+        <div>
+          <dt>What it predicts</dt>
+          <dd>{predicts(model)}</dd>
+        </div>
+        <div>
+          <dt>From what</dt>
+          <dd>
+            {inputSummary(model)}
+            {model.input.kind === 'features' && (
+              <details>
+                <summary>Show the {model.input.features.length} inputs</summary>
+                <ul className="small feature-list">
+                  {model.input.features.map((f) => (
+                    <li key={f.name}>
+                      {f.label} <span className="muted">({f.unit}, {f.min} to {f.max})</span>
+                    </li>
+                  ))}
+                </ul>
+              </details>
+            )}
+          </dd>
+        </div>
+        <div>
+          <dt>How good it is</dt>
+          <dd data-testid="quality">{quality(model)}</dd>
+        </div>
+      </dl>
+      <details className="technical" data-testid="technical-details">
+        <summary>Technical details</summary>
+        <p className="small">
+          Model <code>{model.id}</code>, version {model.version}.{model.input.kind === 'image' ? ` ${model.input.description}` : ''}
+        </p>
+        <h3>How it was measured</h3>
+        <Glossary rows={statisticsRows(model)} label={`Statistics of ${model.title}`} />
+        <h3>Encryption</h3>
+        <Glossary rows={encryptionRows(model)} label={`Encryption parameters of ${model.title}`} />
+      </details>
       <div className="actions">
         <button type="button" className="button primary" onClick={onPredict} data-testid={`predict-${model.id}`} aria-describedby={titleId}>
           {model.input.kind === 'image' ? 'Draw and predict' : 'Enter values and predict'}
