@@ -7,6 +7,7 @@ import { ScreenHeading } from '../shell/ScreenHeading.js';
 import { FeatureForm } from './FeatureForm.js';
 import { RunProgress } from './RunProgress.js';
 import { usePredictionRun } from './use-prediction-run.js';
+import { useRunAnnouncement } from './use-run-announcement.js';
 
 const ERROR_TITLES: Record<string, string> = {
   unauthorized: 'The provider refused the API key.',
@@ -20,6 +21,7 @@ const ERROR_TITLES: Record<string, string> = {
 /** One model: its input (form or drawing pad), the staged run, the result. */
 export function PredictScreen({ model, onBack }: { model: ModelSummary; onBack: () => void }) {
   const { run, start, cancel } = usePredictionRun();
+  const announcement = useRunAnnouncement(run);
   const [pixels, setPixels] = useState<number[] | null>(null);
   const running = run.phase === 'running';
   const onPixels = useCallback((p: number[] | null) => setPixels(p), []);
@@ -48,6 +50,10 @@ export function PredictScreen({ model, onBack }: { model: ModelSummary; onBack: 
           </div>
         </section>
       )}
+      {/* The one polite live region of a run: mounted with the screen, empty until there is something to say. */}
+      <p className="sr-only" role="status" aria-live="polite" aria-atomic="true" data-testid="run-announcer">
+        {announcement}
+      </p>
       {run.phase !== 'idle' && <RunProgress run={run} onCancel={() => void cancel()} />}
       {run.phase === 'failed' && <ErrorNotice error={run.error} title={ERROR_TITLES[run.error.code] ?? 'The prediction failed.'} />}
       {run.phase === 'done' && <ResultView model={model} view={run.view} />}

@@ -18,28 +18,15 @@ function stageText(stage: StageState | undefined, finished: boolean, name: Stage
   return 'in progress…';
 }
 
-/** The staged progress of a run with timings; the live region announces the current stage. */
+/**
+ * The staged progress of a run with timings. It is not a live region: the screen's one announcer
+ * (see use-run-announcement.ts) says each stage once.
+ */
 export function RunProgress({ run, onCancel }: { run: Exclude<RunState, { phase: 'idle' }>; onCancel: () => void }) {
   const finished = run.phase !== 'running';
-  const currentStage = STAGES.find((s) => run.stages[s.name]?.state === 'running');
-  const announcement =
-    run.phase === 'running'
-      ? run.cancelling
-        ? 'Cancelling…'
-        : currentStage
-          ? `${currentStage.what}…`
-          : 'Starting…'
-      : run.phase === 'done'
-        ? 'Finished.'
-        : run.phase === 'cancelled'
-          ? 'Cancelled. Nothing was stored.'
-          : 'The prediction failed.';
   return (
     <section className="card run-progress" aria-labelledby="progress-title" data-testid="run-progress" data-phase={run.phase}>
       <h2 id="progress-title">Encrypted prediction</h2>
-      <p className="sr-only" aria-live="polite" role="status">
-        {announcement}
-      </p>
       <ol className="stages">
         {STAGES.map((s) => {
           const stage = run.stages[s.name];
@@ -66,7 +53,7 @@ export function RunProgress({ run, onCancel }: { run: Exclude<RunState, { phase:
         </div>
       )}
       {run.phase === 'cancelled' && (
-        <p className="notice" role="status" data-testid="run-cancelled">
+        <p className="notice" data-testid="run-cancelled">
           Cancelled. Nothing was stored, and nothing decrypted.
         </p>
       )}
