@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { continueWithBundled, createVaultThroughUi, loadModelFile, navigate, onScreen, reference, screenshot, startApp, unexpectedConsoleErrors } from './harness.js';
+import { checkScreen, continueWithBundled, createVaultThroughUi, expectDisclaimerWithResult, loadModelFile, navigate, onScreen, reference, startApp, unexpectedConsoleErrors } from './harness.js';
 import type { E2eApp } from './harness.js';
 
 // Batch CSV scoring through the UI: a file with two bad rows is scored, the bad rows are reported
@@ -33,6 +33,7 @@ describe('batch CSV scoring in the browser', () => {
 
     await navigate(page, 'batch');
     await page.getByLabel('Model').selectOption(model.id);
+    await checkScreen(page, 'batch-start');
     await page.getByTestId('batch-file').setInputFiles({ name: 'patients.csv', mimeType: 'text/csv', buffer: Buffer.from(csv) });
     expect(await page.getByTestId('batch-file-name').textContent()).toContain(`${rows.length} data rows`);
     await page.getByTestId('batch-run').click();
@@ -62,7 +63,8 @@ describe('batch CSV scoring in the browser', () => {
       // Equal after rounding; one unit in the last place only if the reference sits on a rounding boundary within CKKS noise.
       expect(Math.abs(shown - ref.values[0]!)).toBeLessThanOrEqual(shown === ref.values[0] ? 0 : step * 1.000001);
     }
-    await screenshot(page, 'batch');
+    await expectDisclaimerWithResult(page, '[data-testid="batch-result"]', 'h2', '[data-testid="batch-table"]');
+    await checkScreen(page, 'batch');
 
     const [download] = await Promise.all([page.waitForEvent('download'), page.getByTestId('batch-download').click()]);
     expect(download.suggestedFilename()).toBe(`${model.id}-results.csv`);
@@ -83,7 +85,27 @@ describe('batch CSV scoring in the browser', () => {
     await error.waitFor();
     expect(await error.getAttribute('data-code')).toBe('csv_invalid');
     expect(await error.textContent()).toContain('age');
-    await screenshot(page, 'batch-missing-column');
+    // Written for the app: sentence case, no command to run; the actions are in the app.
+    const message = (await page.getByTestId('error-message').textContent()) ?? '';
+    expect(message).toMatch(/^The CSV file has no column "age" \(Age, years\)/);
+    expect(message).not.toMatch(/ciphercare|`/);
+    await checkScreen(page, 'batch-missing-column');
+
+    // "Download a template": the header the model needs and one row of typical values.
+    const [template] = await Promise.all([page.waitForEvent('download'), page.getByTestId('error-template').click()]);
+    expect(template.suggestedFilename()).toBe(`${model.id}-template.csv`);
+    const templateLines = (await readFile((await template.path())!, 'utf8')).trim().split(/\r?\n/);
+    expect(templateLines[0]).toBe(features.map((f) => f.name).join(','));
+    expect(templateLines).toHaveLength(2);
+
+    // "See the columns …": opens the model's list of columns and moves focus there.
+    expect(await page.getByTestId('batch-inputs').getAttribute('open')).toBeNull();
+    await page.getByTestId('error-show-inputs').click();
+    await page.locator('[data-testid="batch-inputs"][open]').waitFor();
+    expect(await page.evaluate('document.activeElement && document.activeElement.tagName')).toBe('SUMMARY');
+    expect(await page.locator('[data-testid="batch-inputs"] tr[data-column]').count()).toBe(features.length);
+    expect(await page.locator('[data-testid="batch-inputs"] tr[data-column="age"]').isVisible()).toBe(true);
+    await checkScreen(page, 'batch-missing-column-inputs');
     expect(unexpectedConsoleErrors(app.consoleErrors)).toEqual([]);
   });
 });

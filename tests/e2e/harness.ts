@@ -1,10 +1,13 @@
+/// <reference lib="dom" />
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, rmdirSync, statSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, rmdirSync, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 import type { Browser, Page } from 'playwright-core';
+import type { AxeResults, RunOptions } from 'axe-core';
 import { parseModel, postprocess, referenceForward, roundTo } from '../../he-core/index.js';
 import type { ModelFile } from '../../he-core/index.js';
 import { AppCore } from '../../main/app/app-core.js';
@@ -124,6 +127,127 @@ export async function screenshot(page: Page, name: string): Promise<string> {
   const path = join(SCREENSHOTS, `${name}.png`);
   await page.screenshot({ path, fullPage: true, animations: 'disabled' });
   return path;
+}
+
+// ---- accessibility and wording checks of every screen the tests visit ------------------------
+
+const AXE_SOURCE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+/** WCAG 2.1 level A and AA, as the issue asks: nothing stricter, nothing looser. */
+export const AXE_TAGS = ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'];
+/** One line per axe run (screen state, theme, violations), for the figures in the report. */
+export const AXE_LOG = join(SCREENSHOTS, 'axe.jsonl');
+
+export interface AxeViolation {
+  id: string;
+  impact: string | null;
+  help: string;
+  targets: string[];
+}
+
+/**
+ * Runs axe-core on the page as it is. axe is injected with `page.evaluate`, which runs outside the
+ * page's Content-Security-Policy: the policy itself is left as strict as the app ships it.
+ */
+export async function axeViolations(page: Page): Promise<AxeViolation[]> {
+  if (!(await page.evaluate(() => 'axe' in window))) await page.evaluate(AXE_SOURCE);
+  return page.evaluate(async (tags) => {
+    const axe = (window as unknown as { axe: { run(context: Document, options: RunOptions): Promise<AxeResults> } }).axe;
+    const results = await axe.run(document, { runOnly: { type: 'tag', values: tags }, resultTypes: ['violations'] });
+    return results.violations.map((v) => ({ id: v.id, impact: v.impact ?? null, help: v.help, targets: v.nodes.map((n) => n.target.join(' ')) }));
+  }, AXE_TAGS);
+}
+
+/** What no message of the app may contain: a command of the CLI or of npm, or an option flag. */
+export const CLI_WORDING = /\bciphercare\s+[a-z]|\bnpm\s+(?:run|start|test|install)\b|(?:^|\s)--[a-z]|`/;
+
+/** The visible text of the page (what a sighted user reads; closed disclosures excluded). */
+export async function visibleText(page: Page): Promise<string> {
+  return page.evaluate(() => document.body.innerText);
+}
+
+/**
+ * Messages on the page (alerts, errors, statuses, field errors, batch row problems) that do not
+ * start with a capital letter: the app writes its messages in sentence case.
+ */
+async function lowerCaseMessages(page: Page): Promise<string[]> {
+  return page.evaluate(() => {
+    const selector = '[role="alert"], [role="status"], .notice, .field-error, [data-testid="error-message"], [data-testid="batch-table"] td:nth-child(4)';
+    return [...document.querySelectorAll<HTMLElement>(selector)]
+      // Leading marks (⚠, ✓) do not count; a message may start with a quoted value ("“heavy” is not a number").
+      .map((e) => e.innerText.replace(/^[^\p{L}\p{N}“"‘']+/u, '').trim())
+      .filter((text) => text !== '' && /^\p{Ll}/u.test(text));
+  });
+}
+
+async function settleStyles(page: Page): Promise<void> {
+  // Theme changes fade buttons' colours for 0.15 s; axe must see the final colours.
+  await page.evaluate(() => Promise.all(document.getAnimations().map((a) => a.finished.catch(() => undefined))));
+}
+
+/**
+ * Checks the current screen state, then saves its screenshot: axe-core (WCAG 2.1 A/AA) in the light
+ * and the dark theme (set as the header's theme toggle sets it, then restored), no CLI command in
+ * the visible text, every message in sentence case. Fails with a readable list of what is wrong.
+ */
+export async function checkScreen(page: Page, name: string): Promise<void> {
+  const original = await page.evaluate(() => document.documentElement.getAttribute('data-theme'));
+  const problems: string[] = [];
+  mkdirSync(SCREENSHOTS, { recursive: true });
+  try {
+    for (const theme of ['light', 'dark'] as const) {
+      await page.evaluate((t) => document.documentElement.setAttribute('data-theme', t), theme);
+      await settleStyles(page);
+      const violations = await axeViolations(page);
+      appendFileSync(AXE_LOG, `${JSON.stringify({ state: name, theme, violations: violations.length, ids: violations.map((v) => v.id) })}\n`);
+      for (const v of violations) problems.push(`axe ${theme}: ${v.id} (${v.impact ?? 'n/a'}) ${v.help}: ${v.targets.slice(0, 5).join(' | ')}`);
+    }
+  } finally {
+    await page.evaluate((t) => (t === null ? document.documentElement.removeAttribute('data-theme') : document.documentElement.setAttribute('data-theme', t)), original);
+    await settleStyles(page);
+  }
+  const text = await visibleText(page);
+  const cli = text.split('\n').filter((line) => CLI_WORDING.test(line));
+  for (const line of cli) problems.push(`names a command: "${line.trim()}"`);
+  for (const message of await lowerCaseMessages(page)) problems.push(`not in sentence case: "${message}"`);
+  await screenshot(page, name);
+  if (problems.length > 0) throw new Error(`screen "${name}" has ${problems.length} problem(s):\n  ${problems.join('\n  ')}`);
+}
+
+/**
+ * The disclaimer of a shown result: present, visible, in normal text (not small, not muted), inside
+ * the result's region, after the verdict and before any figure or table of results.
+ */
+export async function expectDisclaimerWithResult(page: Page, region: string, verdict: string, firstResult: string): Promise<void> {
+  const report = await page.evaluate(
+    ({ region, verdict, firstResult }) => {
+      const root = document.querySelector<HTMLElement>(region);
+      const disclaimer = root?.querySelector<HTMLElement>('[data-testid="disclaimer"]');
+      const verdictEl = root?.querySelector<HTMLElement>(verdict);
+      const resultEl = root?.querySelector<HTMLElement>(firstResult);
+      if (!root || !disclaimer || !verdictEl || !resultEl) return { found: false } as const;
+      const box = disclaimer.getBoundingClientRect();
+      const style = getComputedStyle(disclaimer);
+      const body = getComputedStyle(document.body);
+      const follows = (a: Node, b: Node) => (a.compareDocumentPosition(b) & Node.DOCUMENT_POSITION_FOLLOWING) !== 0;
+      return {
+        found: true,
+        visible: box.width > 0 && box.height > 0 && style.visibility === 'visible' && style.display !== 'none',
+        text: disclaimer.innerText,
+        fontSize: parseFloat(style.fontSize),
+        bodyFontSize: parseFloat(body.fontSize),
+        colour: style.color,
+        textColour: body.color,
+        afterVerdict: follows(verdictEl, disclaimer),
+        beforeResults: follows(disclaimer, resultEl),
+        gapToVerdict: box.top - verdictEl.getBoundingClientRect().bottom,
+      } as const;
+    },
+    { region, verdict, firstResult },
+  );
+  if (!report.found) throw new Error(`no disclaimer, verdict (${verdict}) or result (${firstResult}) in ${region}`);
+  if (!report.visible || !/not a diagnosis/i.test(report.text)) throw new Error(`the disclaimer in ${region} is not visible: ${JSON.stringify(report)}`);
+  if (report.fontSize < report.bodyFontSize || report.colour !== report.textColour) throw new Error(`the disclaimer in ${region} is not in normal text: ${JSON.stringify(report)}`);
+  if (!report.afterVerdict || !report.beforeResults || report.gapToVerdict > 48) throw new Error(`the disclaimer in ${region} is not next to the verdict: ${JSON.stringify(report)}`);
 }
 
 /** Onboarding through the UI: the passphrase, its confirmation, create; lands on the provider step. */

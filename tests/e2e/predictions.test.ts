@@ -4,14 +4,15 @@ import type { ModelFile } from '../../he-core/index.js';
 import type { HistoryItem } from '../../preload/contract.js';
 import {
   PASSPHRASE,
+  checkScreen,
   continueWithBundled,
   createVaultThroughUi,
+  expectDisclaimerWithResult,
   inputFromHistory,
   loadModelFile,
   navigate,
   onScreen,
   reference,
-  screenshot,
   startApp,
   unexpectedConsoleErrors,
 } from './harness.js';
@@ -89,7 +90,7 @@ describe('predictions in the browser', () => {
       const model = loadModelFile(id);
       await openModel(page, id);
       await page.getByTestId('fill-sample').click();
-      await screenshot(page, `form-${id}`);
+      await checkScreen(page, `form-${id}`);
       await runAndWait(page);
       const shown = await shownValues(page, model);
       const item = await latestHistory(app);
@@ -103,7 +104,9 @@ describe('predictions in the browser', () => {
       for (const stage of ['keys', 'upload', 'encrypt', 'evaluate', 'decrypt']) {
         expect(await page.locator(`[data-stage="${stage}"]`).getAttribute('data-state')).toBe('done');
       }
-      await screenshot(page, `result-${id}`);
+      // The disclaimer sits with the verdict, before the gauge or the value's details.
+      await expectDisclaimerWithResult(page, '[data-testid="result"]', '[data-testid="verdict"]', '[data-testid="result-figure"]');
+      await checkScreen(page, `result-${id}`);
     });
   }
 
@@ -124,7 +127,7 @@ describe('predictions in the browser', () => {
     expect(await age.getAttribute('aria-invalid')).toBe('true');
     expect(await page.getByTestId('run-progress').count()).toBe(0);
     expect((await core.api.history.list({ limit: 1 })).total).toBe(before);
-    await screenshot(page, 'form-validation');
+    await checkScreen(page, 'form-validation');
   });
 
   it('mnist-cnn: a run can be cancelled, and nothing is stored', async () => {
@@ -135,7 +138,7 @@ describe('predictions in the browser', () => {
     await page.getByTestId('run-prediction').click();
     await page.getByTestId('cancel-run').click();
     await page.locator('[data-testid="run-progress"][data-phase="cancelled"]').waitFor({ timeout: 60_000 });
-    await screenshot(page, 'run-cancelled');
+    await checkScreen(page, 'run-cancelled');
     expect((await core.api.history.list({ limit: 1 })).total).toBe(before);
   });
 
@@ -148,7 +151,8 @@ describe('predictions in the browser', () => {
     const input = inputFromHistory(model, (await latestHistory(app)).input);
     expect(input).toEqual(model.testVectors[0]!.input);
     expectMatchesReference(model, await shownValues(page, model), input);
-    await screenshot(page, 'result-mnist-cnn-sample');
+    await expectDisclaimerWithResult(page, '[data-testid="result"]', '[data-testid="verdict"]', '[data-testid="class-bars"]');
+    await checkScreen(page, 'result-mnist-cnn-sample');
   });
 
   it('mnist-cnn: a digit drawn with the mouse is downsampled to 28x28, centred, and predicted as the reference does', async () => {
@@ -165,7 +169,7 @@ describe('predictions in the browser', () => {
       await page.mouse.move(...at(x, y), { steps: 6 });
     }
     await page.mouse.up();
-    await screenshot(page, 'digit-drawn');
+    await checkScreen(page, 'digit-drawn');
     await runAndWait(page);
     const input = inputFromHistory(model, (await latestHistory(app)).input);
     expect(input).toHaveLength(784);
@@ -186,7 +190,7 @@ describe('predictions in the browser', () => {
     const label = await page.getByTestId('result-label').textContent();
     expect(label).toBe(model.output.labels[reference(model, input).classIndex!]);
     expect(label).toBe('7');
-    await screenshot(page, 'result-mnist-cnn-drawn');
+    await checkScreen(page, 'result-mnist-cnn-drawn');
     // The drawing pad clears.
     await page.getByTestId('digit-clear').click();
     expect(await page.getByTestId('run-prediction').isDisabled()).toBe(true);
@@ -203,7 +207,7 @@ describe('predictions in the browser', () => {
     await page.keyboard.press('Space');
     expect(await canvas.getAttribute('aria-label')).toContain('with a drawing');
     expect(await page.getByTestId('run-prediction').isDisabled()).toBe(false);
-    await screenshot(page, 'digit-keyboard');
+    await checkScreen(page, 'digit-keyboard');
     await page.getByTestId('digit-clear').click();
   });
 
@@ -217,8 +221,11 @@ describe('predictions in the browser', () => {
     expect(await rows.count()).toBe(total);
     await page.getByTestId('history-chart').waitFor();
     expect(await page.getByTestId('encrypted-note').textContent()).toContain('encrypted at rest');
+    // The disclaimer comes right after the heading, before the chart and the table of results.
+    await expectDisclaimerWithResult(page, '[data-screen="history"]', 'h1', '[data-testid="history-chart"]');
+    await expectDisclaimerWithResult(page, '[data-screen="history"]', 'h1', '[data-testid="history-table"]');
     shownHistory.push(...(await page.getByTestId('history-result').allTextContents()));
-    await screenshot(page, 'history');
+    await checkScreen(page, 'history');
 
     await page.reload();
     await navigate(page, 'history');

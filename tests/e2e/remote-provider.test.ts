@@ -6,7 +6,7 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startService } from '../../mock-service/service.js';
 import type { RunningService } from '../../mock-service/service.js';
-import { createVaultThroughUi, navigate, onScreen, screenshot, startApp, unexpectedConsoleErrors } from './harness.js';
+import { checkScreen, createVaultThroughUi, navigate, onScreen, startApp, unexpectedConsoleErrors } from './harness.js';
 import type { E2eApp } from './harness.js';
 
 const RIGHT_KEY = 'right-key-0123456789abcdef';
@@ -46,6 +46,18 @@ describe('remote provider in the browser', () => {
     expect(await page.getByLabel('Address (https://)').getAttribute('aria-invalid')).toBe('true');
   });
 
+  it('no API key: the connection test says, in the app’s words, where to enter it', async () => {
+    const { page } = app;
+    await page.getByLabel('Address (https://)').fill(service.url);
+    await page.getByLabel('API key', { exact: true }).fill('');
+    await page.getByTestId('provider-test').click();
+    const result = page.locator('[data-testid="provider-test-result"] .notice');
+    await result.waitFor({ timeout: 30_000 });
+    expect(await result.getAttribute('data-code')).toBe('api_key_missing');
+    expect(await result.textContent()).toMatch(/The connection test failed\. Enter the API key that your provider gave you in the “API key” field/);
+    await checkScreen(page, 'provider-missing-key');
+  });
+
   it('a wrong API key: the connection test and the catalog say "unauthorized" clearly', async () => {
     const { page } = app;
     await page.getByLabel('Address (https://)').fill(service.url);
@@ -55,7 +67,7 @@ describe('remote provider in the browser', () => {
     await result.waitFor({ timeout: 30_000 });
     expect(await result.getAttribute('data-code')).toBe('unauthorized');
     expect(await result.textContent()).toMatch(/The connection test failed\..*refused the API key/);
-    await screenshot(page, 'provider-wrong-key');
+    await checkScreen(page, 'provider-wrong-key');
 
     // Saved anyway: the catalog cannot load, and says why.
     await page.getByTestId('provider-save').click();
@@ -63,7 +75,7 @@ describe('remote provider in the browser', () => {
     await error.waitFor({ timeout: 30_000 });
     expect(await error.getAttribute('data-code')).toBe('unauthorized');
     expect(await page.getByRole('heading', { name: 'The models could not be loaded' }).count()).toBe(1);
-    await screenshot(page, 'catalog-unauthorized');
+    await checkScreen(page, 'catalog-unauthorized');
   });
 
   it('the right API key connects; a prediction passes the canary check', async () => {
@@ -75,7 +87,7 @@ describe('remote provider in the browser', () => {
     const result = page.locator('[data-testid="provider-test-result"] .notice');
     await result.waitFor({ timeout: 30_000 });
     expect(await result.textContent()).toContain('Connected.');
-    await screenshot(page, 'provider-connected');
+    await checkScreen(page, 'provider-connected');
     await page.getByTestId('provider-save').click();
     await navigate(page, 'models');
     await page.getByTestId('predict-breast-cancer').click();
@@ -83,7 +95,7 @@ describe('remote provider in the browser', () => {
     await page.getByTestId('run-prediction').click();
     await page.getByTestId('result').waitFor({ timeout: 90_000 });
     expect(await page.getByTestId('canary').getAttribute('data-canary')).toBe('passed');
-    await screenshot(page, 'result-remote-canary');
+    await checkScreen(page, 'result-remote-canary');
   });
 
   it('a provider whose certificate is not trusted: a clear certificate error', async () => {
@@ -100,7 +112,7 @@ describe('remote provider in the browser', () => {
       await result.waitFor({ timeout: 30_000 });
       expect(await result.getAttribute('data-code')).toBe('tls');
       expect(await result.textContent()).toMatch(/certificate/i);
-      await screenshot(page, 'provider-untrusted-certificate');
+      await checkScreen(page, 'provider-untrusted-certificate');
       expect(unexpectedConsoleErrors(untrusting.consoleErrors)).toEqual([]);
     } finally {
       await untrusting.close();
