@@ -2,7 +2,7 @@ import { fileURLToPath } from 'node:url';
 import react from '@vitejs/plugin-react';
 import { defineConfig } from 'vite';
 
-// The renderer build: relative asset paths (loaded from file:// in Electron, or served by the
+// The renderer build: relative asset paths (served as app://ciphercare/ in Electron, or by the
 // e2e test bridge), no inline scripts or styles, so that the strict CSP of index.html holds.
 export default defineConfig({
   root: fileURLToPath(new URL('./renderer', import.meta.url)),
