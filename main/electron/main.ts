@@ -12,6 +12,7 @@ import { defaultDataDir } from '../vault/index.js';
 import { APP_INDEX_URL, APP_SCHEME, APP_SCHEME_PRIVILEGES, createAppProtocolHandler, isAppPageUrl } from './app-protocol.js';
 import { CONTENT_SECURITY_POLICY, WEB_PREFERENCES } from './hardening.js';
 import { registerIpcHandlers } from './ipc.js';
+import { serviceEnvironment } from './service-environment.js';
 
 const here = import.meta.dirname;
 const rendererDir = join(here, '..', 'renderer');
@@ -41,7 +42,7 @@ function keychain(): HostKeychain | undefined {
 function startBundledService(): Promise<{ url: string; token: string; child: UtilityProcess }> {
   const child = utilityProcess.fork(join(here, 'service.mjs'), ['--host', '127.0.0.1', '--port', '0', '--models', join(app.getAppPath(), 'assets', 'models')], {
     serviceName: 'CipherCare evaluation service',
-    env: { ...process.env, CIPHERCARE_IPC_REPORT: '1', CIPHERCARE_LOG_LEVEL: 'silent', CIPHERCARE_API_KEYS: '' },
+    env: serviceEnvironment(process.env, process.platform),
     stdio: 'ignore',
   });
   running.service = child;
@@ -99,14 +100,6 @@ function createWindow(pageStarted: () => boolean): BrowserWindow {
     title: 'CipherCare',
     webPreferences: { preload: join(here, 'preload.cjs'), ...WEB_PREFERENCES },
   });
-  // Only our own page, and no navigation away from it.
-  win.webContents.on('will-navigate', (event, url) => {
-    if (!isAppPageUrl(url)) event.preventDefault();
-  });
-  win.webContents.on('will-redirect', (event, url) => {
-    if (!isAppPageUrl(url)) event.preventDefault();
-  });
-  win.webContents.setWindowOpenHandler(() => ({ action: 'deny' }));
   win.once('ready-to-show', () => win.show());
   win.webContents.on('did-fail-load', (_event, errorCode, errorDescription, validatedURL, isMainFrame) => {
     // -3 (ERR_ABORTED) is a load replaced by another one, not a failure.
@@ -139,8 +132,17 @@ async function main(): Promise<void> {
   ses.webRequest.onHeadersReceived((details, callback) => {
     callback({ responseHeaders: { ...details.responseHeaders, 'Content-Security-Policy': [CONTENT_SECURITY_POLICY] } });
   });
+  // Every web contents, not only the main window's: no webview, no navigation away from our own
+  // page, no new window.
   app.on('web-contents-created', (_event, contents) => {
     contents.on('will-attach-webview', (event) => event.preventDefault());
+    contents.on('will-navigate', (event, url) => {
+      if (!isAppPageUrl(url)) event.preventDefault();
+    });
+    contents.on('will-redirect', (event, url) => {
+      if (!isAppPageUrl(url)) event.preventDefault();
+    });
+    contents.setWindowOpenHandler(() => ({ action: 'deny' }));
   });
   let quitRequested = false;
   app.on('before-quit', (event) => {

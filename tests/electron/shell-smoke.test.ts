@@ -91,6 +91,10 @@ describe('the desktop shell as Electron runs it (built bundles, electron stand-i
     browser = await launchBrowser();
     home = mkdtempSync(join(tmpdir(), 'ciphercare-shell-'));
     env = {
+      // The user's environment, with variables the bundled service must not inherit.
+      CIPHERCARE_API_KEYS: 'inherited-key',
+      CIPHERCARE_BEHIND_PROXY: '1',
+      UNRELATED_SECRET: 'inherited',
       XDG_CONFIG_HOME: join(home, 'config'),
       [STANDIN_ENV.keychainDir]: join(home, 'keychain'),
       [STANDIN_ENV.appPath]: resolve('.'),
@@ -114,6 +118,18 @@ describe('the desktop shell as Electron runs it (built bundles, electron stand-i
     expect(win.preload).toBe(join(appDir, 'preload.cjs'));
     await createVaultThroughUi(page);
     await continueWithBundled(page);
+    // The service's utility process got only what it needs (names only: the stand-in never sees values).
+    expect(run.utilities).toHaveLength(1);
+    for (const key of run.utilities[0]!.envKeys) expect(['TMPDIR', 'CIPHERCARE_IPC_REPORT', 'CIPHERCARE_LOG_LEVEL', 'CIPHERCARE_API_KEYS'], key).toContain(key);
+
+    // The page cannot navigate away or open a window: the guards of every web contents apply.
+    await page.evaluate("location.href = 'https://example.invalid/elsewhere'");
+    await expect.poll(() => win.navigations.length, { timeout: 15_000 }).toBe(1);
+    expect(win.navigations[0]).toEqual({ url: 'https://example.invalid/elsewhere', prevented: true });
+    await page.evaluate("window.open('https://example.invalid/popup', '_blank')");
+    await expect.poll(() => win.popups.length, { timeout: 15_000 }).toBe(1);
+    expect(win.popups[0]!.action).toBe('deny');
+    await onScreen(page, 'catalog');
 
     // A cancelled run reaches the page as "cancelled", and nothing is shown as a failure.
     await openModel(page, 'mnist-cnn');

@@ -87,7 +87,8 @@ export const utilityProcess = {
       serialization: 'advanced',
     });
     utilityChildren.add(child);
-    if (child.pid !== undefined) post({ type: 'utility:spawn', pid: child.pid, modulePath });
+    // The variable names it was given (never their values) let a test check what it received.
+    if (child.pid !== undefined) post({ type: 'utility:spawn', pid: child.pid, modulePath, envKeys: Object.keys(options.env ?? process.env) });
     return new UtilityProcessStandin(child);
   },
 };
@@ -227,8 +228,9 @@ class WebContentsStandin extends EventEmitter {
   setWindowOpenHandler(handler: (details: { url: string }) => { action: 'deny' | 'allow' }): void {
     this.openHandler = handler;
   }
-  hasWindowOpenHandler(): boolean {
-    return this.openHandler !== null;
+  /** Electron: without a handler a new window is allowed. */
+  windowOpenAction(url: string): 'allow' | 'deny' {
+    return this.openHandler ? this.openHandler({ url }).action : 'allow';
   }
   getURL(): string {
     return this.url;
@@ -444,6 +446,19 @@ process.on('message', (raw: unknown) => {
       else if (message.name === 'did-finish-load') win.webContents.emit('did-finish-load');
       else if (message.name === 'did-fail-load') win.webContents.emit('did-fail-load', {}, message.errorCode, message.errorDescription, message.url, true);
       else if (message.name === 'render-process-gone') win.webContents.emit('render-process-gone', {}, { reason: message.reason, exitCode: 1 });
+      return;
+    }
+    case 'window:will-navigate': {
+      // Electron: will-navigate for navigations the page starts (not loadURL); preventable.
+      const win = BrowserWindowStandin.fromId(message.windowId);
+      const event = new PreventableEvent();
+      if (win && !win.isDestroyed()) win.webContents.emit('will-navigate', event, message.url);
+      post({ type: 'window:navigate-decision', requestId: message.requestId, prevented: !win || event.defaultPrevented });
+      return;
+    }
+    case 'window:open-request': {
+      const win = BrowserWindowStandin.fromId(message.windowId);
+      post({ type: 'window:open-decision', requestId: message.requestId, action: win && !win.isDestroyed() ? win.webContents.windowOpenAction(message.url) : 'deny' });
       return;
     }
     case 'window:closed-by-user':

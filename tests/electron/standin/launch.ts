@@ -36,6 +36,10 @@ const NET_ERRORS: Record<string, number> = {
 
 export interface ShellWindow {
   id: number;
+  /** Navigations the page started and whether the main process prevented them. */
+  navigations: { url: string; prevented: boolean }[];
+  /** New windows the page opened and what the main process's window-open handler said. */
+  popups: { url: string; action: 'allow' | 'deny' }[];
   page: Page;
   context: BrowserContext;
   shown: boolean;
@@ -48,6 +52,7 @@ export interface ShellWindow {
 export interface UtilityRecord {
   pid: number;
   modulePath: string;
+  envKeys: string[];
   exit?: { code: number | null; signal: string | null };
   killedAtExit: boolean;
 }
@@ -127,6 +132,8 @@ export async function launchShell(options: LaunchOptions): Promise<ShellRun> {
   const dialogs: ShellRun['dialogs'] = [];
   const utilities: UtilityRecord[] = [];
   const origins = new Map<string, LoopbackOrigin>();
+  /** Windows whose loadURL is under way: that navigation is the main process's own, not the page's. */
+  const loading = new Set<number>();
   const pending = new Map<number, (m: MainToHost) => void>();
   let nextRequestId = 1;
   // Window operations run in order, each after the one before (creation is asynchronous here).
@@ -174,7 +181,34 @@ export async function launchShell(options: LaunchOptions): Promise<ShellRun> {
     const context = await options.browser.newContext({ viewport: { width: 1200, height: 820 }, acceptDownloads: true });
     const page = await context.newPage();
     const preload = m.webPreferences.preload ?? null;
-    const win: ShellWindow = { id: m.windowId, page, context, shown: false, closed: false, preload, consoleErrors: [] };
+    const win: ShellWindow = { id: m.windowId, page, context, shown: false, closed: false, preload, consoleErrors: [], navigations: [], popups: [] };
+    // Navigations the page starts go through the main process's will-navigate, as in Electron.
+    await context.route('**/*', async (route) => {
+      const req = route.request();
+      if (!req.isNavigationRequest() || loading.has(win.id)) return route.continue();
+      let mainFrame: boolean;
+      try {
+        mainFrame = req.frame() === page.mainFrame();
+      } catch {
+        // A new window's first request: its window-open decision is made below.
+        mainFrame = false;
+      }
+      if (!mainFrame) return route.continue();
+      const url = toAppUrl(req.url());
+      const decision = await request<Extract<MainToHost, { type: 'window:navigate-decision' }>>((requestId) => ({ type: 'window:will-navigate', requestId, windowId: win.id, url }));
+      win.navigations.push({ url, prevented: decision.prevented });
+      return decision.prevented ? route.abort('aborted') : route.continue();
+    });
+    // New windows (window.open, target=_blank) go through its window-open handler; a denied one is closed at once.
+    context.on('page', (popup) => {
+      if (popup === page) return;
+      void (async () => {
+        const url = toAppUrl(popup.url());
+        const decision = await request<Extract<MainToHost, { type: 'window:open-decision' }>>((requestId) => ({ type: 'window:open-request', requestId, windowId: win.id, url }));
+        win.popups.push({ url, action: decision.action });
+        if (decision.action === 'deny') await popup.close();
+      })();
+    });
     page.on('console', (msg) => {
       if (msg.type() === 'error') win.consoleErrors.push(msg.text());
     });
@@ -195,7 +229,9 @@ export async function launchShell(options: LaunchOptions): Promise<ShellRun> {
     const target = new URL(m.url);
     const builtIn = ['http:', 'https:', 'file:', 'about:', 'data:'].includes(target.protocol);
     const pageUrl = builtIn ? m.url : (await originFor(target)).httpOrigin + target.pathname + target.search + target.hash;
+    loading.add(win.id);
     const fail = (name: string, description: string): void => {
+      loading.delete(win.id);
       const code = NET_ERRORS[name] ?? -2;
       send({ type: 'window:event', windowId: win.id, name: 'did-fail-load', errorCode: code, errorDescription: name, url: m.url });
       send({ type: 'window:loaded', requestId: m.requestId, error: { code, description: `${name}: ${description}` } });
@@ -212,6 +248,7 @@ export async function launchShell(options: LaunchOptions): Promise<ShellRun> {
       fail(/net::(ERR_[A-Z_]+)/.exec(message)?.[1] ?? 'ERR_FAILED', message.split('\n')[0]!);
       return;
     }
+    loading.delete(win.id);
     send({ type: 'window:event', windowId: win.id, name: 'did-finish-load' });
     send({ type: 'window:event', windowId: win.id, name: 'ready-to-show' });
     send({ type: 'window:loaded', requestId: m.requestId });
@@ -257,6 +294,8 @@ export async function launchShell(options: LaunchOptions): Promise<ShellRun> {
         });
         return;
       case 'ipc:reply':
+      case 'window:navigate-decision':
+      case 'window:open-decision':
       case 'protocol:response':
       case 'protocol:failure': {
         const resolve = pending.get(m.requestId);
@@ -268,7 +307,7 @@ export async function launchShell(options: LaunchOptions): Promise<ShellRun> {
         dialogs.push({ title: m.title, content: m.content });
         return;
       case 'utility:spawn':
-        utilities.push({ pid: m.pid, modulePath: m.modulePath, killedAtExit: false });
+        utilities.push({ pid: m.pid, modulePath: m.modulePath, envKeys: m.envKeys, killedAtExit: false });
         return;
       case 'utility:exit': {
         const u = utilities.find((x) => x.pid === m.pid);

@@ -24,7 +24,9 @@ export type MainToHost =
   | { type: 'protocol:response'; requestId: number; status: number; headers: [string, string][]; body: Uint8Array }
   | { type: 'protocol:failure'; requestId: number; error: string }
   | { type: 'dialog'; kind: 'error'; title: string; content: string }
-  | { type: 'utility:spawn'; pid: number; modulePath: string }
+  | { type: 'window:navigate-decision'; requestId: number; prevented: boolean }
+  | { type: 'window:open-decision'; requestId: number; action: 'allow' | 'deny' }
+  | { type: 'utility:spawn'; pid: number; modulePath: string; envKeys: string[] }
   | { type: 'utility:exit'; pid: number; code: number | null; signal: string | null }
   | { type: 'utility:killed-at-exit'; pid: number }
   | { type: 'app:exit'; code: number };
@@ -36,6 +38,8 @@ export type HostToMain =
   | { type: 'window:event'; windowId: number; name: 'did-fail-load'; errorCode: number; errorDescription: string; url: string }
   | { type: 'window:event'; windowId: number; name: 'render-process-gone'; reason: string }
   | { type: 'window:closed-by-user'; windowId: number }
+  | { type: 'window:will-navigate'; requestId: number; windowId: number; url: string }
+  | { type: 'window:open-request'; requestId: number; windowId: number; url: string }
   | { type: 'ipc:invoke'; requestId: number; windowId: number; frameUrl: string; channel: string; args: unknown[] }
   | { type: 'protocol:request'; requestId: number; url: string; method: string; headers: [string, string][] }
   | { type: 'app:quit' };
