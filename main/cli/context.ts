@@ -1,11 +1,12 @@
 import { ClientKeyring } from '../flow/client-keys.js';
 import { PredictionFlow } from '../flow/prediction-flow.js';
 import { launchBundledService } from '../provider/bundled-service.js';
+import { validDeadlineMs } from '../provider/deadline.js';
 import type { BundledService } from '../provider/bundled-service.js';
 import { ProviderClient } from '../provider/provider-client.js';
 import type { ProviderConfig } from '../provider/provider-client.js';
 import { Vault, VaultError, defaultDataDir } from '../vault/index.js';
-import { CliError } from './errors.js';
+import { CliError, EXIT } from './errors.js';
 import { Output } from './output.js';
 import { SecretSource } from './passphrase.js';
 import type { SecretEnv } from './passphrase.js';
@@ -49,6 +50,17 @@ export function parseProvider(value: string | undefined, apiKey: string | undefi
   return { kind: 'url', config: { kind: 'remote', url: base, credential: apiKey }, label: base };
 }
 
+/** The vault setting (clear, readable while locked) that gives every provider call a fixed deadline, in seconds. */
+export const DEADLINE_SETTING = 'provider.deadline_seconds';
+
+/** `--deadline SECONDS` (or the setting): a positive number of seconds, returned in milliseconds. */
+export function parseDeadlineSeconds(value: string): number {
+  const seconds = Number(value.trim());
+  const ms = Math.round(seconds * 1000);
+  if (value.trim() === '' || !validDeadlineMs(ms)) throw new CliError(`--deadline takes a positive number of seconds (got "${value}")`);
+  return ms;
+}
+
 /** Everything a command opens from the global options, closed in one place (vault, key ring, service). */
 export class CliContext {
   readonly out: Output;
@@ -63,6 +75,8 @@ export class CliContext {
   private starting: Promise<ProviderClient> | undefined;
   private client: ProviderClient | undefined;
   private target: ProviderTarget | undefined;
+  /** --deadline (predict, batch), in ms; set before `flow()`. Else the vault's DEADLINE_SETTING; else computed per call. */
+  deadlineMs: number | undefined;
 
   constructor(
     readonly options: GlobalOptions,
@@ -91,16 +105,29 @@ export class CliContext {
   provider(): Promise<ProviderClient> {
     this.starting ??= (async () => {
       const target = this.providerTarget();
+      const deadline = this.deadline();
       if (target.kind === 'url') {
-        this.client = new ProviderClient(target.config);
+        this.client = new ProviderClient({ ...target.config, ...deadline });
         return this.client;
       }
       if (!this.json) this.out.note('starting the bundled evaluation service…');
       this.service = await launchBundledService();
-      this.client = new ProviderClient({ kind: 'bundled', url: this.service.url, credential: this.service.token });
+      this.client = new ProviderClient({ kind: 'bundled', url: this.service.url, credential: this.service.token, ...deadline });
       return this.client;
     })();
     return this.starting;
+  }
+
+  /** The fixed deadline, if one is asked for: the flag first, then the vault setting. */
+  private deadline(): { deadlineMs?: number } {
+    if (this.deadlineMs !== undefined) return { deadlineMs: this.deadlineMs };
+    const setting = this.vault?.getSetting(DEADLINE_SETTING);
+    if (setting === undefined) return {};
+    try {
+      return { deadlineMs: parseDeadlineSeconds(setting) };
+    } catch {
+      throw new CliError(`the vault setting ${DEADLINE_SETTING} must be a positive number of seconds (it is "${setting}"); fix or delete it`, EXIT.usage);
+    }
   }
 
   /** Opens the vault at --data-dir and unlocks it (three tries at an interactive prompt). */

@@ -3,7 +3,8 @@ import { Agent as HttpsAgent } from 'node:https';
 import axios, { AxiosError } from 'axios';
 import type { AxiosInstance, AxiosProgressEvent, AxiosResponse } from 'axios';
 import { ContentTypes, Routes } from '../../he-core/index.js';
-import type { CatalogModel, CatalogResponse, HealthResponse, PlanMode, Problem, SessionResponse } from '../../he-core/index.js';
+import type { CatalogModel, CatalogResponse, HealthResponse, PlanMode, Problem, PublicPlan, SessionResponse } from '../../he-core/index.js';
+import { DEADLINE_FLOOR_MS, computeDeadlineMs, predictionDeadlineMs, validDeadlineMs } from './deadline.js';
 import { ProviderError } from './errors.js';
 
 export interface ProviderConfig {
@@ -14,8 +15,15 @@ export interface ProviderConfig {
   credential: string;
   /** Extra trusted certificate authorities (PEM), e.g. a provider's private CA. */
   ca?: string | Buffer;
-  /** Per-request time limit; evaluation of large batches can take minutes. */
+  /**
+   * A fixed overall deadline for every call (connect, send, evaluate, receive, retries), instead
+   * of the one computed from the plan's expected cost (CLI `--deadline`). See main/provider/deadline.ts.
+   */
+  deadlineMs?: number;
+  /** @deprecated The same as `deadlineMs` (it was a socket idle time-out, which a slow drip defeats). */
   timeoutMs?: number;
+  /** The smallest computed deadline (default `DEADLINE_FLOOR_MS`, 30 s). */
+  minDeadlineMs?: number;
   /** Attempts for 503 and network errors (first try included). */
   attempts?: number;
   /** Base of the exponential backoff between attempts. */
@@ -31,7 +39,22 @@ export interface TransferProgress {
 export interface RequestOptions {
   signal?: AbortSignal;
   onProgress?: (p: TransferProgress) => void;
+  /** This call's overall deadline, overriding both the configured and the computed one. */
+  deadlineMs?: number;
 }
+
+/** What the client knows of a call, to scale its deadline. */
+interface CallCost {
+  /** Bytes expected back (besides headers). */
+  downBytes: number;
+  /** Server-side work allowance (ms). */
+  evaluationMs: number;
+  /** Set for predictions: the deadline then comes from the plan. */
+  plan?: PublicPlan | undefined;
+  prediction?: boolean;
+}
+
+const NO_COST: CallCost = { downBytes: 0, evaluationMs: 0 };
 
 const RETRYABLE_NETWORK = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'EAI_AGAIN', 'ECONNABORTED']);
 
@@ -54,6 +77,11 @@ export class ProviderClient {
   private readonly http: AxiosInstance;
   private readonly attempts: number;
   private readonly backoffMs: number;
+  private readonly fixedDeadlineMs: number | undefined;
+  private readonly floorMs: number;
+  /** The last catalog's models and the sessions this client created: what scales a prediction's deadline. */
+  private readonly models = new Map<string, CatalogModel>();
+  private readonly sessions = new Map<string, { modelId: string; mode: PlanMode }>();
 
   constructor(readonly config: ProviderConfig) {
     const url = new URL(config.url);
@@ -66,9 +94,15 @@ export class ProviderClient {
     // Five attempts, 0.4 s doubling: about 6 s, enough for a provider restarting behind its URL.
     this.attempts = Math.max(1, config.attempts ?? 5);
     this.backoffMs = config.backoffMs ?? 400;
+    this.fixedDeadlineMs = config.deadlineMs ?? config.timeoutMs;
+    this.floorMs = config.minDeadlineMs ?? DEADLINE_FLOOR_MS;
+    for (const [name, value] of [['deadlineMs', this.fixedDeadlineMs], ['minDeadlineMs', config.minDeadlineMs]] as const) {
+      if (value !== undefined && !validDeadlineMs(value)) throw new ProviderError('bad_request', `the provider deadline ${name} must be a positive number of milliseconds (got ${value})`);
+    }
     this.http = axios.create({
       baseURL: config.url,
-      timeout: config.timeoutMs ?? 300_000,
+      // No socket idle time-out: it restarts on every byte. Each call has an overall deadline instead.
+      timeout: 0,
       headers: { authorization: `Bearer ${config.credential}` },
       responseType: 'arraybuffer',
       maxBodyLength: Infinity,
@@ -82,7 +116,50 @@ export class ProviderClient {
     });
   }
 
-  private async request(method: 'GET' | 'POST' | 'DELETE', path: string, body: Uint8Array | undefined, options: RequestOptions = {}): Promise<AxiosResponse<ArrayBuffer>> {
+  /** The overall deadline of one call: the call's option, else the configured one, else computed from its cost. */
+  deadlineFor(upBytes: number, cost: CallCost, options: RequestOptions = {}): number {
+    if (options.deadlineMs !== undefined) {
+      if (!validDeadlineMs(options.deadlineMs)) throw new ProviderError('bad_request', `the provider deadline must be a positive number of milliseconds (got ${options.deadlineMs})`);
+      return options.deadlineMs;
+    }
+    if (this.fixedDeadlineMs !== undefined) return this.fixedDeadlineMs;
+    if (cost.prediction) return predictionDeadlineMs(cost.plan, upBytes, this.floorMs);
+    return computeDeadlineMs({ upBytes, downBytes: cost.downBytes, evaluationMs: cost.evaluationMs }, this.floorMs);
+  }
+
+  /**
+   * One call under one overall deadline: when it passes, the request is aborted (its socket
+   * destroyed, so a dripping provider is disconnected) and `provider_deadline` is thrown.
+   */
+  private async request(method: 'GET' | 'POST' | 'DELETE', path: string, body: Uint8Array | undefined, options: RequestOptions = {}, cost: CallCost = NO_COST): Promise<AxiosResponse<ArrayBuffer>> {
+    const deadlineMs = this.deadlineFor(body?.byteLength ?? 0, cost, options);
+    const deadline = new AbortController();
+    const started = performance.now();
+    const timer = setTimeout(() => deadline.abort(), deadlineMs);
+    const signal = options.signal ? AbortSignal.any([options.signal, deadline.signal]) : deadline.signal;
+    try {
+      return await this.attempt(method, path, body, { ...options, signal });
+    } catch (err) {
+      if (deadline.signal.aborted && !options.signal?.aborted) throw this.deadlineError(method, path, deadlineMs, performance.now() - started);
+      throw err;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private deadlineError(method: string, path: string, deadlineMs: number, waitedMs: number): ProviderError {
+    const what = path.includes('/predictions') ? 'the encrypted prediction' : path.includes('/sessions') && method === 'POST' ? 'the upload of the evaluation keys' : `${method} ${path.split('?')[0] ?? path}`;
+    return new ProviderError(
+      'provider_deadline',
+      `the provider at ${this.config.url} did not complete ${what} within its deadline of ${formatSeconds(deadlineMs)} (waited ${formatSeconds(waitedMs)}); the request was aborted and nothing was stored. ` +
+        'The provider is overloaded, the connection is very slow, or the provider is stalling: try again later, use another provider, or allow more time (CLI: --deadline SECONDS).',
+      undefined,
+      undefined,
+      { deadlineMs, waitedMs: Math.round(waitedMs) },
+    );
+  }
+
+  private async attempt(method: 'GET' | 'POST' | 'DELETE', path: string, body: Uint8Array | undefined, options: RequestOptions): Promise<AxiosResponse<ArrayBuffer>> {
     for (let attempt = 1; ; attempt++) {
       if (options.signal?.aborted) throw new ProviderError('cancelled', 'cancelled');
       let response: AxiosResponse<ArrayBuffer>;
@@ -164,20 +241,38 @@ export class ProviderClient {
   async catalog(options?: RequestOptions): Promise<CatalogModel[]> {
     const body = this.json<CatalogResponse>(await this.request('GET', Routes.models, undefined, options));
     if (!body || !Array.isArray(body.models)) throw new ProviderError('bad_response', 'the catalog has no models list');
+    this.models.clear();
+    for (const model of body.models) if (model && typeof model.id === 'string') this.models.set(model.id, model);
     return body.models;
   }
 
   async createSession(modelId: string, mode: PlanMode, keyEnvelope: Uint8Array, options?: RequestOptions): Promise<SessionResponse> {
     const path = `${Routes.sessions}?model=${encodeURIComponent(modelId)}&mode=${mode}`;
-    return this.json<SessionResponse>(await this.request('POST', path, keyEnvelope, options));
+    const session = this.json<SessionResponse>(await this.request('POST', path, keyEnvelope, options, { downBytes: 4096, evaluationMs: 0 }));
+    if (session && typeof session.sessionId === 'string') this.sessions.set(session.sessionId, { modelId, mode });
+    return session;
   }
 
   async deleteSession(sessionId: string, options?: RequestOptions): Promise<void> {
     await this.request('DELETE', Routes.session(sessionId), undefined, options);
+    this.sessions.delete(sessionId);
   }
 
   async predict(sessionId: string, envelope: Uint8Array, options?: RequestOptions): Promise<Uint8Array> {
-    const response = await this.request('POST', Routes.predictions(sessionId), envelope, options);
+    const session = this.sessions.get(sessionId);
+    const plan = session === undefined ? undefined : this.models.get(session.modelId)?.plans?.[session.mode];
+    const response = await this.request('POST', Routes.predictions(sessionId), envelope, options, { downBytes: 0, evaluationMs: 0, plan, prediction: true });
     return new Uint8Array(response.data);
   }
+
+  /** The deadline a prediction request of `requestBytes` under this session would get now. */
+  predictionDeadlineMs(sessionId: string, requestBytes: number, options: RequestOptions = {}): number {
+    const session = this.sessions.get(sessionId);
+    const plan = session === undefined ? undefined : this.models.get(session.modelId)?.plans?.[session.mode];
+    return this.deadlineFor(requestBytes, { downBytes: 0, evaluationMs: 0, plan, prediction: true }, options);
+  }
+}
+
+function formatSeconds(ms: number): string {
+  return ms < 10_000 ? `${(ms / 1000).toFixed(1)} s` : `${Math.round(ms / 1000)} s`;
 }

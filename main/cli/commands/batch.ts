@@ -9,6 +9,7 @@ import { parseCsv } from '../../flow/csv.js';
 import { roundMs, roundTimings } from '../output.js';
 import { CountProgress, STAGE_TEXT } from '../progress.js';
 import type { WithContext } from '../program.js';
+import { parseDeadlineSeconds } from '../context.js';
 import { stageLine } from './predict.js';
 
 export function registerBatch(program: Command, withContext: WithContext): void {
@@ -20,8 +21,9 @@ export function registerBatch(program: Command, withContext: WithContext): void 
     .requiredOption('--out <out.csv>', 'output CSV: row, status (ok|error), the result columns, error')
     .option('--canary', 'mix known-answer canaries into the requests (default: on for remote providers)')
     .option('--no-canary', 'send no canary')
+    .option('--deadline <seconds>', 'overall time limit of each provider call (default: scaled from the model\'s expected cost, at least 30 s; or the vault setting provider.deadline_seconds)', parseDeadlineSeconds)
     .action(
-      withContext(async (ctx, flags: { model: string; csv: string; out: string; canary?: boolean }) => {
+      withContext(async (ctx, flags: { model: string; csv: string; out: string; canary?: boolean; deadline?: number }) => {
         if (path.resolve(flags.csv) === path.resolve(flags.out)) throw new CliError('--out must not be the input file');
         let text: string;
         try {
@@ -30,6 +32,7 @@ export function registerBatch(program: Command, withContext: WithContext): void 
           throw new CliError(`cannot read the CSV file ${flags.csv} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
         }
         const csv = parseCsv(text);
+        ctx.deadlineMs = flags.deadline;
         const { flow } = await ctx.flow();
         let progress: CountProgress | undefined;
         let scorable = 0;

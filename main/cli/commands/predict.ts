@@ -7,6 +7,7 @@ import { parseNumber } from '../../flow/csv.js';
 import { describeResult, ms, resultFields, roundMs, roundTimings } from '../output.js';
 import { StageProgress } from '../progress.js';
 import type { WithContext } from '../program.js';
+import { parseDeadlineSeconds } from '../context.js';
 
 /** `--set name=value`, repeatable. */
 function collectSet(value: string, previous: Record<string, number> = {}): Record<string, number> {
@@ -80,9 +81,11 @@ export function registerPredict(program: Command, withContext: WithContext): voi
     .option('--set <name=value>', 'one input value (repeat for every field)', collectSet)
     .option('--canary', 'mix known-answer canaries into the request (default: on for remote providers)')
     .option('--no-canary', 'send no canary')
+    .option('--deadline <seconds>', 'overall time limit of each provider call (default: scaled from the model\'s expected cost, at least 30 s; or the vault setting provider.deadline_seconds)', parseDeadlineSeconds)
     .action(
-      withContext(async (ctx, flags: { model: string; input?: string; set?: Record<string, number>; canary?: boolean }) => {
+      withContext(async (ctx, flags: { model: string; input?: string; set?: Record<string, number>; canary?: boolean; deadline?: number }) => {
         const input = assembleInput(flags);
+        ctx.deadlineMs = flags.deadline;
         const { flow } = await ctx.flow();
         const model: CatalogModel = await flow.model(flags.model);
         // Validate before key generation, so that a typo costs nothing.
