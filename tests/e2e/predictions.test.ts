@@ -1,6 +1,4 @@
-import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ModelFile } from '../../he-core/index.js';
 import type { HistoryItem } from '../../preload/contract.js';
 import {
   PASSPHRASE,
@@ -17,6 +15,7 @@ import {
   unexpectedConsoleErrors,
 } from './harness.js';
 import type { E2eApp } from './harness.js';
+import { expectMatchesReference, openModel, runAndWait, shownValues } from './prediction-steps.js';
 
 /**
  * Every bundled model through the UI, each shown result compared with the plaintext reference of
@@ -27,43 +26,10 @@ import type { E2eApp } from './harness.js';
  */
 const TABULAR = ['breast-cancer', 'breast-cancer-mlp', 'diabetes-progression'] as const;
 
-async function shownValues(page: Page, model: ModelFile): Promise<number[]> {
-  if (model.task === 'multiclass-classification') {
-    return Promise.all(model.output.labels.map(async (_, i) => Number(await page.getByTestId(`class-value-${i}`).textContent())));
-  }
-  return [Number(await page.getByTestId('result-value').textContent())];
-}
-
-function expectMatchesReference(model: ModelFile, shown: number[], input: number[]): void {
-  const ref = reference(model, input);
-  const step = 10 ** -model.output.precision;
-  const noise = 1e-4 * (model.postprocess.fn === 'identity' ? (model.postprocess.scale ?? 1) : 1);
-  expect(shown).toHaveLength(ref.values.length);
-  shown.forEach((value, i) => {
-    if (value === ref.values[i]) return;
-    const fromBoundary = Math.abs((Math.abs(ref.unrounded[i]! / step) % 1) - 0.5) * step;
-    expect(fromBoundary).toBeLessThan(noise);
-    expect(Math.abs(value - ref.values[i]!)).toBeLessThanOrEqual(step * 1.000001);
-  });
-}
-
 async function latestHistory(app: E2eApp): Promise<HistoryItem> {
   const page = await app.core.api.history.list({ limit: 1 });
   expect(page.items).toHaveLength(1);
   return page.items[0]!;
-}
-
-async function openModel(page: Page, id: string): Promise<void> {
-  await navigate(page, 'models');
-  await page.getByTestId(`predict-${id}`).click();
-  await page.locator(`[data-screen="predict"][data-model="${id}"]`).waitFor();
-}
-
-async function runAndWait(page: Page): Promise<void> {
-  await page.getByTestId('run-prediction').click();
-  await page.locator('[data-testid="result"], [data-testid="error"]').first().waitFor({ timeout: 90_000 });
-  const error = page.getByTestId('error');
-  if (await error.count()) throw new Error(`the UI shows an error: ${await error.textContent()}`);
 }
 
 describe('predictions in the browser', () => {
