@@ -21,6 +21,9 @@ export type HeErrorCode =
   | 'result_out_of_range'
   | 'keys_missing'
   | 'keys_invalid'
+  | 'card_invalid'
+  | 'card_signature_invalid'
+  | 'card_key_invalid'
   | 'seal_failure';
 
 /** A typed he-core error with a stable code and a message a person can act on. */

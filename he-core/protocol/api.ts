@@ -5,6 +5,7 @@
  */
 import type { HeldOutMetrics, ModelInput, ModelOutput, ModelTask, TestVector } from '../model/format.js';
 import type { PublicPlan } from '../compiler/plan.js';
+import type { SignedCard } from '../model/card.js';
 
 export const API_PREFIX = '/v1';
 
@@ -87,6 +88,11 @@ export interface CatalogModel {
   /** The public part of each plan: what a client needs to encrypt, check and decrypt. */
   plans: Record<PlanMode, PublicPlan>;
   expectedSizes: Record<PlanMode, ExpectedSizes>;
+  /**
+   * The model's card signed by its publisher (he-core/model/card.ts). Absent when the provider has
+   * none: clients then show the model as unverified and take no known answers from it.
+   */
+  card?: SignedCard;
 }
 
 export interface CatalogResponse {
