@@ -114,3 +114,20 @@ export function decryptResult(keys: ClientKeyPair, plan: PublicPlan, body: Uint8
     free(...cts);
   }
 }
+
+/**
+ * Like decryptResult, but returns every decrypted slot of every answer ciphertext (after the same
+ * plan, format and range checks) instead of reading the outputs: the client's in-ciphertext
+ * checks read the slots that hold check samples themselves.
+ */
+export function decryptSlots(keys: ClientKeyPair, plan: PublicPlan, body: Uint8Array): Float64Array[] {
+  checkAnswerPlan(plan);
+  const cts = openResultEnvelope(keys.ctx, body, plan.output);
+  try {
+    const vectors = decryptVectors(keys, cts);
+    checkAnswerRange(plan, vectors);
+    return vectors;
+  } finally {
+    free(...cts);
+  }
+}
