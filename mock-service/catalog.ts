@@ -1,6 +1,8 @@
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import type { MainModule } from 'node-seal';
-import { batchSplit, compile, estimatedKeyBytes, packedResultBytes } from '../he-core/index.js';
-import type { CatalogModel, ExpectedSizes, ModelFile, PlanMode, PublicPlan } from '../he-core/index.js';
+import { batchSplit, catalogDepartures, compile, estimatedKeyBytes, packedResultBytes, verifySignedCard } from '../he-core/index.js';
+import type { CatalogModel, ExpectedSizes, ModelFile, PlanMode, PublicPlan, SignedCard, VerifiedCard } from '../he-core/index.js';
 
 function expectedSizes(plan: PublicPlan): ExpectedSizes {
   const p = plan.params;
@@ -50,4 +52,44 @@ export function buildCatalogAndSplits(seal: MainModule, models: ModelFile[]): { 
     };
   });
   return { catalog, splittable };
+}
+
+/**
+ * Attaches each model's signed card from `cardsDir` (`<id>.card.json`, written by
+ * `npm run models -- sign`). A card that does not verify or does not match its model's catalog
+ * entry is not served (clients would refuse it anyway); each such problem is returned, to be
+ * logged, with how to fix it. A model without a card is served unsigned.
+ */
+export function attachCards(catalog: CatalogModel[], cardsDir: string): string[] {
+  const problems: string[] = [];
+  if (!existsSync(cardsDir)) return problems;
+  const byId = new Map(catalog.map((m) => [m.id, m]));
+  for (const file of readdirSync(cardsDir).filter((f) => f.endsWith('.card.json')).sort()) {
+    let doc: unknown;
+    try {
+      doc = JSON.parse(readFileSync(join(cardsDir, file), 'utf8'));
+    } catch (err) {
+      problems.push(`${file}: not readable JSON (${(err as Error).message}); not served`);
+      continue;
+    }
+    let verified: VerifiedCard;
+    try {
+      verified = verifySignedCard(doc);
+    } catch (err) {
+      problems.push(`${file}: ${(err as Error).message}; not served`);
+      continue;
+    }
+    const entry = byId.get(verified.card.id);
+    if (!entry) {
+      problems.push(`${file}: no model ${verified.card.id} in the catalog; not served`);
+      continue;
+    }
+    const departures = catalogDepartures(verified.card, entry);
+    if (departures.length > 0) {
+      problems.push(`${file}: does not match the model ${entry.id} ${entry.version} (${departures.join(', ')}); not served. Re-sign it: npm run models -- sign MODEL.json --key KEYFILE --out ${file}`);
+      continue;
+    }
+    entry.card = doc as SignedCard;
+  }
+  return problems;
 }

@@ -8,7 +8,7 @@ import { pino } from 'pino';
 import type { Logger } from 'pino';
 import { ContentTypes, REQUEST_ID_HEADER, loadSeal, maxCiphertextBytes, maxKeyBytes, parseModel } from '../he-core/index.js';
 import type { ApiErrorCode, CatalogModel, CatalogResponse, HealthResponse, PlanMode, Problem, PublicPlan, SessionResponse } from '../he-core/index.js';
-import { buildCatalogAndSplits } from './catalog.js';
+import { attachCards, buildCatalogAndSplits } from './catalog.js';
 import { resolveOptions } from './config.js';
 import type { ResolvedOptions, ServiceOptions } from './config.js';
 import { Authenticator } from './http/auth.js';
@@ -74,6 +74,7 @@ export async function startService(input: ServiceOptions): Promise<RunningServic
   const models = texts.map(parseModel);
   const rt = await loadSeal();
   const { catalog, splittable } = buildCatalogAndSplits(rt.seal, models);
+  for (const problem of attachCards(catalog, join(options.modelsDir, 'cards'))) logger.warn({ problem }, 'model card not served');
   const byId = new Map(catalog.map((m) => [m.id, m]));
   const pool = new WorkerPool({ size: options.workers, maxQueue: options.maxQueue, jobTimeoutMs: options.jobTimeoutMs, models: texts, keyCacheEntries: options.workerKeyCacheEntries });
   try {

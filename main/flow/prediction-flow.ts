@@ -1,12 +1,13 @@
-import { randomInt } from 'node:crypto';
-import { HeError, checkInput, postprocess, roundTo } from '../../he-core/index.js';
-import type { CatalogModel, PlanMode, PublicPlan } from '../../he-core/index.js';
+import { EnvelopeKind, HeError, checkInput, encodeEnvelope, loadSeal, postprocess, roundTo } from '../../he-core/index.js';
+import type { CatalogModel, ModelFile, PlanMode, PublicPlan } from '../../he-core/index.js';
 import { ProviderError } from '../provider/errors.js';
 import type { ProviderClient, TransferProgress } from '../provider/provider-client.js';
 import type { Vault } from '../vault/index.js';
 import type { ClientKeyring } from './client-keys.js';
 import { FlowError } from './errors.js';
-import { decryptResult, encryptRequest } from './he-client.js';
+import { ClientModels, checkSource, drawKnownAnswer, matches, readReplicaChecks, replicaChecks, sameLayout, shuffle } from './checks.js';
+import type { CheckSource, KnownAnswer, ReplicaChecks } from './checks.js';
+import { decryptResult, decryptSlots, encryptRequest, encryptVectors } from './he-client.js';
 import type { ClientKeyPair } from './he-client.js';
 
 export type Stage = 'validate' | 'keys' | 'upload' | 'encrypt' | 'evaluate' | 'decrypt' | 'store';
@@ -21,8 +22,40 @@ export interface StageEvent {
 export interface PredictOptions {
   signal?: AbortSignal;
   onStage?: (event: StageEvent) => void;
-  /** Mix known-answer canaries into the requests (default: on for remote providers). */
+  /**
+   * Known-answer checks (docs/SECURITY.md, "A dishonest provider"). Default: on, unless the
+   * provider is the service this app itself launched (`FlowOptions.selfLaunched`).
+   */
   canary?: boolean;
+  /**
+   * Separate check requests sent with a single prediction whose layout has no room for checks
+   * inside the ciphertext (mnist-cnn single). Default: the vault setting `checks.requests`, else 1.
+   */
+  checks?: number;
+}
+
+/** The vault setting that holds the default number of separate check requests. */
+export const SETTING_CHECK_REQUESTS = 'checks.requests';
+export const DEFAULT_CHECK_REQUESTS = 1;
+export const MAX_CHECK_REQUESTS = 16;
+/** Checks in every batch request: at least this many; the free slots up to BATCH_MAX_CHECKS. */
+export const BATCH_MIN_CHECKS = 16;
+export const BATCH_MAX_CHECKS = 512;
+
+export interface FlowOptions {
+  /** True only when the provider is the service this app launched itself (checks then default off). */
+  selfLaunched?: boolean;
+  /** The app's own model files (the weights behind fresh checks); tests may point elsewhere. */
+  clientModels?: ClientModels;
+}
+
+/** How a prediction was checked: where the known answers came from and where they travelled. */
+export interface CheckReport {
+  source: 'fresh' | 'card';
+  /** `replicas`: inside the real ciphertext's replicas; `slots`: batch slots; `requests`: separate requests. */
+  placement: 'replicas' | 'slots' | 'requests';
+  /** Check samples (replicas: check blocks; slots: check slots per request; requests: check requests). */
+  count: number;
 }
 
 /** Raw input: values in schema order, or by feature name. */
@@ -42,6 +75,7 @@ export interface PredictionResult extends ShownResult {
   timings: Partial<Record<Stage, number>>;
   bytes: { keys: number; up: number; down: number };
   canary: 'passed' | 'off' | 'unavailable';
+  checks?: CheckReport;
   historyId: number;
 }
 
@@ -57,6 +91,7 @@ export interface BatchResult {
   rows: BatchRowResult[];
   timings: Partial<Record<Stage, number>>;
   canary: 'passed' | 'off' | 'unavailable';
+  checks?: CheckReport;
   historyId: number;
 }
 
@@ -71,19 +106,6 @@ interface Exchange {
   keyBytes: number;
 }
 
-/** Output values are CKKS-noisy: the canary compares within the model's published tolerance. */
-function matchesVector(out: ArrayLike<number>, expected: readonly number[], tolerance: number): boolean {
-  return expected.every((e, i) => Math.abs(out[i]! - e) <= tolerance);
-}
-
-function shuffle<T>(items: T[]): T[] {
-  for (let i = items.length - 1; i > 0; i--) {
-    const j = randomInt(i + 1);
-    [items[i], items[j]] = [items[j]!, items[i]!];
-  }
-  return items;
-}
-
 /**
  * The whole prediction, client side: validate, keys (vault), session (upload once), encrypt,
  * evaluate at the provider, check and decrypt, post-process, round, store in the encrypted
@@ -92,6 +114,7 @@ function shuffle<T>(items: T[]): T[] {
 export class PredictionFlow {
   private catalog: CatalogModel[] | null = null;
   private readonly sessions = new Map<string, string>();
+  private readonly clientModels: ClientModels;
 
   constructor(
     private readonly vault: Vault,
@@ -99,7 +122,10 @@ export class PredictionFlow {
     private readonly provider: ProviderClient,
     /** How history names the provider (e.g. "bundled" or the remote URL). */
     private readonly providerLabel: string,
-  ) {}
+    private readonly flowOptions: FlowOptions = {},
+  ) {
+    this.clientModels = flowOptions.clientModels ?? new ClientModels();
+  }
 
   async models(signal?: AbortSignal): Promise<CatalogModel[]> {
     this.catalog ??= await this.provider.catalog(signal ? { signal } : {});
@@ -180,7 +206,7 @@ export class PredictionFlow {
    * that what goes on the network never depends on a decrypted value (a provider that tampers
    * with one answer must not learn from the client's next request whether the answer passed a check).
    */
-  private async send(model: CatalogModel, mode: PlanMode, samples: number[][], timings: Partial<Record<Stage, number>>, options: PredictOptions): Promise<Exchange> {
+  private async send(model: CatalogModel, mode: PlanMode, samples: number[][] | { vector: Float64Array }, timings: Partial<Record<Stage, number>>, options: PredictOptions): Promise<Exchange> {
     const plan: PublicPlan = model.plans[mode];
     const emit = options.onStage;
     let { id, keyBytes } = await this.session(model, mode, timings, options);
@@ -188,7 +214,8 @@ export class PredictionFlow {
     this.checkCancelled(options);
     emit?.({ stage: 'encrypt', state: 'start' });
     let started = performance.now();
-    const request = encryptRequest(pair, plan, samples);
+    // A laid-out slot vector (the real sample with checks in its replicas) or samples to lay out.
+    const request = Array.isArray(samples) ? encryptRequest(pair, plan, samples) : encodeEnvelope({ kind: EnvelopeKind.ciphertexts, fingerprint: plan.params.fingerprint, items: encryptVectors(pair, plan, [samples.vector]) });
     timings.encrypt = (timings.encrypt ?? 0) + (performance.now() - started);
     emit?.({ stage: 'encrypt', state: 'done', ms: timings.encrypt });
     emit?.({ stage: 'evaluate', state: 'start' });
@@ -205,17 +232,17 @@ export class PredictionFlow {
     }
     timings.evaluate = (timings.evaluate ?? 0) + (performance.now() - started);
     emit?.({ stage: 'evaluate', state: 'done', ms: timings.evaluate });
-    return { plan, pair, samples: samples.length, response, up: request.byteLength, down: response.byteLength, keyBytes };
+    return { plan, pair, samples: Array.isArray(samples) ? samples.length : 1, response, up: request.byteLength, down: response.byteLength, keyBytes };
   }
 
-  /** Checks and decrypts an answer of `send`. */
-  private open(exchange: Exchange, timings: Partial<Record<Stage, number>>, options: PredictOptions): Float64Array[] {
+  /** Checks and decrypts an answer of `send`: its outputs, or (`slots`) every decrypted slot. */
+  private open(exchange: Exchange, timings: Partial<Record<Stage, number>>, options: PredictOptions, slots = false): Float64Array[] {
     const emit = options.onStage;
     emit?.({ stage: 'decrypt', state: 'start' });
     const started = performance.now();
     let outputs: Float64Array[];
     try {
-      outputs = decryptResult(exchange.pair, exchange.plan, exchange.response, exchange.samples);
+      outputs = slots ? decryptSlots(exchange.pair, exchange.plan, exchange.response) : decryptResult(exchange.pair, exchange.plan, exchange.response, exchange.samples);
     } catch (err) {
       if (err instanceof HeError && err.code === 'result_out_of_range') {
         throw new FlowError('result_out_of_range', `${err.message}. Either the provider altered the answer, or the input is unlike anything the model was calibrated on; nothing was stored`);
@@ -234,14 +261,29 @@ export class PredictionFlow {
     if (options.signal?.aborted) throw new FlowError('cancelled', 'the prediction was cancelled');
   }
 
-  private canaryOn(model: CatalogModel, options: PredictOptions): 'on' | 'off' | 'unavailable' {
-    const wanted = options.canary ?? this.provider.config.kind === 'remote';
-    if (!wanted) return 'off';
-    return model.testVectors.length > 0 ? 'on' : 'unavailable';
+  /** The checks this prediction carries: none (off), none possible (unavailable), or their source. */
+  private checksFor(model: CatalogModel, options: PredictOptions): { state: 'off' | 'unavailable' } | { state: 'on'; source: CheckSource; own: ModelFile | null } {
+    const wanted = options.canary ?? this.flowOptions.selfLaunched !== true;
+    if (!wanted) return { state: 'off' };
+    const own = this.clientModels.weights(model.id, model.version);
+    const source = checkSource(model, own);
+    return source ? { state: 'on', source, own } : { state: 'unavailable' };
   }
 
-  private wrongResult(model: CatalogModel): FlowError {
-    return new FlowError('provider_wrong_result', `provider returned a wrong result: a known-answer check of ${model.id} failed, so its answers cannot be trusted`);
+  /** Separate check requests for a single prediction: the option, the vault's setting, or 1. */
+  private checkRequests(options: PredictOptions): number {
+    const stored = Number(this.vault.getSetting(SETTING_CHECK_REQUESTS));
+    const n = options.checks ?? (Number.isInteger(stored) && stored >= 1 ? stored : DEFAULT_CHECK_REQUESTS);
+    if (!Number.isInteger(n) || n < 1 || n > MAX_CHECK_REQUESTS) throw new FlowError('input_invalid', `the number of check requests is a whole number from 1 to ${MAX_CHECK_REQUESTS}; got ${n}`);
+    return n;
+  }
+
+  /** A refused prediction: what was checked, what failed, what to do next. */
+  private checkFailed(model: CatalogModel, checked: string, why: string): FlowError {
+    return new FlowError(
+      'provider_check_failed',
+      `the provider's answer was refused: ${checked} for ${model.id}, and ${why}. The provider did not compute ${model.title || model.id} on your data (a tampered model, or a replayed or swapped answer); the result was not shown and nothing was stored. Use another provider, and report this one to whoever runs it`,
+    );
   }
 
   /** One prediction for one patient (or image), end to end. */
@@ -255,26 +297,52 @@ export class PredictionFlow {
     timings.validate = performance.now() - started;
     emit?.({ stage: 'validate', state: 'done', ms: timings.validate });
 
-    const canary = this.canaryOn(model, options);
-    // A canary is a separate request of the same shape, sent in random order with the real one:
-    // the provider sees two fresh ciphertexts and cannot tell which is which.
-    const vector = canary === 'on' ? model.testVectors[randomInt(model.testVectors.length)]! : null;
-    const order = vector ? shuffle([0, 1]) : [0];
-    const sent: { which: number; exchange: Exchange }[] = [];
-    for (const which of order) {
-      this.checkCancelled(options);
-      const sample = which === 0 ? values : vector!.input;
-      sent.push({ which, exchange: await this.send(model, 'single', [sample], timings, options) });
-    }
+    const checks = this.checksFor(model, options);
+    const plan = model.plans.single;
     let real: Float64Array | undefined;
-    for (const { which, exchange } of sent) {
-      const [out] = this.open(exchange, timings, options);
-      if (which === 0) real = out;
-      else if (!matchesVector(out!, vector!.expected, vector!.tolerance)) throw this.wrongResult(model);
+    let report: CheckReport | undefined;
+    const sent: Exchange[] = [];
+    // Checks inside the ciphertext where the layout has replicas and the client has the weights.
+    let replicas: ReplicaChecks | null = null;
+    if (checks.state === 'on' && checks.source.kind === 'fresh' && plan.input.kind === 'vector' && plan.output.kind === 'slots') {
+      const own = this.clientModels.plan((await loadSeal()).seal, checks.source.file, 'single');
+      if (sameLayout(own.public, plan)) replicas = replicaChecks(own, checks.source.file, checks.source.precision, values);
     }
-    const up = sent.reduce((a, x) => a + x.exchange.up, 0);
-    const down = sent.reduce((a, x) => a + x.exchange.down, 0);
-    const keyBytes = sent.reduce((a, x) => a + x.exchange.keyBytes, 0);
+    if (replicas) {
+      this.checkCancelled(options);
+      const exchange = await this.send(model, 'single', { vector: replicas.vector }, timings, options);
+      sent.push(exchange);
+      const [slots] = this.open(exchange, timings, options, true);
+      const read = readReplicaChecks(replicas, slots!);
+      if (!read.ok) throw this.checkFailed(model, `${replicas.checkBlocks.length} fresh check samples were hidden among the copies of your input in the same ciphertext`, read.why);
+      real = read.output;
+      report = { source: 'fresh', placement: 'replicas', count: replicas.checkBlocks.length };
+    } else {
+      // Separate check requests of the same shape, sent in random order with the real one (the
+      // provider sees fresh ciphertexts and cannot tell which is which), all before any answer
+      // is decrypted.
+      const known: (KnownAnswer | null)[] = [null];
+      if (checks.state === 'on') for (let c = this.checkRequests(options); c > 0; c--) known.push(drawKnownAnswer(checks.source, plan));
+      const order = shuffle(known);
+      // All at once (the session first, so that they share it): the provider holds every request
+      // of the prediction before it answers any, and the requests never wait on one another.
+      if (order.length > 1) await this.session(model, 'single', timings, options);
+      this.checkCancelled(options);
+      const exchanges = await Promise.all(order.map((k) => this.send(model, 'single', [k ? k.input : values], timings, options)));
+      const answers = order.map((k, i) => ({ k, exchange: exchanges[i]! }));
+      sent.push(...exchanges);
+      let failed = false;
+      for (const { k, exchange } of answers) {
+        const [out] = this.open(exchange, timings, options);
+        if (!k) real = out;
+        else if (!matches(out!, k)) failed = true;
+      }
+      if (failed) throw this.checkFailed(model, `${known.length - 1} check request${known.length > 2 ? 's' : ''} with ${checks.state === 'on' && checks.source.kind === 'fresh' ? 'fresh inputs whose answers this app computed itself' : "the card's known answers"} went with yours in random order`, 'a check answer did not match its known answer');
+      if (checks.state === 'on') report = { source: checks.source.kind, placement: 'requests', count: known.length - 1 };
+    }
+    const up = sent.reduce((a, x) => a + x.up, 0);
+    const down = sent.reduce((a, x) => a + x.down, 0);
+    const keyBytes = sent.reduce((a, x) => a + x.keyBytes, 0);
     const shown = this.shown(model, real!);
     emit?.({ stage: 'store', state: 'start' });
     started = performance.now();
@@ -289,12 +357,14 @@ export class PredictionFlow {
     });
     timings.store = performance.now() - started;
     emit?.({ stage: 'store', state: 'done', ms: timings.store });
-    return { ...shown, modelId: model.id, modelVersion: model.version, provider: this.providerLabel, timings, bytes: { keys: keyBytes, up, down }, canary: canary === 'on' ? 'passed' : canary, historyId };
+    return { ...shown, modelId: model.id, modelVersion: model.version, provider: this.providerLabel, timings, bytes: { keys: keyBytes, up, down }, canary: checks.state === 'on' ? 'passed' : checks.state, ...(report ? { checks: report } : {}), historyId };
   }
 
   /**
    * Many patients at once in the batch layout (one slot each). Bad rows get a row-level error;
-   * the good rows are still scored. Canaries take random slots among the real ones.
+   * the good rows are still scored. Checks take slots drawn afresh (crypto randomness) for every
+   * request, mixed among the real rows: at least BATCH_MIN_CHECKS, and the free slots up to
+   * BATCH_MAX_CHECKS.
    */
   async predictBatch(modelId: string, rows: readonly RawInput[], options: PredictOptions = {}): Promise<BatchResult> {
     const timings: Partial<Record<Stage, number>> = {};
@@ -311,31 +381,41 @@ export class PredictionFlow {
       }
     });
     timings.validate = performance.now() - started;
-    const canary = this.canaryOn(model, options);
-    const capacity = model.plans.batch.samplesPerRequest;
-    const canariesPerRequest = canary === 'on' ? Math.min(2, model.testVectors.length) : 0;
-    const chunk = Math.max(1, capacity - canariesPerRequest);
+    const checks = this.checksFor(model, options);
+    const plan = model.plans.batch;
+    const capacity = plan.samplesPerRequest;
+    const minChecks = checks.state === 'on' ? Math.min(BATCH_MIN_CHECKS, capacity - 1) : 0;
+    const chunk = Math.max(1, capacity - minChecks);
+    type Slot = { row: number; values: number[] } | { check: KnownAnswer };
     // Every chunk is sent before any answer is decrypted (see `send`).
-    const sent: { slots: ({ row: number; values: number[] } | { canary: number })[]; exchange: Exchange }[] = [];
+    const sent: { slots: Slot[]; exchange: Exchange }[] = [];
+    let perRequest = 0;
     for (let start = 0; start < good.length; start += chunk) {
       this.checkCancelled(options);
       const part = good.slice(start, start + chunk);
-      const slots: ({ row: number; values: number[] } | { canary: number })[] = [...part];
-      for (let c = 0; c < canariesPerRequest; c++) slots.push({ canary: randomInt(model.testVectors.length) });
+      const slots: Slot[] = [...part];
+      if (checks.state === 'on') {
+        const count = Math.max(minChecks, Math.min(BATCH_MAX_CHECKS, capacity - part.length));
+        for (let c = 0; c < count; c++) slots.push({ check: drawKnownAnswer(checks.source, plan) });
+        perRequest = Math.max(perRequest, count);
+      }
       shuffle(slots);
-      const samples = slots.map((s) => ('canary' in s ? model.testVectors[s.canary]!.input : s.values));
+      const samples = slots.map((s) => ('check' in s ? s.check.input : s.values));
       sent.push({ slots, exchange: await this.send(model, 'batch', samples, timings, options) });
       options.onStage?.({ stage: 'evaluate', state: 'progress', transfer: { direction: 'download', loaded: Math.min(good.length, start + chunk), total: good.length } });
     }
+    let failed = 0;
     for (const { slots, exchange } of sent) {
       const outputs = this.open(exchange, timings, options);
       slots.forEach((s, i) => {
         const out = outputs[i]!;
-        if ('canary' in s) {
-          const tv = model.testVectors[s.canary]!;
-          if (!matchesVector(out, tv.expected, tv.tolerance)) throw this.wrongResult(model);
+        if ('check' in s) {
+          if (!matches(out, s.check)) failed++;
         } else results[s.row] = { row: s.row, ok: true, ...this.shown(model, out) };
       });
+    }
+    if (failed > 0 && checks.state === 'on') {
+      throw this.checkFailed(model, `${perRequest} ${checks.source.kind === 'fresh' ? 'fresh check samples, whose answers this app computed itself,' : "of the card's known answers"} were mixed at random positions among your rows in every request`, `${failed} of them did not match their known answer`);
     }
     started = performance.now();
     const historyId = this.vault.addHistory({
@@ -347,7 +427,8 @@ export class PredictionFlow {
       createdAt: new Date().toISOString(),
     });
     timings.store = performance.now() - started;
-    return { modelId: model.id, rows: results, timings, canary: canary === 'on' ? 'passed' : canary, historyId };
+    const report: CheckReport | undefined = checks.state === 'on' ? { source: checks.source.kind, placement: 'slots', count: perRequest } : undefined;
+    return { modelId: model.id, rows: results, timings, canary: checks.state === 'on' ? 'passed' : checks.state, ...(report ? { checks: report } : {}), historyId };
   }
 
   /** Forgets this client's keys at the provider (every session opened in this process). */
