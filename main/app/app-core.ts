@@ -260,7 +260,8 @@ export class AppCore {
     if (this.flow) return this.flow;
     const { config, label } = await this.providerConfig(null);
     this.keyring ??= new ClientKeyring(vault);
-    this.flow = new PredictionFlow(vault, this.keyring, new ProviderClient(config), label);
+    // Checks default off only for the service this app launched itself (any other URL, loopback included, gets them).
+    this.flow = new PredictionFlow(vault, this.keyring, new ProviderClient(config), label, { selfLaunched: config.kind === 'bundled' });
     return this.flow;
   }
 

@@ -157,7 +157,7 @@ export class CliContext {
     const vault = await this.unlockedVault();
     const provider = await providerPromise;
     this.keyring ??= new ClientKeyring(vault);
-    return { flow: new PredictionFlow(vault, this.keyring, provider, this.providerLabel), vault, keyring: this.keyring };
+    return { flow: new PredictionFlow(vault, this.keyring, provider, this.providerLabel, { selfLaunched: this.providerTarget().kind === 'launch' }), vault, keyring: this.keyring };
   }
 
   /** Closes what was opened: key ring (SEAL memory), vault (data key zeroed), bundled service. */

@@ -2,9 +2,9 @@
 // places in main/ that touch a secret key.
 import { encodeKeyEnvelope } from '../../he-core/index.js';
 import type { PublicPlan } from '../../he-core/index.js';
-import { ClientKeyPair, decryptResult, encryptRequest } from '../../he-core/client/index.js';
+import { ClientKeyPair, decryptResult, decryptSlots, encryptRequest, encryptVectors } from '../../he-core/client/index.js';
 
-export { ClientKeyPair, decryptResult, encryptRequest };
+export { ClientKeyPair, decryptResult, decryptSlots, encryptRequest, encryptVectors };
 
 export function encodeKeyEnvelopeFor(pair: ClientKeyPair, plan: PublicPlan): { bytes: Uint8Array; ms: number } {
   const generated = pair.createEvaluationKeys(plan);

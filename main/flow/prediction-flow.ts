@@ -5,6 +5,7 @@ import type { ProviderClient, TransferProgress } from '../provider/provider-clie
 import type { Vault } from '../vault/index.js';
 import type { ClientKeyring } from './client-keys.js';
 import { FlowError } from './errors.js';
+import { checkCatalog } from './trust.js';
 import { ClientModels, checkSource, drawKnownAnswer, matches, readReplicaChecks, replicaChecks, sameLayout, shuffle } from './checks.js';
 import type { CheckSource, KnownAnswer, ReplicaChecks } from './checks.js';
 import { decryptResult, decryptSlots, encryptRequest, encryptVectors } from './he-client.js';
@@ -128,7 +129,8 @@ export class PredictionFlow {
   }
 
   async models(signal?: AbortSignal): Promise<CatalogModel[]> {
-    this.catalog ??= await this.provider.catalog(signal ? { signal } : {});
+    // Signed cards verified, publishers trusted or pinned; known answers only from such cards (trust.ts).
+    this.catalog ??= checkCatalog(await this.provider.catalog(signal ? { signal } : {}), { vault: this.vault, providerUrl: this.provider.config.url });
     return this.catalog;
   }
 

@@ -7,6 +7,7 @@ import { ClientKeyring } from '../../main/flow/client-keys.js';
 import { PredictionFlow } from '../../main/flow/prediction-flow.js';
 import { ProviderClient } from '../../main/provider/provider-client.js';
 import type { ProviderConfig } from '../../main/provider/provider-client.js';
+import type { FlowOptions } from '../../main/flow/prediction-flow.js';
 
 export const PASSPHRASE = 'correct horse battery staple';
 
@@ -19,11 +20,11 @@ export interface ClientRig {
 }
 
 /** A fresh vault in a temporary folder (scrypt at its floor, for speed) and a flow against `config`. */
-export async function clientRig(config: ProviderConfig, label = config.kind): Promise<ClientRig> {
+export async function clientRig(config: ProviderConfig, label: string = config.kind, flowOptions: FlowOptions = {}): Promise<ClientRig> {
   const dir = mkdtempSync(join(tmpdir(), 'ciphercare-client-'));
   const vault = await Vault.create(dir, PASSPHRASE, { kdf: SCRYPT_FLOOR });
   const keyring = new ClientKeyring(vault);
-  const flow = new PredictionFlow(vault, keyring, new ProviderClient(config), label);
+  const flow = new PredictionFlow(vault, keyring, new ProviderClient(config), label, flowOptions);
   return {
     dir,
     vault,

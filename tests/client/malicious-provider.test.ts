@@ -1,6 +1,4 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, request } from 'node:http';
-import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
@@ -8,10 +6,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EnvelopeKind, compile, decodeEnvelope, encodeEnvelope, loadSeal, packedResultBytes, weightsHash } from '../../he-core/index.js';
 import type { DenseLayer, ModelFile } from '../../he-core/index.js';
 import { FlowError } from '../../main/flow/errors.js';
+import { ClientModels } from '../../main/flow/checks.js';
 import { DEFAULT_MODELS_DIR } from '../../mock-service/config.js';
 import { startService } from '../../mock-service/service.js';
 import type { RunningService } from '../../mock-service/service.js';
 import { clientRig } from './fixtures.js';
+import { rewritingProxy } from './tampering-proxy.js';
 
 const silent = pino({ level: 'silent' });
 const bc = JSON.parse(readFileSync(join(DEFAULT_MODELS_DIR, 'breast-cancer.json'), 'utf8')) as ModelFile;
@@ -35,72 +35,21 @@ describe('a provider that does not run the model it advertises', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('is caught by the canary check (single and batch), and nothing is stored', async () => {
+  it('is caught by the known-answer checks (single and batch), and nothing is stored', async () => {
     const rig = await clientRig({ kind: 'bundled', url: service.url, credential: service.token! });
     try {
       const single = await rig.flow.predict('breast-cancer', sample, { canary: true }).catch((e: unknown) => e);
       expect(single).toBeInstanceOf(FlowError);
-      expect((single as FlowError).code).toBe('provider_wrong_result');
-      expect((single as FlowError).message).toMatch(/provider returned a wrong result/);
+      expect((single as FlowError).code).toBe('provider_check_failed');
+      expect((single as FlowError).message).toMatch(/the provider's answer was refused/);
       const batch = await rig.flow.predictBatch('breast-cancer', [sample, sample, sample], { canary: true }).catch((e: unknown) => e);
-      expect((batch as FlowError).code).toBe('provider_wrong_result');
+      expect((batch as FlowError).code).toBe('provider_check_failed');
       expect(rig.vault.listHistory().entries).toHaveLength(0);
     } finally {
       rig.close();
     }
   }, 120_000);
 });
-
-/**
- * A proxy in front of a real service that rewrites prediction exchanges: `answer` gets the request
- * body and a function that forwards it, and returns the body the client receives.
- */
-async function rewritingProxy(service: RunningService, answer: (request: Buffer, forward: () => Promise<Buffer>) => Promise<Buffer>): Promise<{ url: string; close(): Promise<void> }> {
-  const target = new URL(service.url);
-  const forward = (req: IncomingMessage, body: Buffer, res: ServerResponse | null): Promise<Buffer> =>
-    new Promise((resolve, reject) => {
-      const upstream = request({ host: target.hostname, port: target.port, path: req.url, method: req.method, headers: { ...req.headers, host: target.host } }, (up) => {
-        if (res) {
-          res.writeHead(up.statusCode ?? 502, up.headers);
-          up.pipe(res);
-          up.on('end', () => resolve(Buffer.alloc(0)));
-          return;
-        }
-        const chunks: Buffer[] = [];
-        up.on('data', (c: Buffer) => chunks.push(c));
-        up.on('end', () => resolve(Buffer.concat(chunks)));
-      });
-      upstream.on('error', reject);
-      upstream.end(body);
-    });
-  const proxy: Server = createServer((req: IncomingMessage, res: ServerResponse) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const body = Buffer.concat(chunks);
-      if (!req.url?.endsWith('/predictions')) {
-        void forward(req, body, res);
-        return;
-      }
-      answer(body, () => forward(req, body, null)).then(
-        (out) => {
-          res.writeHead(200, { 'content-type': 'application/vnd.ciphercare.envelope' });
-          res.end(out);
-        },
-        () => {
-          res.writeHead(502);
-          res.end();
-        },
-      );
-    });
-  });
-  await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
-  const address = proxy.address();
-  return {
-    url: `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`,
-    close: () => new Promise<void>((resolve) => proxy.close(() => resolve())),
-  };
-}
 
 describe('a provider that echoes the request ciphertext as the answer', () => {
   let service: RunningService;
@@ -181,9 +130,10 @@ describe('a provider that shifts the answer beyond the model\'s range', () => {
   }, 120_000);
 
   // What goes on the network must not depend on a decrypted value: every request of a prediction
-  // is sent before any answer is checked, whatever the order of the real one and the canary.
-  it('sees every request of a prediction (real and canary; every chunk of a batch) before any answer is refused', async () => {
-    const rig = await clientRig({ kind: 'bundled', url: proxy.url, credential: service.token! });
+  // is sent before any answer is checked, whatever the order of the real one and the checks.
+  // Checks as separate requests: a client without the model's weights (the card's known answers).
+  it('sees every request of a prediction (real and checks; every chunk of a batch) before any answer is refused', async () => {
+    const rig = await clientRig({ kind: 'bundled', url: proxy.url, credential: service.token! }, 'bundled', { clientModels: new ClientModels(null) });
     try {
       for (let run = 0; run < 4; run++) {
         predictions = 0;

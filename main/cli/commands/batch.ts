@@ -19,8 +19,8 @@ export function registerBatch(program: Command, withContext: WithContext): void 
     .requiredOption('--model <id>', 'model id (see `ciphercare models`)')
     .requiredOption('--csv <in.csv>', 'input CSV: a header of feature names (any order; extra columns ignored), one patient per row')
     .requiredOption('--out <out.csv>', 'output CSV: row, status (ok|error), the result columns, error')
-    .option('--canary', 'mix known-answer canaries into the requests (default: on for remote providers)')
-    .option('--no-canary', 'send no canary')
+    .option('--canary', 'mix known-answer checks into every request at random slots (default: on unless the provider is the service this command launched)')
+    .option('--no-canary', 'send no checks')
     .option('--deadline <seconds>', 'overall time limit of each provider call (default: scaled from the model\'s expected cost, at least 30 s; or the vault setting provider.deadline_seconds)', parseDeadlineSeconds)
     .action(
       withContext(async (ctx, flags: { model: string; csv: string; out: string; canary?: boolean; deadline?: number }) => {

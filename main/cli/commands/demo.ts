@@ -73,7 +73,7 @@ export function registerDemo(program: Command, withContext: WithContext): void {
           // A throwaway vault: random passphrase (never shown), scrypt at its floor since it lives for seconds.
           vault = await Vault.create(dir, randomBytes(24).toString('base64url'), { kdf: SCRYPT_FLOOR });
           keyring = new ClientKeyring(vault);
-          const flow = new PredictionFlow(vault, keyring, await providerPromise, ctx.providerLabel);
+          const flow = new PredictionFlow(vault, keyring, await providerPromise, ctx.providerLabel, { selfLaunched: ctx.providerTarget().kind === 'launch' });
           for (const model of models) {
             const input = model.testVectors[0]!.input;
             const progress = new StageProgress(ctx.progress, model.id);

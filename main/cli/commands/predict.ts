@@ -1,13 +1,29 @@
 import fs from 'node:fs';
 import type { Command } from 'commander';
 import type { CatalogModel } from '../../../he-core/index.js';
-import type { RawInput, Stage } from '../../flow/prediction-flow.js';
+import { DEFAULT_CHECK_REQUESTS, MAX_CHECK_REQUESTS, SETTING_CHECK_REQUESTS } from '../../flow/prediction-flow.js';
+import type { CheckReport, RawInput, Stage } from '../../flow/prediction-flow.js';
 import { CliError } from '../errors.js';
 import { parseNumber } from '../../flow/csv.js';
 import { describeResult, ms, resultFields, roundMs, roundTimings } from '../output.js';
 import { StageProgress } from '../progress.js';
 import type { WithContext } from '../program.js';
 import { parseDeadlineSeconds } from '../context.js';
+
+/** `--checks N`: separate check requests, 1 to MAX_CHECK_REQUESTS. */
+function parseChecks(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1 || n > MAX_CHECK_REQUESTS) throw new CliError(`--checks takes a whole number from 1 to ${MAX_CHECK_REQUESTS} (got "${value}")`);
+  return n;
+}
+
+/** What the checks of a passed prediction were. */
+function checkLine(checks: CheckReport | undefined): string {
+  if (!checks) return 'the provider answered every known-answer check correctly';
+  const source = checks.source === 'fresh' ? 'fresh checks whose answers this app computed' : "the card's known answers";
+  if (checks.placement === 'replicas') return `${checks.count} ${source}, inside the same ciphertext as your input`;
+  return `${checks.count} ${source}, as separate requests in random order`;
+}
 
 /** `--set name=value`, repeatable. */
 function collectSet(value: string, previous: Record<string, number> = {}): Record<string, number> {
@@ -79,11 +95,12 @@ export function registerPredict(program: Command, withContext: WithContext): voi
     .requiredOption('--model <id>', 'model id (see `ciphercare models`)')
     .option('--input <file.json>', 'input values: {"name": value, …} or an array in schema order (an image: its pixel values)')
     .option('--set <name=value>', 'one input value (repeat for every field)', collectSet)
-    .option('--canary', 'mix known-answer canaries into the request (default: on for remote providers)')
-    .option('--no-canary', 'send no canary')
+    .option('--canary', 'send known-answer checks with the request (default: on unless the provider is the service this command launched)')
+    .option('--no-canary', 'send no checks')
+    .option('--checks <n>', `separate check requests where the model's layout has no room for checks inside the ciphertext (mnist-cnn): 1 to ${MAX_CHECK_REQUESTS} (default: the vault setting ${SETTING_CHECK_REQUESTS}, else ${DEFAULT_CHECK_REQUESTS})`, parseChecks)
     .option('--deadline <seconds>', 'overall time limit of each provider call (default: scaled from the model\'s expected cost, at least 30 s; or the vault setting provider.deadline_seconds)', parseDeadlineSeconds)
     .action(
-      withContext(async (ctx, flags: { model: string; input?: string; set?: Record<string, number>; canary?: boolean; deadline?: number }) => {
+      withContext(async (ctx, flags: { model: string; input?: string; set?: Record<string, number>; canary?: boolean; checks?: number; deadline?: number }) => {
         const input = assembleInput(flags);
         ctx.deadlineMs = flags.deadline;
         const { flow } = await ctx.flow();
@@ -94,7 +111,7 @@ export function registerPredict(program: Command, withContext: WithContext): voi
         const started = performance.now();
         let result;
         try {
-          result = await flow.predict(model.id, input, { signal: ctx.abort.signal, onStage: progress.onStage, ...(flags.canary !== undefined ? { canary: flags.canary } : {}) });
+          result = await flow.predict(model.id, input, { signal: ctx.abort.signal, onStage: progress.onStage, ...(flags.canary !== undefined ? { canary: flags.canary } : {}), ...(flags.checks !== undefined ? { checks: flags.checks } : {}) });
         } finally {
           progress.stop();
         }
@@ -111,6 +128,7 @@ export function registerPredict(program: Command, withContext: WithContext): voi
             ms: roundMs(total),
             bytes: result.bytes,
             canary: result.canary,
+            ...(result.checks ? { checks: result.checks } : {}),
             historyId: result.historyId,
             privacy: 'the provider never saw your data: it computed on ciphertexts only',
           });
@@ -119,7 +137,7 @@ export function registerPredict(program: Command, withContext: WithContext): voi
         ctx.out.line(`${model.title} (${model.id} ${model.version}), provider: ${result.provider}`);
         ctx.out.line(`  result   ${model.task === 'regression' ? `${model.output.labels[0]}: ` : ''}${describeResult(model, result)}`);
         ctx.out.line(`  stages   ${stageLine(result.timings, total)}`);
-        ctx.out.line(`  canary   ${result.canary === 'passed' ? 'passed (the provider answered a known-answer test correctly)' : result.canary}`);
+        ctx.out.line(`  canary   ${result.canary === 'passed' ? `passed (${checkLine(result.checks)})` : result.canary}`);
         ctx.out.line(`  saved    history entry ${result.historyId} (encrypted)`);
         ctx.out.line('The provider never saw your data: it computed on ciphertexts, and only this machine holds the key.');
       }),
