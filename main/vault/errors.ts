@@ -10,6 +10,8 @@ export type VaultErrorCode =
   | 'kdf_downgrade'
   | 'kdf_unsupported'
   | 'row_tampered'
+  | 'key_record_damaged'
+  | 'changes_lost'
   | 'backup_invalid'
   | 'keychain_insecure'
   | 'keychain_unavailable'

@@ -18,12 +18,13 @@ export const SCRYPT_FLOOR: ScryptParams = Object.freeze({ N: 2 ** 15, r: 8, p: 1
 export const SCRYPT_DEFAULT: ScryptParams = Object.freeze({ N: 2 ** 17, r: 8, p: 1 });
 
 /**
- * The ceiling, so that a modified file cannot make unlocking exhaust memory or hang: 1 GiB
- * of scrypt memory at most.
+ * The ceilings, so that a modified file cannot make unlocking exhaust memory or take minutes
+ * (raising r and p in the file once made an unlock take 35 s). Memory: 128 * N * r at most
+ * 512 MiB. Work, which scrypt's time follows: N * r * p at most 4x the default (about 2 s where
+ * the default takes 0.5 s). r and p alone: 16 and 4. Checked before any derivation, so a file
+ * over them is refused in microseconds.
  */
-const MAX_SCRYPT_MEMORY = 2 ** 30;
-const MAX_R = 32;
-const MAX_P = 16;
+export const SCRYPT_CEILING = Object.freeze({ memoryBytes: 2 ** 29, work: 4 * SCRYPT_DEFAULT.N * SCRYPT_DEFAULT.r * SCRYPT_DEFAULT.p, r: 16, p: 4 });
 
 export const SALT_BYTES = 16;
 export const DERIVED_KEY_BYTES = 32;
@@ -44,8 +45,14 @@ export function checkScryptParams(params: ScryptParams, source: KdfSource): void
       { N, r, p, floor: { ...SCRYPT_FLOOR } },
     );
   }
-  if (scryptMemory(params) > MAX_SCRYPT_MEMORY || r > MAX_R || p > MAX_P) {
-    throw new VaultError('kdf_unsupported', `The scrypt parameters in the ${source} (N=${N}, r=${r}, p=${p}) ask for more memory or time than CipherCare allows (at most 1 GiB, r <= ${MAX_R}, p <= ${MAX_P}). The ${source} may have been modified.`, { N, r, p });
+  const { memoryBytes, work, r: maxR, p: maxP } = SCRYPT_CEILING;
+  if (scryptMemory(params) > memoryBytes || N * r * p > work || r > maxR || p > maxP) {
+    throw new VaultError(
+      'kdf_unsupported',
+      `The scrypt parameters in the ${source} (N=${N}, r=${r}, p=${p}) ask for more memory or time than CipherCare ever writes (at most ${memoryBytes / 2 ** 20} MiB, N*r*p <= ${work}, r <= ${maxR}, p <= ${maxP}). ` +
+        `Refusing them without trying: the ${source} was probably modified. Restore it from a backup.`,
+      { N, r, p, reason: 'above_ceiling', ceiling: { ...SCRYPT_CEILING } },
+    );
   }
 }
 

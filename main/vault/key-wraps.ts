@@ -2,7 +2,9 @@ import type Database from 'better-sqlite3';
 import { DATA_KEY_BYTES, associatedData, seal, unseal } from './crypto.js';
 import { VaultError } from './errors.js';
 import type { KdfSource, ScryptParams } from './kdf.js';
-import { deriveKey, newSalt } from './kdf.js';
+import { checkScryptParams, deriveKey, newSalt } from './kdf.js';
+import { checkKeyRecord, keyRecordCheck } from './key-record.js';
+import type { KeyRecordFields } from './key-record.js';
 import type { KeyWrapper } from './key-wrapper.js';
 
 /** The data key wrapped under a passphrase-derived key, with what is needed to derive it again. */
@@ -12,15 +14,11 @@ export interface PassphraseWrap {
   readonly wrapped: Buffer;
 }
 
-interface KeyWrapRow {
-  kdf: string | null;
-  kdf_n: number | null;
-  kdf_r: number | null;
-  kdf_p: number | null;
-  salt: Buffer | null;
-  wrapper_name: string | null;
-  wrapped_key: Buffer;
+interface KeyWrapRow extends KeyRecordFields {
+  record_check: Buffer | null;
 }
+
+const SELECT_WRAP = 'SELECT method, kdf, kdf_n, kdf_r, kdf_p, salt, wrapper_name, wrapped_key, record_check FROM key_wraps WHERE method = ?';
 
 /** The identity of the wrapped data key; the wrapping key already depends on salt and parameters. */
 const PASSPHRASE_WRAP_AD = associatedData('key_wraps', 'passphrase', 'data_key');
@@ -52,12 +50,25 @@ export async function unwrapWithPassphrase(wrap: PassphraseWrap, passphrase: str
   }
 }
 
+/**
+ * Reads and checks the passphrase record, in order and before any derivation: present
+ * (`not_a_vault`), scrypt parameters within floor and ceiling (`kdf_downgrade`,
+ * `kdf_unsupported`), sizes and checksum (`key_record_damaged`). What fails after this, when the
+ * passphrase is tried, can only be the passphrase.
+ */
 export function readPassphraseWrap(db: Database.Database): PassphraseWrap {
-  const row = db.prepare<[], KeyWrapRow>("SELECT kdf, kdf_n, kdf_r, kdf_p, salt, wrapper_name, wrapped_key FROM key_wraps WHERE method = 'passphrase'").get();
+  const row = db.prepare<[string], KeyWrapRow>(SELECT_WRAP).get('passphrase');
   if (row === undefined || row.kdf !== 'scrypt' || row.kdf_n === null || row.kdf_r === null || row.kdf_p === null || !Buffer.isBuffer(row.salt) || !Buffer.isBuffer(row.wrapped_key)) {
     throw new VaultError('not_a_vault', 'The vault has no usable passphrase key record; restore it from a backup.', { reason: 'incomplete' });
   }
-  return { params: { N: row.kdf_n, r: row.kdf_r, p: row.kdf_p }, salt: row.salt, wrapped: row.wrapped_key };
+  const params = { N: row.kdf_n, r: row.kdf_r, p: row.kdf_p };
+  checkScryptParams(params, 'vault file');
+  checkKeyRecord(row, row.record_check);
+  return { params, salt: row.salt, wrapped: row.wrapped_key };
+}
+
+function passphraseRecord(wrap: PassphraseWrap): KeyRecordFields {
+  return { method: 'passphrase', kdf: 'scrypt', kdf_n: wrap.params.N, kdf_r: wrap.params.r, kdf_p: wrap.params.p, salt: wrap.salt, wrapper_name: null, wrapped_key: wrap.wrapped };
 }
 
 /**
@@ -67,12 +78,12 @@ export function readPassphraseWrap(db: Database.Database): PassphraseWrap {
 export function writePassphraseWrap(db: Database.Database, wrap: PassphraseWrap, replacing?: PassphraseWrap): void {
   const now = new Date().toISOString();
   if (replacing === undefined) {
-    db.prepare("INSERT INTO key_wraps (method, kdf, kdf_n, kdf_r, kdf_p, salt, wrapped_key, updated_at) VALUES ('passphrase', 'scrypt', ?, ?, ?, ?, ?, ?)")
-      .run(wrap.params.N, wrap.params.r, wrap.params.p, wrap.salt, wrap.wrapped, now);
+    db.prepare("INSERT INTO key_wraps (method, kdf, kdf_n, kdf_r, kdf_p, salt, wrapped_key, record_check, updated_at) VALUES ('passphrase', 'scrypt', ?, ?, ?, ?, ?, ?, ?)")
+      .run(wrap.params.N, wrap.params.r, wrap.params.p, wrap.salt, wrap.wrapped, keyRecordCheck(passphraseRecord(wrap)), now);
     return;
   }
-  const result = db.prepare("UPDATE key_wraps SET kdf_n = ?, kdf_r = ?, kdf_p = ?, salt = ?, wrapped_key = ?, updated_at = ? WHERE method = 'passphrase' AND wrapped_key = ?")
-    .run(wrap.params.N, wrap.params.r, wrap.params.p, wrap.salt, wrap.wrapped, now, replacing.wrapped);
+  const result = db.prepare("UPDATE key_wraps SET kdf_n = ?, kdf_r = ?, kdf_p = ?, salt = ?, wrapped_key = ?, record_check = ?, updated_at = ? WHERE method = 'passphrase' AND wrapped_key = ?")
+    .run(wrap.params.N, wrap.params.r, wrap.params.p, wrap.salt, wrap.wrapped, keyRecordCheck(passphraseRecord(wrap)), now, replacing.wrapped);
   if (result.changes !== 1) {
     throw new VaultError('wrong_passphrase', 'The passphrase was changed by another window or process meanwhile; unlock with the current passphrase and try again.');
   }
@@ -97,15 +108,17 @@ export function writeKeychainWrap(db: Database.Database, wrapper: KeyWrapper, da
   const same = back.equals(dataKey);
   back.fill(0);
   if (!same) throw new VaultError('keychain_unavailable', `The system keychain "${wrapper.name}" did not return the key it was given; keychain unlock was not enabled.`, { wrapper: wrapper.name });
-  db.prepare("INSERT OR REPLACE INTO key_wraps (method, wrapper_name, wrapped_key, updated_at) VALUES ('keychain', ?, ?, ?)").run(wrapper.name, blob, new Date().toISOString());
+  const check = keyRecordCheck({ method: 'keychain', kdf: null, kdf_n: null, kdf_r: null, kdf_p: null, salt: null, wrapper_name: wrapper.name, wrapped_key: blob });
+  db.prepare("INSERT OR REPLACE INTO key_wraps (method, wrapper_name, wrapped_key, record_check, updated_at) VALUES ('keychain', ?, ?, ?, ?)").run(wrapper.name, blob, check, new Date().toISOString());
 }
 
 export function readKeychainWrap(db: Database.Database, wrapper: KeyWrapper): Buffer {
   assertSecure(wrapper);
-  const row = db.prepare<[], KeyWrapRow>("SELECT kdf, kdf_n, kdf_r, kdf_p, salt, wrapper_name, wrapped_key FROM key_wraps WHERE method = 'keychain'").get();
+  const row = db.prepare<[string], KeyWrapRow>(SELECT_WRAP).get('keychain');
   if (row === undefined || !Buffer.isBuffer(row.wrapped_key)) {
     throw new VaultError('keychain_unavailable', 'Keychain unlock is not set up for this vault. Unlock with the passphrase, then enable it.');
   }
+  checkKeyRecord(row, row.record_check);
   if (row.wrapper_name !== wrapper.name) {
     // Signal's lesson: a changed backend (say, from libsecret to kwallet) is noticed, not guessed around.
     throw new VaultError('keychain_unavailable', `Keychain unlock was set up with "${row.wrapper_name ?? '?'}" but the system now offers "${wrapper.name}". Unlock with the passphrase, then enable keychain unlock again.`, { stored: row.wrapper_name, offered: wrapper.name });

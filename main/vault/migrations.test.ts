@@ -1,8 +1,9 @@
+import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { isVaultError } from './errors.js';
-import { FAST, PASSPHRASE, sha256File, useScratch } from './fixtures/test-vault.js';
+import { FAST, PASSPHRASE, sampleEntry, sha256File, useScratch } from './fixtures/test-vault.js';
 import type { Migration } from './migrations.js';
 import { LATEST_SCHEMA_VERSION, MIGRATIONS, VAULT_APPLICATION_ID, migrate, schemaVersion } from './migrations.js';
 import { Vault } from './vault.js';
@@ -15,7 +16,26 @@ function tables(db: Database.Database): string[] {
 const EXPECTED_TABLES: Record<number, string[]> = {
   1: ['key_wraps', 'secret_keys', 'secret_settings', 'settings', 'vault_meta'],
   2: ['history', 'key_wraps', 'secret_keys', 'secret_settings', 'settings', 'vault_meta'],
+  3: ['history', 'key_wraps', 'secret_key_sequence', 'secret_keys', 'secret_settings', 'settings', 'vault_commits', 'vault_meta'],
 };
+
+interface RawRows {
+  history: unknown[];
+  secretKeys: unknown[];
+  keyWraps: unknown[];
+  settings: unknown[];
+  meta: unknown[];
+}
+
+function rawRows(db: Database.Database): RawRows {
+  return {
+    history: db.prepare('SELECT id, model_id, model_version, provider, created_at, input, result FROM history ORDER BY id').all(),
+    secretKeys: db.prepare('SELECT fingerprint, version, created_at, sealed FROM secret_keys ORDER BY fingerprint, version').all(),
+    keyWraps: db.prepare('SELECT method, kdf, kdf_n, kdf_r, kdf_p, salt, wrapper_name, wrapped_key, updated_at FROM key_wraps ORDER BY method').all(),
+    settings: db.prepare('SELECT name, value FROM settings ORDER BY name').all(),
+    meta: db.prepare('SELECT singleton, vault_id, created_at, key_check FROM vault_meta').all(),
+  };
+}
 
 describe('migrations', () => {
   const scratch = useScratch();
@@ -50,6 +70,56 @@ describe('migrations', () => {
     } finally {
       db.close();
     }
+  });
+
+  it('migration 3 keeps every row, id and byte of a populated version-2 vault, and gives each key record its checksum', () => {
+    const db = new Database(':memory:');
+    try {
+      migrate(db, MIGRATIONS, 2);
+      db.prepare("INSERT INTO vault_meta VALUES (1, 'v-1', '2026-01-01T00:00:00.000Z', x'0102')").run();
+      db.prepare("INSERT INTO key_wraps (method, kdf, kdf_n, kdf_r, kdf_p, salt, wrapped_key, updated_at) VALUES ('passphrase', 'scrypt', 32768, 8, 1, randomblob(16), randomblob(60), 't')").run();
+      db.prepare("INSERT INTO key_wraps (method, wrapper_name, wrapped_key, updated_at) VALUES ('keychain', 'memory', randomblob(80), 't')").run();
+      const history = db.prepare("INSERT INTO history (id, model_id, model_version, provider, created_at, input, result) VALUES (?, 'm', '1', 'p', 't', randomblob(40), randomblob(40))");
+      // Ids with gaps, and the newest deleted: ids are identity (bound in each row's seal).
+      for (const id of [1, 2, 5, 9, 10]) history.run(id);
+      db.prepare('DELETE FROM history WHERE id = 10').run();
+      const key = db.prepare("INSERT INTO secret_keys VALUES (?, ?, 't', randomblob(50))");
+      for (const [fp, version] of [['a', 1], ['a', 2], ['a', 3], ['b', 1]] as const) key.run(fp, version);
+      db.prepare("INSERT INTO settings VALUES ('provider.url', 'https://x')").run();
+      const before = rawRows(db);
+
+      expect(migrate(db, MIGRATIONS, 3)).toBe(3);
+      expect(rawRows(db)).toEqual(before);
+      expect(db.prepare('SELECT fingerprint, last_version FROM secret_key_sequence ORDER BY fingerprint').all()).toEqual([{ fingerprint: 'a', last_version: 3 }, { fingerprint: 'b', last_version: 1 }]);
+      const checks = db.prepare<[], { method: string; n: number }>('SELECT method, length(record_check) AS n FROM key_wraps ORDER BY method').all();
+      expect(checks).toEqual([{ method: 'keychain', n: 32 }, { method: 'passphrase', n: 32 }]);
+      // History ids: the deleted newest id (10) is not given again.
+      const next = Number(db.prepare("INSERT INTO history (model_id, model_version, provider, created_at, input, result) VALUES ('m', '1', 'p', 't', x'', x'')").run().lastInsertRowid);
+      expect(next).toBe(11);
+      // Every change is counted from now on, by triggers.
+      const counted = db.prepare<[], { changes: number }>('SELECT changes FROM vault_commits').get()?.changes ?? -1;
+      db.prepare("UPDATE settings SET value = 'https://y'").run();
+      expect(db.prepare<[], { changes: number }>('SELECT changes FROM vault_commits').get()?.changes).toBe(counted + 1);
+    } finally {
+      db.close();
+    }
+  });
+
+  it('ids are never reused: deleting the newest history row or key version, the next one is above every id ever given', async () => {
+    const vault = scratch.track(await Vault.create(scratch.dir(), PASSPHRASE, FAST));
+    const ids = [1, 2, 3].map((n) => vault.addHistory(sampleEntry(n)));
+    const versions = [1, 2, 3].map(() => vault.putSecretKey('fp', randomBytes(32)).version);
+    expect(versions).toEqual([1, 2, 3]);
+    const everUsed = Math.max(...ids);
+    // Deleted behind the vault's back (there is no delete API): a later write must not take the number.
+    const raw = new Database(vault.file);
+    raw.prepare('DELETE FROM history WHERE id = ?').run(everUsed);
+    raw.prepare("DELETE FROM secret_keys WHERE fingerprint = 'fp' AND version = 3").run();
+    raw.close();
+    const next = vault.addHistory(sampleEntry(4));
+    expect(next).toBeGreaterThan(everUsed);
+    expect(vault.putSecretKey('fp', randomBytes(32)).version).toBe(4);
+    expect(vault.listHistory().unreadable).toEqual([]);
   });
 
   it('apply each migration in its own transaction: a failing one leaves the previous version intact', () => {

@@ -1,5 +1,7 @@
 import type Database from 'better-sqlite3';
 import { VaultError } from './errors.js';
+import { keyRecordCheck } from './key-record.js';
+import type { KeyRecordFields } from './key-record.js';
 
 /**
  * The SQLite `application_id` of a vault ("CCVT"), written by migration 1. A file without it
@@ -17,8 +19,8 @@ export interface Migration {
 /**
  * Numbered schema migrations. Append only: a released migration is never edited, since
  * vaults in the field have already run it. Tables are STRICT, so a value of the wrong type
- * cannot be stored even by a buggy caller. Migrations change the schema only: they run
- * before unlocking, without the data key.
+ * cannot be stored even by a buggy caller. Migrations run before unlocking, without the data
+ * key: they change the schema and may fill columns computed from clear fields (3: checksums).
  */
 export const MIGRATIONS: readonly Migration[] = [
   {
@@ -82,6 +84,38 @@ export const MIGRATIONS: readonly Migration[] = [
         ) STRICT;
         CREATE INDEX history_by_time ON history (created_at DESC, id DESC);
       `);
+    },
+  },
+  {
+    version: 3,
+    name: 'ids never reused, commit counter, key record checksums',
+    up: (db) => {
+      // history has never reused an id (AUTOINCREMENT since 2); secret key versions were
+      // max(version) + 1, so deleting the newest version (or losing it with a WAL) let the next
+      // key take its number. secret_key_sequence remembers the highest version ever given.
+      // vault_commits counts every row change, by triggers, so that no writer can forget it; the
+      // commit marker beside the file (commit-marker.ts) holds the count last committed.
+      db.exec(`
+        CREATE TABLE secret_key_sequence (
+          fingerprint TEXT PRIMARY KEY,
+          last_version INTEGER NOT NULL CHECK (last_version >= 1)
+        ) STRICT;
+        INSERT INTO secret_key_sequence (fingerprint, last_version) SELECT fingerprint, max(version) FROM secret_keys GROUP BY fingerprint;
+        CREATE TABLE vault_commits (
+          singleton INTEGER PRIMARY KEY CHECK (singleton = 1),
+          changes INTEGER NOT NULL CHECK (changes >= 0)
+        ) STRICT;
+        INSERT INTO vault_commits (singleton, changes) VALUES (1, 0);
+        ALTER TABLE key_wraps ADD COLUMN record_check BLOB;
+      `);
+      const rows = db.prepare<[], KeyRecordFields>('SELECT method, kdf, kdf_n, kdf_r, kdf_p, salt, wrapper_name, wrapped_key FROM key_wraps').all();
+      const update = db.prepare('UPDATE key_wraps SET record_check = ? WHERE method = ?');
+      for (const row of rows) update.run(keyRecordCheck(row), row.method);
+      for (const table of ['vault_meta', 'key_wraps', 'secret_keys', 'secret_key_sequence', 'settings', 'secret_settings', 'history']) {
+        for (const event of ['INSERT', 'UPDATE', 'DELETE']) {
+          db.exec(`CREATE TRIGGER count_${table}_${event.toLowerCase()} AFTER ${event} ON ${table} BEGIN UPDATE vault_commits SET changes = changes + 1; END;`);
+        }
+      }
     },
   },
 ];

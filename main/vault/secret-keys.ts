@@ -30,10 +30,13 @@ export function putSecretKey(db: Database.Database, dataKey: Buffer, fingerprint
   checkName(fingerprint, 'parameter fingerprint');
   if (!(bytes instanceof Uint8Array) || bytes.length === 0) throw new VaultError('invalid_argument', 'The secret key must be non-empty bytes.');
   return db.transaction(() => {
-    const latest = db.prepare<[string], { v: number | null }>('SELECT max(version) AS v FROM secret_keys WHERE fingerprint = ?').get(fingerprint);
+    // Above every version ever given (secret_key_sequence, kept even when the newest row is
+    // gone), not only above the versions present: a version number is never reused.
+    const latest = db.prepare<[string, string], { v: number | null }>('SELECT max(v) AS v FROM (SELECT max(version) AS v FROM secret_keys WHERE fingerprint = ? UNION ALL SELECT last_version FROM secret_key_sequence WHERE fingerprint = ?)').get(fingerprint, fingerprint);
     const version = (latest?.v ?? 0) + 1;
     db.prepare('INSERT INTO secret_keys (fingerprint, version, created_at, sealed) VALUES (?, ?, ?, ?)')
       .run(fingerprint, version, new Date().toISOString(), seal(dataKey, bytes, secretKeyAd(fingerprint, version)));
+    db.prepare('INSERT INTO secret_key_sequence (fingerprint, last_version) VALUES (?, ?) ON CONFLICT (fingerprint) DO UPDATE SET last_version = max(last_version, excluded.last_version)').run(fingerprint, version);
     return version;
   }).immediate();
 }

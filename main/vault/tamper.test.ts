@@ -6,7 +6,30 @@ import { describe, expect, it } from 'vitest';
 import type { VaultError } from './errors.js';
 import { isVaultError } from './errors.js';
 import { FAST, PASSPHRASE, sampleEntry, sha256File, useScratch } from './fixtures/test-vault.js';
+import { MemoryKeychain } from './fixtures/memory-keychain.js';
+import { keyRecordCheck } from './key-record.js';
+import type { KeyRecordFields } from './key-record.js';
 import { Vault } from './vault.js';
+
+type WrapRow = KeyRecordFields & { record_check: Buffer };
+
+/** Edits the key record as a forger who knows the format would: the checksum recomputed to match. */
+function editKeyRecord(file: string, method: 'passphrase' | 'keychain', edit: (row: WrapRow) => WrapRow, options: { recomputeCheck: boolean }): void {
+  editRaw(file, (db) => {
+    const row = db.prepare<[string], WrapRow>('SELECT method, kdf, kdf_n, kdf_r, kdf_p, salt, wrapper_name, wrapped_key, record_check FROM key_wraps WHERE method = ?').get(method);
+    if (row === undefined) throw new Error(`no ${method} record`);
+    const edited = edit(row);
+    const check = options.recomputeCheck ? keyRecordCheck(edited) : edited.record_check;
+    db.prepare('UPDATE key_wraps SET kdf_n = ?, kdf_r = ?, kdf_p = ?, salt = ?, wrapped_key = ?, record_check = ? WHERE method = ?')
+      .run(edited.kdf_n, edited.kdf_r, edited.kdf_p, edited.salt, edited.wrapped_key, check, method);
+  });
+}
+
+async function unlockError(vault: Vault, passphrase = PASSPHRASE): Promise<{ error: unknown; ms: number }> {
+  const started = performance.now();
+  const error = await vault.unlock(passphrase).then(() => undefined, (e: unknown) => e);
+  return { error, ms: performance.now() - started };
+}
 
 /** Edits a closed vault's file behind the vault's back, as an attacker (or a bad disk) would. */
 function editRaw(file: string, edit: (db: Database.Database) => void): void {
@@ -171,6 +194,75 @@ describe('tampering and damage', () => {
     });
     const vault = scratch.track(Vault.open(dir, FAST));
     await expect(vault.unlock(PASSPHRASE)).rejects.toSatisfy((error) => isVaultError(error, 'row_tampered'));
+    expect(vault.isUnlocked).toBe(false);
+  });
+
+  it.each([
+    ['r and p raised (the review found 35 s)', { r: 32, p: 16 }],
+    ['N, r and p raised within memory but 8x the work', { N: 2 ** 18, r: 16, p: 2 }],
+    ['p alone raised', { p: 64 }],
+  ] as const)('scrypt parameters edited upward in the file (%s) are refused before any derivation, in well under a second', async (_label, raise) => {
+    const { dir, file } = await vaultWithHistory(1);
+    for (const recomputeCheck of [false, true]) {
+      editKeyRecord(file, 'passphrase', (row) => ({ ...row, kdf_n: 'N' in raise ? raise.N : row.kdf_n, kdf_r: 'r' in raise ? raise.r : row.kdf_r, kdf_p: raise.p }), { recomputeCheck });
+      const vault = scratch.track(Vault.open(dir, FAST));
+      const { error, ms } = await unlockError(vault);
+      expect(isVaultError(error, 'kdf_unsupported'), String(error)).toBe(true);
+      expect((error as VaultError).details).toMatchObject({ reason: 'above_ceiling' });
+      expect((error as Error).message).toMatch(/more memory or time than CipherCare ever writes.*Refusing them without trying/);
+      expect(ms).toBeLessThan(250);
+      expect(vault.isUnlocked).toBe(false);
+      console.log(`kdf ceiling (${JSON.stringify(raise)}, checksum ${recomputeCheck ? 'recomputed' : 'stale'}): refused in ${ms.toFixed(1)} ms`);
+      vault.close();
+    }
+  });
+
+  it('a damaged passphrase key record is key_record_damaged, not wrong_passphrase; a wrong passphrase stays wrong_passphrase', async () => {
+    const cases: Array<[string, (row: WrapRow) => WrapRow]> = [
+      ['one bit flipped in the wrapped key', (row) => ({ ...row, wrapped_key: flipByte(row.wrapped_key, 20) })],
+      ['wrapped key truncated', (row) => ({ ...row, wrapped_key: row.wrapped_key.subarray(0, 59) })],
+      ['wrapped key extended', (row) => ({ ...row, wrapped_key: Buffer.concat([row.wrapped_key, Buffer.from([0])]) })],
+      ['salt truncated', (row) => ({ ...row, salt: (row.salt ?? Buffer.alloc(16)).subarray(0, 8) })],
+      ['salt bit flipped', (row) => ({ ...row, salt: flipByte(row.salt ?? Buffer.alloc(16), 3) })],
+      ['checksum damaged', (row) => ({ ...row, record_check: flipByte(row.record_check, 0) })],
+    ];
+    for (const [label, edit] of cases) {
+      const { dir, file } = await vaultWithHistory(1);
+      const intact = scratch.track(Vault.open(dir, FAST));
+      expect(isVaultError((await unlockError(intact, 'not the passphrase')).error, 'wrong_passphrase'), `${label}: intact record, wrong passphrase`).toBe(true);
+      intact.close();
+      editKeyRecord(file, 'passphrase', edit, { recomputeCheck: false });
+      const vault = scratch.track(Vault.open(dir, FAST));
+      for (const passphrase of [PASSPHRASE, 'not the passphrase']) {
+        const { error, ms } = await unlockError(vault, passphrase);
+        expect(isVaultError(error, 'key_record_damaged'), `${label}: ${String(error)}`).toBe(true);
+        expect((error as Error).message).toMatch(/passphrase key record is damaged.*Your passphrase was not tried, so this is not a wrong passphrase/);
+        // Decided before scrypt.
+        expect(ms).toBeLessThan(50);
+      }
+      expect(vault.isUnlocked).toBe(false);
+    }
+  });
+
+  it('a damaged keychain record is key_record_damaged; the passphrase still opens the vault', async () => {
+    const { dir, file } = await vaultWithHistory(2);
+    const keychain = new MemoryKeychain();
+    const setup = scratch.track(Vault.open(dir, FAST));
+    await setup.unlock(PASSPHRASE);
+    setup.enableKeychain(keychain);
+    setup.close();
+    editKeyRecord(file, 'keychain', (row) => ({ ...row, wrapped_key: flipByte(row.wrapped_key, 5) }), { recomputeCheck: false });
+    const vault = scratch.track(Vault.open(dir, FAST));
+    expect(() => vault.unlockWithKeychain(keychain)).toThrow(expect.objectContaining({ code: 'key_record_damaged' }));
+    await vault.unlock(PASSPHRASE);
+    expect(vault.listHistory().entries).toHaveLength(2);
+  });
+
+  it('a forger who recomputes the checksum after flipping a bit gains nothing: the passphrase no longer opens it (wrong_passphrase), the key is never accepted', async () => {
+    const { dir, file } = await vaultWithHistory(1);
+    editKeyRecord(file, 'passphrase', (row) => ({ ...row, wrapped_key: flipByte(row.wrapped_key, 20) }), { recomputeCheck: true });
+    const vault = scratch.track(Vault.open(dir, FAST));
+    expect(isVaultError((await unlockError(vault)).error, 'wrong_passphrase')).toBe(true);
     expect(vault.isUnlocked).toBe(false);
   });
 });

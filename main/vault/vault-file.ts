@@ -6,6 +6,9 @@ import { VaultError } from './errors.js';
 import { LATEST_SCHEMA_VERSION, VAULT_APPLICATION_ID, migrate, schemaVersion, tooNew } from './migrations.js';
 import { SQLITE_SIDE_SUFFIXES } from './paths.js';
 
+/** The commit marker beside the vault (commit-marker.ts); defined here, which that module imports. */
+export const COMMIT_MARKER_SUFFIX = '-commits';
+
 const SQLITE_MAGIC = Buffer.from('SQLite format 3\0', 'latin1');
 const SQLITE_HEADER_BYTES = 100;
 /** Offsets in the SQLite file header (https://sqlite.org/fileformat.html#the_database_header). */
@@ -106,13 +109,13 @@ export function openConnection(file: string, options: { create: boolean }): Data
 
 /** Deletes the vault file and every SQLite side file; missing files are fine. */
 export function removeVaultFiles(file: string): void {
-  for (const suffix of ['', ...SQLITE_SIDE_SUFFIXES]) fs.rmSync(file + suffix, { force: true });
+  for (const suffix of ['', ...SQLITE_SIDE_SUFFIXES, COMMIT_MARKER_SUFFIX]) fs.rmSync(file + suffix, { force: true });
 }
 
 /** Side files left without their main file must not be replayed into a new vault of the same name. */
 export function removeOrphanSideFiles(file: string): void {
   if (fs.existsSync(file)) return;
-  for (const suffix of SQLITE_SIDE_SUFFIXES) fs.rmSync(file + suffix, { force: true });
+  for (const suffix of [...SQLITE_SIDE_SUFFIXES, COMMIT_MARKER_SUFFIX]) fs.rmSync(file + suffix, { force: true });
 }
 
 /** The directory for the vault, private to the user. */

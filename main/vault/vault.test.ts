@@ -17,10 +17,11 @@ describe('Vault', () => {
     return scratch.track(Vault.open(vault.dir, FAST));
   };
 
-  it('creates one private SQLite file in WAL mode', async () => {
+  it('creates one private SQLite file in WAL mode, and its private commit marker', async () => {
     const vault = await create();
-    expect(fs.readdirSync(vault.dir).filter((name) => !name.endsWith('-wal') && !name.endsWith('-shm'))).toEqual(['vault.sqlite']);
+    expect(fs.readdirSync(vault.dir).filter((name) => !name.endsWith('-wal') && !name.endsWith('-shm')).sort()).toEqual(['vault.sqlite', 'vault.sqlite-commits']);
     if (process.platform !== 'win32') expect(fs.statSync(vault.file).mode & 0o077).toBe(0);
+    if (process.platform !== 'win32') expect(fs.statSync(`${vault.file}-commits`).mode & 0o077).toBe(0);
     vault.close();
     const raw = new Database(vault.file, { readonly: true });
     expect(raw.pragma('journal_mode', { simple: true })).toBe('wal');

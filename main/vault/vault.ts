@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import type Database from 'better-sqlite3';
 import { decodeBackup, encodeBackup, invalid } from './backup-format.js';
 import { restoreRows, snapshotRows } from './backup.js';
+import { acceptLoss, databaseState, lostChanges, readCommitMarker, writeCommitMarker } from './commit-marker.js';
 import { newDataKey } from './crypto.js';
 import { VaultError } from './errors.js';
 import type { HistoryEntry, HistoryPage, HistoryQuery, NewHistoryEntry } from './history.js';
@@ -24,6 +25,11 @@ export interface VaultOptions {
    * floor is refused with `kdf_downgrade`.
    */
   readonly kdf?: ScryptParams;
+  /**
+   * Open a vault that lost committed changes (`changes_lost`) instead of refusing it: the rest
+   * is readable, the loss stays reported in `lostChanges`, and lost ids are never given again.
+   */
+  readonly acceptLostChanges?: boolean;
 }
 
 type VaultState = { readonly kind: 'locked' } | { readonly kind: 'unlocked'; readonly dataKey: Buffer } | { readonly kind: 'closed' };
@@ -39,6 +45,7 @@ export class Vault {
   readonly #db: Database.Database;
   readonly #kdf: ScryptParams;
   #state: VaultState = { kind: 'locked' };
+  #lostChanges: VaultError | undefined;
 
   private constructor(dir: string, db: Database.Database, kdf: ScryptParams) {
     this.dir = dir;
@@ -81,7 +88,25 @@ export class Vault {
     const kdf = kdfOption(options);
     const file = vaultFilePath(dir);
     inspectVaultFile(file);
-    return new Vault(dir, openConnection(file, { create: false }), kdf);
+    const db = openConnection(file, { create: false });
+    let lost: VaultError | undefined;
+    try {
+      // Committed changes missing from the file (a WAL lost after a crash): refused, unless accepted.
+      const state = databaseState(db);
+      const marker = readCommitMarker(file);
+      lost = state === undefined ? undefined : lostChanges(db, state, marker, file);
+      if (lost !== undefined) {
+        if (options.acceptLostChanges !== true) throw lost;
+        if (marker !== undefined) acceptLoss(db, marker);
+      }
+    } catch (error) {
+      db.close();
+      throw error;
+    }
+    const vault = new Vault(dir, db, kdf);
+    vault.#lostChanges = lost;
+    vault.#committed();
+    return vault;
   }
 
   /**
@@ -130,6 +155,11 @@ export class Vault {
     return vault;
   }
 
+  /** The `changes_lost` error this vault was opened with (`acceptLostChanges`), if any: show it. */
+  get lostChanges(): VaultError | undefined {
+    return this.#lostChanges;
+  }
+
   get isUnlocked(): boolean {
     return this.#state.kind === 'unlocked';
   }
@@ -157,11 +187,13 @@ export class Vault {
     assertSecure(wrapper);
     const dataKey = this.#key();
     this.#db.transaction(() => writeKeychainWrap(this.#db, wrapper, dataKey)).immediate();
+    this.#committed();
   }
 
   disableKeychain(): void {
     const db = this.#openDb();
     db.transaction(() => db.prepare("DELETE FROM key_wraps WHERE method = 'keychain'").run()).immediate();
+    this.#committed();
   }
 
   /** The keychain backend name keychain unlock was set up with, if any. */
@@ -200,6 +232,7 @@ export class Vault {
       const next = await wrapWithPassphrase(dataKey, newPassphrase, this.#kdf);
       const db = this.#openDb();
       db.transaction(() => writePassphraseWrap(db, next, current)).immediate();
+      this.#committed();
       db.pragma('wal_checkpoint(TRUNCATE)');
     } finally {
       dataKey.fill(0);
@@ -229,7 +262,9 @@ export class Vault {
   }
 
   putSecretKey(fingerprint: string, bytes: Uint8Array): { version: number } {
-    return { version: secretKeys.putSecretKey(this.#db, this.#key(), fingerprint, bytes) };
+    const version = secretKeys.putSecretKey(this.#db, this.#key(), fingerprint, bytes);
+    this.#committed();
+    return { version };
   }
 
   /** The current (highest) version, or undefined if none; `row_tampered` if that row fails authentication. */
@@ -246,7 +281,9 @@ export class Vault {
   }
 
   addHistory(entry: NewHistoryEntry): number {
-    return history.addHistory(this.#db, this.#key(), entry);
+    const id = history.addHistory(this.#db, this.#key(), entry);
+    this.#committed();
+    return id;
   }
 
   listHistory(query: HistoryQuery = {}): HistoryPage {
@@ -263,10 +300,12 @@ export class Vault {
 
   setSetting(name: string, value: string): void {
     settings.setSetting(this.#openDb(), name, value);
+    this.#committed();
   }
 
   deleteSetting(name: string): void {
     settings.deleteSetting(this.#openDb(), name);
+    this.#committed();
   }
 
   listSettings(): Record<string, string> {
@@ -280,10 +319,18 @@ export class Vault {
 
   setSecret(name: string, value: string): void {
     settings.setSecretSetting(this.#db, this.#key(), name, value);
+    this.#committed();
   }
 
   deleteSecret(name: string): void {
     settings.deleteSecretSetting(this.#openDb(), name);
+    this.#committed();
+  }
+
+  /** After each commit: the commit marker records what the database now holds (commit-marker.ts). */
+  #committed(): void {
+    const state = databaseState(this.#db);
+    if (state !== undefined) writeCommitMarker(this.file, state);
   }
 
   #openDb(): Database.Database {
