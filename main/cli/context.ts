@@ -19,6 +19,8 @@ export interface GlobalOptions {
   dataDir?: string;
   json?: boolean;
   passphraseStdin?: boolean;
+  /** Open a vault that lost committed changes (changes_lost) instead of refusing it. */
+  acceptLostChanges?: boolean;
 }
 
 /**
@@ -118,6 +120,13 @@ export class CliContext {
     return this.starting;
   }
 
+  /** Opens the vault at --data-dir (locked); with --accept-lost-changes, one that lost changes, saying so. */
+  openVault(): Vault {
+    const vault = Vault.open(this.dataDir, this.options.acceptLostChanges === true ? { acceptLostChanges: true } : {});
+    if (vault.lostChanges) this.out.warn(vault.lostChanges.message);
+    return vault;
+  }
+
   /** The fixed deadline, if one is asked for: the flag first, then the vault setting. */
   private deadline(): { deadlineMs?: number } {
     if (this.deadlineMs !== undefined) return { deadlineMs: this.deadlineMs };
@@ -133,7 +142,7 @@ export class CliContext {
   /** Opens the vault at --data-dir and unlocks it (three tries at an interactive prompt). */
   async unlockedVault(): Promise<Vault> {
     if (this.vault?.isUnlocked) return this.vault;
-    this.vault ??= Vault.open(this.dataDir);
+    this.vault ??= this.openVault();
     for (let attempt = 1; ; attempt++) {
       const passphrase = await this.secrets.get({ env: 'CIPHERCARE_PASSPHRASE', what: 'passphrase' });
       try {
@@ -150,7 +159,7 @@ export class CliContext {
   /** The vault (unlocked), its key ring and a prediction flow against the chosen provider. */
   async flow(): Promise<{ flow: PredictionFlow; vault: Vault; keyring: ClientKeyring }> {
     // Fail fast on a missing vault; then start the service while scrypt (or the person) works on the passphrase.
-    this.vault ??= Vault.open(this.dataDir);
+    this.vault ??= this.openVault();
     this.providerTarget();
     const providerPromise = this.provider();
     providerPromise.catch(() => undefined);

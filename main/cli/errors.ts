@@ -46,7 +46,7 @@ export function describeError(err: unknown): DescribedError {
     return { message: err.message, exitCode: err.code === 'cancelled' ? EXIT.cancelled : EXIT.failure, expected: true };
   }
   if (err instanceof VaultError) {
-    const hint = err.code === 'vault_not_found' ? ' Run `ciphercare init` first, or pass --data-dir.' : '';
+    const hint = err.code === 'vault_not_found' ? ' Run `ciphercare init` first, or pass --data-dir.' : err.code === 'changes_lost' ? ' To go on without them, run the command again with --accept-lost-changes.' : '';
     return { message: withField(err.message, undefined) + hint, exitCode: err.code === 'invalid_argument' ? EXIT.usage : EXIT.failure, expected: true };
   }
   if (err instanceof HeError) {

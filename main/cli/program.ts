@@ -42,6 +42,7 @@ export function buildProgram(secretEnv: SecretEnv, state: { exitCode: number; co
     .option('--data-dir <dir>', 'folder of the encrypted vault (default: the platform app-data folder for CipherCare)')
     .option('--json', 'print one JSON document on stdout instead of text')
     .option('--passphrase-stdin', 'read secrets from standard input, one line each, in the order they are asked')
+    .option('--accept-lost-changes', 'open a vault that lost its latest committed changes (reported as such) instead of refusing it; the rest is kept')
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride()
     .configureOutput({

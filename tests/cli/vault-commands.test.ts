@@ -1,4 +1,4 @@
-import { existsSync, rmSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -107,5 +107,30 @@ describe('ciphercare vault commands (as a process)', () => {
     const text = await runCli(['--data-dir', dir, 'history'], { env });
     expect(text.stdout).toContain('UNREADABLE');
     expect(text.stdout).toContain('99.9');
+  });
+
+  it('lost changes (the vault file behind its commit marker): refused with a hint, opened with --accept-lost-changes and a warning', async () => {
+    // As after a WAL lost in a crash, or an older copy of vault.sqlite put back: the marker knows of changes the file lacks.
+    const marker = join(dir, 'vault.sqlite-commits');
+    const state = JSON.parse(readFileSync(marker, 'utf8')) as { changes: number; historyId: number };
+    writeFileSync(marker, JSON.stringify({ ...state, changes: state.changes + 3, historyId: state.historyId + 2 }));
+    const refused = await runCli(['--data-dir', dir, 'history'], { env });
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/^ciphercare: The vault file .* is missing 3 committed changes .*Everything else in the vault is intact and readable.*run the command again with --accept-lost-changes\.$/m);
+    const accepted = await runCli(['--data-dir', dir, '--accept-lost-changes', '--json', 'history'], { env });
+    expect(accepted.code).toBe(0);
+    expect(accepted.stderr).toMatch(/^ciphercare: warning: The vault file .* is missing 3 committed changes/);
+    expect(JSON.parse(accepted.stdout)).toHaveProperty('entries');
+    const after = await runCli(['--data-dir', dir, 'history'], { env });
+    expect(after.code).toBe(0);
+    expect(after.stderr).not.toContain('committed change');
+  });
+
+  it('--deadline takes a positive number of seconds', async () => {
+    for (const value of ['0', '-3', 'soon']) {
+      const res = await runCli(['--data-dir', dir, 'predict', '--model', 'breast-cancer', '--set', 'x=1', '--deadline', value], { env });
+      expect(res.code, value).toBe(2);
+      expect(res.stderr).toContain(`--deadline takes a positive number of seconds (got "${value}")`);
+    }
   });
 });

@@ -1,5 +1,4 @@
 import type { Command } from 'commander';
-import { Vault } from '../../vault/index.js';
 import { MIN_NEW_PASSPHRASE } from '../passphrase.js';
 import type { WithContext } from '../program.js';
 
@@ -10,7 +9,7 @@ export function registerPassphrase(program: Command, withContext: WithContext): 
     .description('change the passphrase (re-wraps the data key only; the rows are untouched)')
     .action(
       withContext(async (ctx) => {
-        const vault = Vault.open(ctx.dataDir);
+        const vault = ctx.openVault();
         try {
           const current = await ctx.secrets.get({ env: 'CIPHERCARE_PASSPHRASE', what: 'current passphrase' });
           const next = await ctx.secrets.get({ env: 'CIPHERCARE_NEW_PASSPHRASE', what: 'new passphrase', confirm: true, minLength: MIN_NEW_PASSPHRASE });
