@@ -21,6 +21,7 @@ import { PredictionFlow } from '../flow/prediction-flow.js';
 import type { StageEvent } from '../flow/prediction-flow.js';
 import { launchBundledService } from '../provider/bundled-service.js';
 import type { BundledService, LaunchOptions } from '../provider/bundled-service.js';
+import { DEADLINE_SETTING, secondsToDeadlineMs } from '../provider/deadline.js';
 import { ProviderClient } from '../provider/provider-client.js';
 import type { ProviderConfig } from '../provider/provider-client.js';
 import { Vault, vaultFilePath } from '../vault/index.js';
@@ -261,7 +262,11 @@ export class AppCore {
     const { config, label } = await this.providerConfig(null);
     this.keyring ??= new ClientKeyring(vault);
     // Checks default off only for the service this app launched itself (any other URL, loopback included, gets them).
-    this.flow = new PredictionFlow(vault, this.keyring, new ProviderClient(config), label, { selfLaunched: config.kind === 'bundled' });
+    // A fixed deadline for every provider call if the vault setting asks for one; else computed per call from the plan.
+    const setting = vault.getSetting(DEADLINE_SETTING);
+    const deadlineMs = setting === undefined ? undefined : secondsToDeadlineMs(setting);
+    if (setting !== undefined && deadlineMs === undefined) throw new AppError('invalid_setting', `the vault setting ${DEADLINE_SETTING} must be a positive number of seconds (it is "${setting}")`);
+    this.flow = new PredictionFlow(vault, this.keyring, new ProviderClient({ ...config, ...(deadlineMs !== undefined ? { deadlineMs } : {}) }), label, { selfLaunched: config.kind === 'bundled' });
     return this.flow;
   }
 

@@ -1,7 +1,7 @@
 import { ClientKeyring } from '../flow/client-keys.js';
 import { PredictionFlow } from '../flow/prediction-flow.js';
 import { launchBundledService } from '../provider/bundled-service.js';
-import { validDeadlineMs } from '../provider/deadline.js';
+import { DEADLINE_SETTING, secondsToDeadlineMs } from '../provider/deadline.js';
 import type { BundledService } from '../provider/bundled-service.js';
 import { ProviderClient } from '../provider/provider-client.js';
 import type { ProviderConfig } from '../provider/provider-client.js';
@@ -52,14 +52,10 @@ export function parseProvider(value: string | undefined, apiKey: string | undefi
   return { kind: 'url', config: { kind: 'remote', url: base, credential: apiKey }, label: base };
 }
 
-/** The vault setting (clear, readable while locked) that gives every provider call a fixed deadline, in seconds. */
-export const DEADLINE_SETTING = 'provider.deadline_seconds';
-
-/** `--deadline SECONDS` (or the setting): a positive number of seconds, returned in milliseconds. */
+/** `--deadline SECONDS`: a positive number of seconds, returned in milliseconds. */
 export function parseDeadlineSeconds(value: string): number {
-  const seconds = Number(value.trim());
-  const ms = Math.round(seconds * 1000);
-  if (value.trim() === '' || !validDeadlineMs(ms)) throw new CliError(`--deadline takes a positive number of seconds (got "${value}")`);
+  const ms = secondsToDeadlineMs(value);
+  if (ms === undefined) throw new CliError(`--deadline takes a positive number of seconds (got "${value}")`);
   return ms;
 }
 
@@ -132,11 +128,9 @@ export class CliContext {
     if (this.deadlineMs !== undefined) return { deadlineMs: this.deadlineMs };
     const setting = this.vault?.getSetting(DEADLINE_SETTING);
     if (setting === undefined) return {};
-    try {
-      return { deadlineMs: parseDeadlineSeconds(setting) };
-    } catch {
-      throw new CliError(`the vault setting ${DEADLINE_SETTING} must be a positive number of seconds (it is "${setting}"); fix or delete it`, EXIT.usage);
-    }
+    const ms = secondsToDeadlineMs(setting);
+    if (ms === undefined) throw new CliError(`the vault setting ${DEADLINE_SETTING} must be a positive number of seconds (it is "${setting}"); fix or delete it`, EXIT.usage);
+    return { deadlineMs: ms };
   }
 
   /** Opens the vault at --data-dir and unlocks it (three tries at an interactive prompt). */

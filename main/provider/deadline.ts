@@ -66,3 +66,13 @@ export function predictionDeadlineMs(plan: PublicPlan | undefined, requestBytes:
 export function validDeadlineMs(value: number): boolean {
   return Number.isFinite(value) && value >= 1 && value <= DEADLINE_CEILING_MS * 24;
 }
+
+/** The vault setting (clear, readable while locked) that gives every provider call a fixed deadline, in seconds. */
+export const DEADLINE_SETTING = 'provider.deadline_seconds';
+
+/** A deadline in seconds, as a person writes it (`--deadline`, the setting), in ms; undefined if not a positive number. */
+export function secondsToDeadlineMs(value: string): number | undefined {
+  const text = value.trim();
+  const ms = Math.round(Number(text) * 1000);
+  return text === '' || !validDeadlineMs(ms) ? undefined : ms;
+}
