@@ -51,6 +51,16 @@ export type ModelInputView =
   | { kind: 'features'; features: FeatureField[] }
   | { kind: 'image'; channels: number; height: number; width: number; min: number; max: number; description: string };
 
+/** Who vouches for a model's card (docs/SECURITY.md, "Signed model cards"). */
+export interface ModelTrustView {
+  /** verified: a trusted publisher signed its card; pinned: the publisher pinned on first use; unverified: no signed card, no checks possible. */
+  status: 'verified' | 'pinned' | 'unverified';
+  /** The publisher's key fingerprint (SHA-256), hex in groups of four. */
+  publisherFingerprint?: string;
+  /** A trusted publisher's name. */
+  publisherName?: string;
+}
+
 export interface ModelSummary {
   id: string;
   version: string;
@@ -75,6 +85,8 @@ export interface ModelSummary {
   };
   /** A held-out sample the form can fill in ("sample patient"). */
   sample: number[];
+  /** Who vouches for the model's card; absent means unverified. */
+  trust?: ModelTrustView;
 }
 
 export interface ProgressEvent {

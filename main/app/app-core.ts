@@ -1,5 +1,6 @@
 import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { formatFingerprint } from '../../he-core/index.js';
 import type { CatalogModel, PublicPlan } from '../../he-core/index.js';
 import type {
   BatchRequest,
@@ -9,6 +10,7 @@ import type {
   HistoryView,
   KeysView,
   ModelSummary,
+  ModelTrustView,
   PredictionRequest,
   PredictionView,
   ProgressEvent,
@@ -18,6 +20,7 @@ import type {
 } from '../../preload/contract.js';
 import { ClientKeyring } from '../flow/client-keys.js';
 import { PredictionFlow } from '../flow/prediction-flow.js';
+import { trustOf } from '../flow/trust.js';
 import type { StageEvent } from '../flow/prediction-flow.js';
 import { launchBundledService } from '../provider/bundled-service.js';
 import type { BundledService, LaunchOptions } from '../provider/bundled-service.js';
@@ -305,7 +308,13 @@ export class AppCore {
         samplesPerBatch: m.plans.batch.samplesPerRequest,
       },
       sample: m.testVectors[0]?.input ?? [],
+      trust: this.trust(m),
     };
+  }
+
+  private trust(m: CatalogModel): ModelTrustView {
+    const t = trustOf(m);
+    return { status: t.status, ...(t.publisher ? { publisherFingerprint: formatFingerprint(t.publisher.fingerprint), ...(t.publisher.name ? { publisherName: t.publisher.name } : {}) } : {}) };
   }
 
   private async models(): Promise<ModelSummary[]> {

@@ -80,15 +80,13 @@ function refusal(code: 'card_invalid' | 'card_signature_invalid', id: string, er
   return new FlowError(code, `the provider's signed card for ${id} was refused: ${err.message}. The provider may have altered the model. ${nothingDone} Use another provider, or ask this one to fix its card.`);
 }
 
+/**
+ * The entry with its known answers (`testVectors`, what the flow's checks read) replaced: the
+ * card's, or none. The plans keep theirs: there they only set the answer's precision (he-core's
+ * answer checks), and they equal the card's wherever a card verified (`catalogDepartures`).
+ */
 function withVectors(entry: CatalogModel, vectors: TestVector[]): CatalogModel {
-  return {
-    ...entry,
-    testVectors: vectors,
-    plans: {
-      single: { ...entry.plans.single, model: { ...entry.plans.single.model, testVectors: vectors } },
-      batch: { ...entry.plans.batch, model: { ...entry.plans.batch.model, testVectors: vectors } },
-    },
-  };
+  return { ...entry, testVectors: vectors };
 }
 
 export interface CheckCatalogOptions {

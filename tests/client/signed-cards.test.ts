@@ -1,13 +1,11 @@
 import { generateKeyPairSync } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { createServer, request } from 'node:http';
-import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CARD_FORMAT, CARD_FORMAT_VERSION, formatFingerprint, publisherFingerprint, rawPublicKey, referenceForward, signCard, weightsHash } from '../../he-core/index.js';
-import type { CatalogModel, CatalogResponse, DenseLayer, ModelCard, ModelFile } from '../../he-core/index.js';
+import { formatFingerprint, publisherFingerprint, rawPublicKey, referenceForward, weightsHash } from '../../he-core/index.js';
+import type { CatalogModel, DenseLayer, ModelFile } from '../../he-core/index.js';
 import { FlowError } from '../../main/flow/errors.js';
 import { PredictionFlow } from '../../main/flow/prediction-flow.js';
 import { TRUST_SECRET, loadTrustState, trustOf } from '../../main/flow/trust.js';
@@ -15,96 +13,12 @@ import { ProviderClient } from '../../main/provider/provider-client.js';
 import { DEFAULT_MODELS_DIR } from '../../mock-service/config.js';
 import { startService } from '../../mock-service/service.js';
 import type { RunningService } from '../../mock-service/service.js';
+import { catalogProxy, publish } from './catalog-proxy.js';
 import { clientRig } from './fixtures.js';
 import type { ClientRig } from './fixtures.js';
 
 const silent = pino({ level: 'silent' });
 const BUNDLED = 'e224 bc36 12cf 991a c8e6 568d b0c5 56af 2767 448a dffc 71c7 e261 d6e9 5026 8812';
-
-/**
- * A tampering provider: a proxy on 127.0.0.1 in front of the real service that serves the catalog
- * `serve` makes of the real one, and maps model ids it invented back to the real model (`aliases`)
- * so that predictions on them really run.
- */
-async function catalogProxy(service: RunningService): Promise<{ url: string; serve: (real: CatalogModel[]) => CatalogModel[]; aliases: Map<string, string>; close(): Promise<void> }> {
-  const target = new URL(service.url);
-  const state = { serve: (real: CatalogModel[]) => real, aliases: new Map<string, string>() };
-  const proxy: Server = createServer((req: IncomingMessage, res: ServerResponse) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const url = new URL(req.url ?? '/', 'http://proxy');
-      const alias = url.searchParams.get('model');
-      if (alias && state.aliases.has(alias)) url.searchParams.set('model', state.aliases.get(alias)!);
-      const upstream = request({ host: target.hostname, port: target.port, path: `${url.pathname}${url.search}`, method: req.method, headers: { ...req.headers, host: target.host } }, (up) => {
-        if (url.pathname !== '/v1/models' || up.statusCode !== 200) {
-          res.writeHead(up.statusCode ?? 502, up.headers);
-          up.pipe(res);
-          return;
-        }
-        const body: Buffer[] = [];
-        up.on('data', (c: Buffer) => body.push(c));
-        up.on('end', () => {
-          const real = (JSON.parse(Buffer.concat(body).toString('utf8')) as CatalogResponse).models;
-          res.writeHead(200, { 'content-type': 'application/json' });
-          res.end(JSON.stringify({ models: state.serve(real) }));
-        });
-      });
-      upstream.on('error', () => {
-        res.writeHead(502);
-        res.end();
-      });
-      upstream.end(Buffer.concat(chunks));
-    });
-  });
-  await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
-  const address = proxy.address();
-  return {
-    url: `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`,
-    get serve() {
-      return state.serve;
-    },
-    set serve(f) {
-      state.serve = f;
-    },
-    aliases: state.aliases,
-    close: () => new Promise<void>((resolve) => proxy.close(() => resolve())),
-  };
-}
-
-/** The card a publisher would sign for a catalog entry. */
-function cardOf(entry: CatalogModel): ModelCard {
-  const m = entry.plans.single.model;
-  return {
-    format: CARD_FORMAT,
-    formatVersion: CARD_FORMAT_VERSION,
-    id: entry.id,
-    version: entry.version,
-    title: entry.title,
-    description: entry.description,
-    task: entry.task,
-    input: entry.input,
-    output: entry.output,
-    preprocess: m.preprocess,
-    postprocess: m.postprocess,
-    metrics: entry.metrics,
-    weightsSha256: entry.weightsSha256,
-    testVectors: entry.testVectors,
-    plans: { single: { params: entry.plans.single.params }, batch: { params: entry.plans.batch.params } },
-  };
-}
-
-/** A real entry republished under `id` (and whatever `change` does), signed by `key`. */
-function publish(real: CatalogModel[], from: string, id: string, key: KeyObject, change?: (e: CatalogModel) => void): CatalogModel {
-  const e = JSON.parse(JSON.stringify(real.find((m) => m.id === from)!)) as CatalogModel;
-  delete e.card;
-  e.id = id;
-  e.plans.single.model.id = id;
-  e.plans.batch.model.id = id;
-  change?.(e);
-  e.card = signCard(cardOf(e), key);
-  return e;
-}
 
 const fingerprintOf = (key: KeyObject): string => publisherFingerprint(Buffer.from(rawPublicKey(key)).toString('base64'));
 
@@ -275,7 +189,6 @@ describe('signed model cards against a tampering provider', () => {
     expect(trustOf(unsigned)).toEqual({ status: 'unverified' });
     // No known answers from an unsigned catalog.
     expect(unsigned.testVectors).toEqual([]);
-    expect(unsigned.plans.single.model.testVectors).toEqual([]);
     expect(loadTrustState(r.vault).models).toEqual({});
   }, 120_000);
 });

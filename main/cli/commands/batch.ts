@@ -9,6 +9,7 @@ import { parseCsv } from '../../flow/csv.js';
 import { roundMs, roundTimings } from '../output.js';
 import { CountProgress, STAGE_TEXT } from '../progress.js';
 import type { WithContext } from '../program.js';
+import { checkTrustBeforeSending } from '../trust.js';
 import { parseDeadlineSeconds } from '../context.js';
 import { stageLine } from './predict.js';
 
@@ -21,9 +22,10 @@ export function registerBatch(program: Command, withContext: WithContext): void 
     .requiredOption('--out <out.csv>', 'output CSV: row, status (ok|error), the result columns, error')
     .option('--canary', 'mix known-answer checks into every request at random slots (default: on unless the provider is the service this command launched)')
     .option('--no-canary', 'send no checks')
+    .option('--allow-unverified', "send even when the model has no signed card (CipherCare then cannot check the provider's answers)")
     .option('--deadline <seconds>', 'overall time limit of each provider call (default: scaled from the model\'s expected cost, at least 30 s; or the vault setting provider.deadline_seconds)', parseDeadlineSeconds)
     .action(
-      withContext(async (ctx, flags: { model: string; csv: string; out: string; canary?: boolean; deadline?: number }) => {
+      withContext(async (ctx, flags: { model: string; csv: string; out: string; canary?: boolean; deadline?: number; allowUnverified?: boolean }) => {
         if (path.resolve(flags.csv) === path.resolve(flags.out)) throw new CliError('--out must not be the input file');
         let text: string;
         try {
@@ -34,6 +36,8 @@ export function registerBatch(program: Command, withContext: WithContext): void 
         const csv = parseCsv(text);
         ctx.deadlineMs = flags.deadline;
         const { flow } = await ctx.flow();
+        // Before anything is sent: an unverified model is refused unless --allow-unverified.
+        checkTrustBeforeSending(ctx, await flow.model(flags.model), flags.allowUnverified);
         let progress: CountProgress | undefined;
         let scorable = 0;
         const onStage = (e: StageEvent): void => {

@@ -1,8 +1,10 @@
 import type { Command } from 'commander';
 import type { CatalogModel } from '../../../he-core/index.js';
 import { FlowError } from '../../flow/errors.js';
+import { checkCatalog, trustOf } from '../../flow/trust.js';
 import { inputSummary, table } from '../output.js';
 import type { WithContext } from '../program.js';
+import { trustJson, trustText } from '../trust.js';
 
 function metricsText(model: CatalogModel): string {
   const m = model.metrics;
@@ -20,7 +22,7 @@ function outputText(model: CatalogModel): string {
   return `class of ${model.output.labels.length}`;
 }
 
-/** The public model card a person needs to call predict: no weights, no plan internals. */
+/** The public model card a person needs to call predict (no weights, no plan internals), and its trust status. */
 function card(model: CatalogModel): Record<string, unknown> {
   return {
     id: model.id,
@@ -32,8 +34,12 @@ function card(model: CatalogModel): Record<string, unknown> {
     output: model.output,
     metrics: model.metrics,
     weightsSha256: model.weightsSha256,
+    trust: trustJson(trustOf(model)),
   };
 }
+
+/** `models` opens no vault: cards are verified against the trusted publishers, nothing is pinned. */
+const publisher = (model: CatalogModel): string => trustText(trustOf(model), { pinning: false });
 
 export function registerModels(program: Command, withContext: WithContext): void {
   program
@@ -43,10 +49,11 @@ export function registerModels(program: Command, withContext: WithContext): void
     .action(
       withContext(async (ctx, id: string | undefined) => {
         const client = await ctx.provider();
-        const models = await client.catalog({ signal: ctx.abort.signal });
+        // Signatures and trusted publishers are checked here too; pins are checked (and set) by predict and batch.
+        const models = checkCatalog(await client.catalog({ signal: ctx.abort.signal }), { providerUrl: client.config.url });
         if (id === undefined) {
           if (ctx.json) return ctx.out.document(models.map(card));
-          ctx.out.line(table(['model', 'version', 'task', 'input', 'output', 'held-out'], models.map((m) => [m.id, m.version, m.task, inputSummary(m), outputText(m), metricsText(m)])));
+          ctx.out.line(table(['model', 'version', 'task', 'input', 'output', 'held-out', 'publisher'], models.map((m) => [m.id, m.version, m.task, inputSummary(m), outputText(m), metricsText(m), publisher(m)])));
           ctx.out.line('\n`ciphercare models <id>` shows the inputs of one model.');
           return;
         }
@@ -56,6 +63,7 @@ export function registerModels(program: Command, withContext: WithContext): void
         ctx.out.line(`${model.title} (${model.id} ${model.version})`);
         ctx.out.line(model.description);
         ctx.out.line(`output: ${outputText(model)}; held-out ${metricsText(model)}`);
+        ctx.out.line(`publisher: ${publisher(model)}`);
         ctx.out.line('');
         if (model.input.kind === 'features') {
           ctx.out.line(table(['name', 'label', 'unit', 'min', 'max', 'typical'], model.input.features.map((f) => [f.name, f.label, f.unit, String(f.min), String(f.max), String(f.typical)]), [3, 4, 5]));

@@ -8,6 +8,7 @@ import { parseNumber } from '../../flow/csv.js';
 import { describeResult, ms, resultFields, roundMs, roundTimings } from '../output.js';
 import { StageProgress } from '../progress.js';
 import type { WithContext } from '../program.js';
+import { checkTrustBeforeSending, trustJson, trustText } from '../trust.js';
 import { parseDeadlineSeconds } from '../context.js';
 
 /** `--checks N`: separate check requests, 1 to MAX_CHECK_REQUESTS. */
@@ -97,16 +98,19 @@ export function registerPredict(program: Command, withContext: WithContext): voi
     .option('--set <name=value>', 'one input value (repeat for every field)', collectSet)
     .option('--canary', 'send known-answer checks with the request (default: on unless the provider is the service this command launched)')
     .option('--no-canary', 'send no checks')
+    .option('--allow-unverified', "send even when the model has no signed card (CipherCare then cannot check the provider's answers)")
     .option('--checks <n>', `separate check requests where the model's layout has no room for checks inside the ciphertext (mnist-cnn): 1 to ${MAX_CHECK_REQUESTS} (default: the vault setting ${SETTING_CHECK_REQUESTS}, else ${DEFAULT_CHECK_REQUESTS})`, parseChecks)
     .option('--deadline <seconds>', 'overall time limit of each provider call (default: scaled from the model\'s expected cost, at least 30 s; or the vault setting provider.deadline_seconds)', parseDeadlineSeconds)
     .action(
-      withContext(async (ctx, flags: { model: string; input?: string; set?: Record<string, number>; canary?: boolean; checks?: number; deadline?: number }) => {
+      withContext(async (ctx, flags: { model: string; input?: string; set?: Record<string, number>; canary?: boolean; checks?: number; deadline?: number; allowUnverified?: boolean }) => {
         const input = assembleInput(flags);
         ctx.deadlineMs = flags.deadline;
         const { flow } = await ctx.flow();
         const model: CatalogModel = await flow.model(flags.model);
         // Validate before key generation, so that a typo costs nothing.
         flow.toVector(model, input);
+        // Before anything is sent: an unverified model is refused unless --allow-unverified.
+        const trust = checkTrustBeforeSending(ctx, model, flags.allowUnverified);
         const progress = new StageProgress(ctx.progress, model.id);
         const started = performance.now();
         let result;
@@ -121,6 +125,7 @@ export function registerPredict(program: Command, withContext: WithContext): voi
             model: result.modelId,
             version: result.modelVersion,
             provider: result.provider,
+            trust: trustJson(trust),
             ...resultFields(model, result),
             values: result.values,
             ...(result.classIndex !== undefined ? { classIndex: result.classIndex } : {}),
@@ -136,6 +141,7 @@ export function registerPredict(program: Command, withContext: WithContext): voi
         }
         ctx.out.line(`${model.title} (${model.id} ${model.version}), provider: ${result.provider}`);
         ctx.out.line(`  result   ${model.task === 'regression' ? `${model.output.labels[0]}: ` : ''}${describeResult(model, result)}`);
+        ctx.out.line(`  trust    ${trustText(trust)}`);
         ctx.out.line(`  stages   ${stageLine(result.timings, total)}`);
         ctx.out.line(`  canary   ${result.canary === 'passed' ? `passed (${checkLine(result.checks)})` : result.canary}`);
         ctx.out.line(`  saved    history entry ${result.historyId} (encrypted)`);

@@ -1,6 +1,7 @@
 import type { ModelSummary } from '../api/contract.js';
 import { encryptionRows, inputSummary, predicts, quality, statisticsRows } from './describe.js';
 import type { TechnicalRow } from './describe.js';
+import { TrustBadge } from './TrustBadge.js';
 
 function Glossary({ rows, label }: { rows: TechnicalRow[]; label: string }) {
   return (
@@ -26,6 +27,7 @@ export function ModelCard({ model, onPredict, onBatch }: { model: ModelSummary; 
   return (
     <article className="card model-card" aria-labelledby={titleId} data-model={model.id}>
       <h2 id={titleId}>{model.title}</h2>
+      <TrustBadge trust={model.trust} />
       <p>{model.description}</p>
       <dl className="plain-facts" data-testid="plain-facts">
         <div>

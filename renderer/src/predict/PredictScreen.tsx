@@ -1,5 +1,6 @@
 import { useCallback, useState } from 'react';
 import type { ModelSummary } from '../api/contract.js';
+import { TrustBadge } from '../catalog/TrustBadge.js';
 import { DigitCanvas } from '../digit/DigitCanvas.js';
 import { ResultView } from '../result/ResultView.js';
 import { ErrorNotice } from '../shell/ErrorNotice.js';
@@ -35,6 +36,7 @@ export function PredictScreen({ model, onBack }: { model: ModelSummary; onBack: 
       </p>
       <ScreenHeading>{model.title}</ScreenHeading>
       <p className="lead">{model.description}</p>
+      <TrustBadge trust={model.trust} />
       {model.input.kind === 'features' ? (
         <FeatureForm model={model} features={model.input.features} disabled={running} onSubmit={(values) => void start(model.id, values)} />
       ) : (
