@@ -1,0 +1,294 @@
+// A CipherCare client written from docs/protocol.md alone: node-seal and fetch, nothing of the
+// project. It fetches the catalog, uploads seeded evaluation keys, encrypts samples, sends them,
+// and reads the packed answers. It never logs an input or a result.
+//
+//   node examples/minimal-client/client.mjs URL TOKEN [MODEL ...]   (runs every test vector)
+import SEAL from 'node-seal';
+
+const ENVELOPE = 'application/vnd.ciphercare.envelope';
+const KIND = { keys: 1, ciphertexts: 2, results: 3 };
+
+/** A failed call: the problem document's stable code (docs/protocol.md, "Errors"). */
+export class ServiceProblem extends Error {
+  constructor(status, problem) {
+    super(`${status} ${problem.code}: ${problem.detail}`);
+    this.status = status;
+    this.code = problem.code;
+  }
+}
+
+async function call(base, token, method, path, body) {
+  const init = { method, headers: { authorization: `Bearer ${token}`, ...(body ? { 'content-type': ENVELOPE } : {}) }, body };
+  // The service closes connections idle for 30 s: a call that fails on a reused socket before
+  // any answer is sent once more (every call is idempotent). fetch reports it as a TypeError.
+  const res = await fetch(base + path, init).catch((err) => (err instanceof TypeError ? fetch(base + path, init) : Promise.reject(err)));
+  const type = res.headers.get('content-type') ?? '';
+  if (!res.ok) throw new ServiceProblem(res.status, type.startsWith('application/problem+json') ? await res.json() : { code: 'unknown', detail: await res.text() });
+  if (res.status === 204) return null;
+  return type.startsWith('application/json') ? res.json() : new Uint8Array(await res.arrayBuffer());
+}
+
+export async function catalog(base, token) {
+  return (await call(base, token, 'GET', '/v1/models')).models;
+}
+
+/** SHA-256 (hex) of the canonical JSON of the parameters' four identifying fields, keys sorted. */
+export async function parameterFingerprint(p) {
+  const canonical = JSON.stringify({ polyModulusDegree: p.polyModulusDegree, primes: p.primes, scheme: p.scheme, securityLevel: p.securityLevel });
+  const digest = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(canonical));
+  return Buffer.from(digest).toString('hex');
+}
+
+// ---- envelopes -------------------------------------------------------------------------------
+
+function encodeEnvelope(kind, fingerprint, items) {
+  const header = 44 + 4 * items.length;
+  const out = new Uint8Array(header + items.reduce((a, i) => a + i.length, 0));
+  const view = new DataView(out.buffer);
+  out.set([0x43, 0x43, 0x48, 0x45], 0); // "CCHE"
+  view.setUint8(4, 1); // version
+  view.setUint8(5, kind);
+  out.set(Buffer.from(fingerprint, 'hex'), 8);
+  view.setUint32(40, items.length, true);
+  let at = header;
+  items.forEach((item, i) => {
+    view.setUint32(44 + 4 * i, item.length, true);
+    out.set(item, at);
+    at += item.length;
+  });
+  return out;
+}
+
+function decodeEnvelope(bytes, kind, fingerprint, count, itemBytes) {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const fail = (why) => {
+    throw new Error(`not the expected answer envelope: ${why}`);
+  };
+  if (bytes.length !== 44 + count * (4 + itemBytes)) fail(`${bytes.length} bytes`);
+  if (Buffer.from(bytes.subarray(0, 4)).toString('latin1') !== 'CCHE' || bytes[4] !== 1 || bytes[5] !== kind || view.getUint16(6, true) !== 0) fail('header');
+  if (Buffer.from(bytes.subarray(8, 40)).toString('hex') !== fingerprint) fail('fingerprint');
+  if (view.getUint32(40, true) !== count) fail('count');
+  const items = [];
+  for (let i = 0; i < count; i++) {
+    if (view.getUint32(44 + 4 * i, true) !== itemBytes) fail(`length of item ${i}`);
+    const at = 44 + 4 * count + i * itemBytes;
+    items.push(bytes.subarray(at, at + itemBytes));
+  }
+  return items;
+}
+
+// ---- SEAL context and keys -------------------------------------------------------------------
+
+function openContext(seal, params, fingerprint) {
+  if (params.scheme !== 'ckks' || params.securityLevel !== 128 || params.fingerprint !== fingerprint) throw new Error('the parameters do not match their fingerprint');
+  const parms = new seal.EncryptionParameters(seal.SchemeType.ckks);
+  const moduli = seal.CoeffModulus.Create(params.polyModulusDegree, Int32Array.from(params.coeffModulusBits));
+  try {
+    const primes = seal.jsArrayFromVecModulus(moduli).map(String);
+    if (primes.join() !== params.primes.join()) throw new Error('SEAL derives other primes from these bit sizes');
+    parms.setPolyModulusDegree(params.polyModulusDegree);
+    parms.setCoeffModulus(moduli);
+    const context = new seal.SEALContext(parms, true, seal.SecLevelType.tc128);
+    if (!context.parametersSet()) {
+      context.delete();
+      throw new Error('SEAL refuses these parameters at 128-bit security');
+    }
+    return context;
+  } finally {
+    parms.delete();
+    moduli.delete();
+  }
+}
+
+// ---- pre-processing and layouts (docs/protocol.md, "Layouts") --------------------------------
+
+function preprocess(model, raw) {
+  const { mean, scale } = model.preprocess;
+  const perFeature = model.input.kind === 'features';
+  return Float64Array.from(raw, (x, i) => (x - mean[perFeature ? i : 0]) / scale[perFeature ? i : 0]);
+}
+
+function layOut(plan, zs, slots) {
+  const input = plan.input;
+  if (input.kind === 'batch') {
+    return Array.from({ length: input.features }, (_, f) => Float64Array.from({ length: slots }, (_, s) => (s < zs.length ? zs[s][f] : 0)));
+  }
+  const z = zs[0];
+  const v = new Float64Array(slots);
+  if (input.kind === 'vector') {
+    for (let j = 0; j < slots; j++) if (j % input.period < input.size) v[j] = z[j % input.period];
+    return [v];
+  }
+  const { channels: C, height: H, width: W, kernel: [kh, kw], stride: [sy, sx], outHeight, outWidth, windowBlock } = input;
+  // Slot k · windowBlock + w holds kernel position k = (c·kh + ky)·kw + kx of window w = oy·outWidth + ox.
+  for (let k = 0; k < C * kh * kw; k++) {
+    const [c, ky, kx] = [Math.floor(k / (kh * kw)), Math.floor(k / kw) % kh, k % kw];
+    for (let w = 0; w < outHeight * outWidth; w++) {
+      const [oy, ox] = [Math.floor(w / outWidth), w % outWidth];
+      v[k * windowBlock + w] = z[c * H * W + (oy * sy + ky) * W + (ox * sx + kx)];
+    }
+  }
+  return [v];
+}
+
+// ---- packed answers (docs/protocol.md, "Packed answers") -------------------------------------
+
+/** SEAL 4.1's 16-byte header of an uncompressed object: magic, header size, version 4.1, mode 0, size. */
+function sealHeader(view, at, size) {
+  [[0, 0x5e], [1, 0xa1], [2, 16], [3, 4], [4, 1]].forEach(([i, b]) => view.setUint8(at + i, b));
+  view.setBigUint64(at + 8, BigInt(size), true);
+}
+
+/** One packed answer as SEAL's uncompressed serialisation of a coefficient-form, level-0 ciphertext. */
+function rebuildAnswer(item, plan, lastParmsId) {
+  const N = plan.params.polyModulusDegree;
+  const q = BigInt(plan.params.primes[0]);
+  const { multiplier, bits } = plan.output.packing;
+  const view = new DataView(item.buffer, item.byteOffset, item.byteLength);
+  const expected = [0x43, 0x43, 0x50, 0x52, 1, bits[0], bits[1], 0];
+  if (expected.some((b, i) => item[i] !== b) || view.getUint32(8, true) !== multiplier || view.getUint32(12, true) !== N) throw new Error('not a packed answer of this plan');
+  const arrayBytes = 16 + 8 + 16 * N;
+  const raw = new Uint8Array(16 + 32 + 41 + arrayBytes);
+  const out = new DataView(raw.buffer);
+  sealHeader(out, 0, raw.length);
+  lastParmsId.forEach((w, i) => out.setBigUint64(16 + 8 * i, w, true));
+  out.setUint8(48, 0); // coefficient form
+  out.setBigUint64(49, 2n, true);
+  out.setBigUint64(57, BigInt(N), true);
+  out.setBigUint64(65, 1n, true);
+  out.setFloat64(73, plan.output.scale * multiplier, true);
+  out.setBigUint64(81, 1n, true);
+  sealHeader(out, 89, arrayBytes);
+  out.setBigUint64(105, BigInt(2 * N), true);
+  let [at, byte] = [113, 16];
+  for (const b of bits.map(BigInt)) {
+    let [acc, held] = [0n, 0n]; // one continuous stream per polynomial, least significant bit first
+    for (let i = 0; i < N; i++, at += 8) {
+      for (; held < b; held += 8n) acc |= BigInt(item[byte++]) << held;
+      const value = acc & ((1n << b) - 1n);
+      [acc, held] = [acc >> b, held - b];
+      const c = (value * q + (1n << (b - 1n))) >> b; // round(value · q0 / 2^b)
+      out.setBigUint64(at, c === q ? 0n : c, true);
+    }
+  }
+  return raw;
+}
+
+// ---- one session, many requests ---------------------------------------------------------------
+
+/** Opens a session for a model and mode; `predict` then takes raw samples and returns raw outputs. */
+export async function openSession(base, token, model, mode) {
+  const plan = model.plans[mode];
+  const params = plan.params;
+  const seal = await SEAL();
+  const context = openContext(seal, params, await parameterFingerprint(params));
+  const owned = [context];
+  const own = (o) => (owned.push(o), o);
+  try {
+    const keygen = own(new seal.KeyGenerator(context));
+    const secretKey = own(keygen.secretKey());
+    const items = [new Uint8Array(0), new Uint8Array(0)];
+    if (plan.relinearization) {
+      const relin = keygen.createRelinKeysSerializable();
+      items[0] = relin.saveToArray(seal.ComprModeType.zstd);
+      relin.delete();
+    }
+    if (plan.galoisSteps.length > 0) {
+      const galois = keygen.createGaloisKeysSerializableWithSteps(Int32Array.from(plan.galoisSteps));
+      items[1] = galois.saveToArray(seal.ComprModeType.zstd);
+      galois.delete();
+    }
+    const query = `?model=${encodeURIComponent(model.id)}&mode=${mode}`;
+    const session = await call(base, token, 'POST', `/v1/sessions${query}`, encodeEnvelope(KIND.keys, params.fingerprint, items));
+    const encoder = own(new seal.CKKSEncoder(context));
+    // node-seal's Encryptor wants a public key; encryption itself is symmetric (seeded).
+    const encryptor = own(new seal.Encryptor(context, own(keygen.createPublicKey()), secretKey));
+    const decryptor = own(new seal.Decryptor(context, secretKey));
+    const evaluator = own(new seal.Evaluator(context));
+    const lastId = own(context.lastParmsId());
+    const lastParmsId = Array.from(lastId.values());
+    const slots = params.polyModulusDegree / 2;
+    const { output } = plan;
+    const itemBytes = 16 + (params.polyModulusDegree * (output.packing.bits[0] + output.packing.bits[1])) / 8;
+
+    async function predict(samples) {
+      if (samples.length < 1 || samples.length > plan.samplesPerRequest) throw new Error(`a request holds 1 to ${plan.samplesPerRequest} samples`);
+      const vectors = layOut(plan, samples.map((raw) => preprocess(plan.model, raw)), slots);
+      const pt = new seal.Plaintext();
+      const cts = [];
+      try {
+        const sent = vectors.map((v) => {
+          encoder.encode(v, plan.input.scale, pt);
+          const ct = encryptor.encryptSymmetricSerializable(pt);
+          const bytes = ct.saveToArray(seal.ComprModeType.zstd);
+          ct.delete();
+          return bytes;
+        });
+        const body = encodeEnvelope(KIND.ciphertexts, params.fingerprint, sent);
+        const answer = await call(base, token, 'POST', `/v1/sessions/${session.sessionId}/predictions`, body);
+        const decoded = decodeEnvelope(answer, KIND.results, params.fingerprint, output.count, itemBytes).map((item) => {
+          const ct = new seal.Ciphertext();
+          cts.push(ct);
+          ct.loadFromArray(context, rebuildAnswer(item, plan, lastParmsId));
+          evaluator.cipherTransformToNttInplace(ct);
+          decryptor.decrypt(ct, pt);
+          const slotValues = Float64Array.from(encoder.decodeFloat64(pt));
+          if (slotValues.some((x) => !(Math.abs(x) <= output.packing.bound))) throw new Error('the answer holds a value beyond the plan\'s bound: refused');
+          return slotValues;
+        });
+        if (output.kind === 'batch') return samples.map((_, s) => Array.from({ length: output.size }, (_, r) => decoded[r][s]));
+        const period = slots / output.replicas;
+        return [Array.from({ length: output.size }, (_, j) => {
+          let sum = 0;
+          for (let r = 0; r < output.replicas; r++) sum += decoded[0][r * period + j];
+          return sum / output.replicas;
+        })];
+      } finally {
+        pt.delete();
+        cts.forEach((ct) => ct.delete());
+      }
+    }
+
+    async function close() {
+      try {
+        await call(base, token, 'DELETE', `/v1/sessions/${session.sessionId}`);
+      } finally {
+        owned.reverse().forEach((o) => o.delete());
+      }
+    }
+    return { plan, session, predict, close };
+  } catch (err) {
+    owned.reverse().forEach((o) => o.delete());
+    throw err;
+  }
+}
+
+/** Runs a model's test vectors in a mode; returns how many were within their tolerance. */
+export async function checkTestVectors(base, token, model, mode) {
+  const client = await openSession(base, token, model, mode);
+  try {
+    const vectors = model.testVectors;
+    const rows = mode === 'batch' ? await client.predict(vectors.map((tv) => tv.input)) : [];
+    if (mode === 'single') for (const tv of vectors) rows.push((await client.predict([tv.input]))[0]);
+    const worst = vectors.map((tv, i) => Math.max(...tv.expected.map((e, j) => Math.abs(rows[i][j] - e) / tv.tolerance)));
+    return { total: vectors.length, passed: worst.filter((w) => w <= 1).length, worstRatio: Math.max(...worst) };
+  } finally {
+    await client.close();
+  }
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const [base, token, ...ids] = process.argv.slice(2);
+  if (!base || !token) {
+    console.error('usage: node client.mjs URL TOKEN [MODEL ...]');
+    process.exit(2);
+  }
+  for (const model of await catalog(base, token)) {
+    if (ids.length > 0 && !ids.includes(model.id)) continue;
+    for (const mode of ['single', 'batch']) {
+      const { total, passed } = await checkTestVectors(base, token, model, mode);
+      console.log(`${model.id} ${mode}: ${passed} of ${total} test vectors within tolerance`);
+      if (passed !== total) process.exitCode = 1;
+    }
+  }
+}
