@@ -117,7 +117,7 @@ export class ProviderClient {
   }
 
   /** The overall deadline of one call: the call's option, else the configured one, else computed from its cost. */
-  deadlineFor(upBytes: number, cost: CallCost, options: RequestOptions = {}): number {
+  private deadlineFor(upBytes: number, cost: CallCost, options: RequestOptions = {}): number {
     if (options.deadlineMs !== undefined) {
       if (!validDeadlineMs(options.deadlineMs)) throw new ProviderError('bad_request', `the provider deadline must be a positive number of milliseconds (got ${options.deadlineMs})`);
       return options.deadlineMs;
