@@ -24,8 +24,9 @@ export interface CheckShape {
   placement: Placement;
   /** Check samples: check blocks (replicas), check slots per request (slots), check requests (requests). */
   checks: number;
-  /** Replicas: input blocks in the ciphertext. */
+  /** Replicas: input blocks in the ciphertext, and the two-block runs the checks take (checks = 2 × runs). */
   blocks?: number;
+  runs?: number;
   /** Slots: real rows in the request. */
   rows?: number;
 }
@@ -56,7 +57,8 @@ export function undetected(attack: Attack, shape: CheckShape, q: Collisions): nu
       // match for the answer to pass. Swap = rotating the answer (the only way to move outputs).
       if (attack === 'tampered-model') return q.tampered ** k;
       if (attack === 'replay-session' || attack === 'replay-earlier-session' || attack === 'swap') return q.replay ** k;
-      if (attack === 'alter-part') return 1 / binomial(shape.blocks!, k);
+      // The provider must guess the check blocks exactly: runs at distinct pair positions, one common offset.
+      if (attack === 'alter-part') return 1 / (2 * binomial(shape.blocks! / 2, shape.runs!));
       return null;
     case 'slots':
       if (attack === 'tampered-model') return q.tampered ** k;

@@ -208,9 +208,10 @@ export function replicaChecks(own: Plan, file: ModelFile, precision: number, rea
   const period = plan.input.period;
   const blocks = slots / period;
   const runs = checkRuns(blocks);
-  // Runs of two blocks at distinct even-aligned or odd-aligned starts, never overlapping.
-  const starts = randomPositions(blocks / 2, runs).map((r) => 2 * r + (randomInt(2) === 0 ? 0 : 1));
-  const checkBlocks = [...new Set(starts.flatMap((s) => [s % blocks, (s + 1) % blocks]))].sort((a, b) => a - b);
+  // Runs of two blocks at distinct pair positions, all shifted by one random offset (0 or 1): never overlapping.
+  const offset = randomInt(2);
+  const starts = randomPositions(blocks / 2, runs).map((r) => 2 * r + offset);
+  const checkBlocks = starts.flatMap((s) => [s % blocks, (s + 1) % blocks]).sort((a, b) => a - b);
   const isCheck = new Set(checkBlocks);
   const z = preprocess(file, real);
   const build = (realZ: Float64Array, checkZ: (b: number) => Float64Array): Float64Array => {

@@ -14,7 +14,7 @@ import type { DenseLayer, ModelFile, Plan, PublicPlan } from '../../he-core/inde
 import { mulberry32 } from '../../he-core/testing/mulberry32.js';
 import { undetected } from '../../main/flow/check-odds.js';
 import type { Attack, CheckShape, Collisions } from '../../main/flow/check-odds.js';
-import { checkTolerance, freshCheckInput, randomPositions, readReplicaChecks, replicaChecks, shuffle } from '../../main/flow/checks.js';
+import { checkRuns, checkTolerance, freshCheckInput, randomPositions, readReplicaChecks, replicaChecks, shuffle } from '../../main/flow/checks.js';
 import type { ReplicaChecks } from '../../main/flow/checks.js';
 import { BATCH_MAX_CHECKS, BATCH_MIN_CHECKS } from '../../main/flow/prediction-flow.js';
 import { DEFAULT_MODELS_DIR } from '../../mock-service/config.js';
@@ -91,7 +91,8 @@ async function vectorSingle(id: string): Promise<void> {
   const earlier: ReplicaChecks[] = Array.from({ length: 50 }, () => replicaChecks(own, file, precision, real()));
   const honest = (l: ReplicaChecks): Float64Array => noisy(l.expected, sigma);
   const passes = (l: ReplicaChecks, slots: Float64Array): number => (readReplicaChecks(l, slots).ok ? 1 : 0);
-  const shape: CheckShape = { placement: 'replicas', checks: layouts[0]!.checkBlocks.length, blocks: slotCount(plan.params) / (plan.input as { period: number }).period };
+  const blocks = slotCount(plan.params) / (plan.input as { period: number }).period;
+  const shape: CheckShape = { placement: 'replicas', checks: layouts[0]!.checkBlocks.length, blocks, runs: checkRuns(blocks) };
   const q = collisions(file, evil, layouts[0]!.slotTolerance, 20_000);
   let falseAlarms = 0;
   const count = { tampered: 0, session: 0, earlier: 0, swap: 0, part: 0 };
@@ -101,9 +102,11 @@ async function vectorSingle(id: string): Promise<void> {
     count.session += passes(l, honest(layouts[(i + TRIALS - 1) % TRIALS]!));
     count.earlier += passes(l, honest(earlier[Math.floor(random() * earlier.length)]!));
     count.swap += passes(l, rotate(honest(l), 1 + Math.floor(random() * (l.vector.length - 1))));
-    // The provider guesses which blocks hold checks and moves every other output slot by 1.
+    // The provider guesses which blocks hold checks (its best blind guess: the layout's own
+    // distribution) and moves every other output slot by 1.
     const period = (plan.input as { period: number }).period;
-    const guessed = new Set(randomPositions(shape.blocks!, shape.checks));
+    const offset = Math.floor(random() * 2);
+    const guessed = new Set(randomPositions(blocks / 2, shape.runs!).flatMap((r) => [(2 * r + offset) % blocks, (2 * r + offset + 1) % blocks]));
     const moved = honest(l).map((v, slot) => (guessed.has(Math.floor(slot / period)) ? v : v + 1));
     count.part += passes(l, moved);
   });
