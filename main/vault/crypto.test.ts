@@ -54,6 +54,22 @@ describe('scrypt parameters', () => {
     expect(() => checkScryptParams(params, 'vault file')).toThrow(expect.objectContaining({ code }));
   });
 
+  it('accepts up to the ceilings and refuses one step past each (memory, work, r, p)', () => {
+    // 4x the default's work, in three shapes.
+    for (const params of [{ N: 2 ** 19, r: 8, p: 1 }, { N: 2 ** 17, r: 8, p: 4 }, { N: 2 ** 17, r: 16, p: 2 }]) {
+      expect(() => checkScryptParams(params, 'vault file'), JSON.stringify(params)).not.toThrow();
+    }
+    for (const params of [
+      { N: 2 ** 20, r: 8, p: 1 }, // 1 GiB of memory
+      { N: 2 ** 17, r: 8, p: 5 }, // p
+      { N: 2 ** 15, r: 32, p: 1 }, // r
+      { N: 2 ** 18, r: 16, p: 2 }, // 512 MiB, but 8x the default's work
+      { N: 2 ** 17, r: 32, p: 16 }, // the review's edit: 35 s to unlock
+    ]) {
+      expect(() => checkScryptParams(params, 'vault file'), JSON.stringify(params)).toThrow(expect.objectContaining({ code: 'kdf_unsupported', details: expect.objectContaining({ reason: 'above_ceiling' }) }));
+    }
+  });
+
   it('derives the same key for composed and decomposed forms of a passphrase', async () => {
     const salt = newSalt();
     const composed = await deriveKey('caf\u00e9', salt, SCRYPT_FLOOR, 'options');

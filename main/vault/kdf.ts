@@ -46,11 +46,11 @@ export function checkScryptParams(params: ScryptParams, source: KdfSource): void
     );
   }
   const { memoryBytes, work, r: maxR, p: maxP } = SCRYPT_CEILING;
-  if (scryptMemory(params) > memoryBytes || N * r * p > work || r > maxR || p > maxP) {
+  if (128 * N * r > memoryBytes || N * r * p > work || r > maxR || p > maxP) {
     throw new VaultError(
       'kdf_unsupported',
       `The scrypt parameters in the ${source} (N=${N}, r=${r}, p=${p}) ask for more memory or time than CipherCare ever writes (at most ${memoryBytes / 2 ** 20} MiB, N*r*p <= ${work}, r <= ${maxR}, p <= ${maxP}). ` +
-        `Refusing them without trying: the ${source} was probably modified. Restore it from a backup.`,
+        (source === 'options' ? 'Choose parameters within these limits.' : `Refusing them without trying: the ${source} was probably modified. Restore it from a backup.`),
       { N, r, p, reason: 'above_ceiling', ceiling: { ...SCRYPT_CEILING } },
     );
   }
