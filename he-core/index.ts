@@ -35,4 +35,5 @@ export type { Envelope, EnvelopeCaps } from './envelope/envelope.js';
 export { readSealHeader, decompressSealObject, compressSealObject, saveCompressed, maxCiphertextBytes, maxKeyBytes } from './envelope/seal-object.js';
 export { openCiphertextEnvelope, openResultEnvelope, resultEnvelope, sealCiphertextEnvelope, encodeKeyEnvelope, openKeyEnvelope, loadCiphertexts } from './envelope/ciphertexts.js';
 export { packResult, unpackResult, packedResultBytes } from './envelope/packed-result.js';
+export { expectedSizes, seededCiphertextBytes, ENVELOPE_HEADER_BYTES } from './envelope/sizes.js';
 export * from './protocol/api.js';

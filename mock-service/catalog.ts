@@ -1,23 +1,8 @@
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { MainModule } from 'node-seal';
-import { batchSplit, catalogDepartures, compile, estimatedKeyBytes, packedResultBytes, verifySignedCard } from '../he-core/index.js';
+import { batchSplit, catalogDepartures, compile, expectedSizes, verifySignedCard } from '../he-core/index.js';
 import type { CatalogModel, ExpectedSizes, ModelFile, PlanMode, PublicPlan, SignedCard, VerifiedCard } from '../he-core/index.js';
-
-function expectedSizes(plan: PublicPlan): ExpectedSizes {
-  const p = plan.params;
-  const n = p.polyModulusDegree;
-  const dataBits = p.coeffModulusBits.slice(0, -1).reduce((a, b) => a + b, 0);
-  const keys = (plan.relinearization ? 1 : 0) + plan.galoisSteps.length;
-  // Seeded inputs carry one polynomial over every data prime; compressed to about their bit count.
-  const perInput = Math.round((n * dataBits) / 8 * 1.05) + 64;
-  return {
-    evaluationKeyBytes: keys * estimatedKeyBytes(p),
-    requestBytes: 48 + plan.input.count * (perInput + 4),
-    // Packed answers have an exact size.
-    responseBytes: 48 + plan.output.count * (packedResultBytes(n, plan.output.packing) + 4),
-  };
-}
 
 /** The public catalog: per model, its card and the public part of its single and batch plans. No weights. */
 export function buildCatalog(seal: MainModule, models: ModelFile[]): CatalogModel[] {

@@ -66,11 +66,13 @@ export interface HealthResponse {
   queue: { depth: number; limit: number };
 }
 
+/** Sizes of whole HTTP bodies (envelopes), per plan (he-core/envelope/sizes.ts, docs/protocol.md). */
 export interface ExpectedSizes {
-  /** Estimated bytes of the evaluation keys (seeded, compressed). */
+  /** Upper estimate of the key envelope (seeded keys, zstd-compressed); real bodies are 0.75 to 1 of it. */
   evaluationKeyBytes: number;
-  /** Estimated bytes of one request and one response envelope. */
+  /** Upper estimate of one request envelope (seeded ciphertexts, zstd-compressed); real bodies are 0.75 to 1 of it. */
   requestBytes: number;
+  /** Exactly the bytes of one response envelope (packed answers have a fixed size). */
   responseBytes: number;
 }
 
