@@ -130,6 +130,7 @@ export function openKeyEnvelope(ctx: HeContext, plan: PublicPlan, body: Uint8Arr
   if (envelope.items.length !== 2) throw new HeError('envelope_bad_count', 'an evaluation-keys envelope holds exactly 2 items');
   const [relin, galois] = envelope.items as [Uint8Array, Uint8Array];
   const shape = { polyModulusDegree: ctx.params.polyModulusDegree, primes: ctx.params.primes.length, decomposition: ctx.params.primes.length - 1 };
+  // The bound holds unseeded keys of the plan's count too, so that the layout check can name what is wrong with them.
   const relinBytes = relin.length ? decompressSealObject(relin, caps.maxItemBytes) : null;
   const galoisBytes = galois.length ? decompressSealObject(galois, caps.maxItemBytes) : null;
   if (relinBytes) checkKeySwitchingKeys(relinBytes, { ...shape, keys: 1, maxIndices: 1 });

@@ -59,4 +59,29 @@ describe('evaluation-key layout check', () => {
     pair.dispose();
     ctx.dispose();
   });
+
+  it('refuses keys that are not seeded, and says so, whether they are sent compressed or not', async () => {
+    const rt = await loadSeal();
+    const { seal } = rt;
+    for (const [file, mode] of [['mnist-cnn', 'single'], ['mnist-cnn', 'batch'], ['breast-cancer', 'single']] as const) {
+      const model = parseModel(readFileSync(new URL(`../../assets/models/${file}.json`, import.meta.url), 'utf8'));
+      const plan = compile(rt.seal, model, { mode }).public;
+      const ctx = HeContext.create(rt, plan.params);
+      const keygen = new seal.KeyGenerator(ctx.context);
+      // The plain (not *Serializable) objects: both polynomials of every component.
+      const relin = plan.relinearization ? keygen.createRelinKeys() : null;
+      const galois = plan.galoisSteps.length > 0 ? keygen.createGaloisKeysWithSteps(Int32Array.from(plan.galoisSteps)) : null;
+      try {
+        for (const compression of [seal.ComprModeType.none, seal.ComprModeType.zstd]) {
+          const body = encodeKeyEnvelope(plan.params.fingerprint, (relin?.saveToArray(compression) as Uint8Array | undefined) ?? null, (galois?.saveToArray(compression) as Uint8Array | undefined) ?? null);
+          expect(() => openKeyEnvelope(ctx, plan, body)).toThrow(/keys must be seeded/);
+        }
+      } finally {
+        relin?.delete();
+        galois?.delete();
+        keygen.delete();
+        ctx.dispose();
+      }
+    }
+  });
 });

@@ -95,9 +95,14 @@ export function maxCiphertextBytes(polyModulusDegree: number, primes: number): n
   return 3 * polyModulusDegree * primes * 8 + 1024;
 }
 
-/** Largest uncompressed key-switching key set: `keys` keys of (primes - 1) components, 2 polynomials each. */
+/**
+ * Largest uncompressed key-switching key set: the header, parms id and SEAL's table of key slots
+ * (one 8-byte count per possible index, at most N for Galois keys), then `keys` keys of
+ * (primes - 1) components of 2 polynomials each, with slack for their headers. It holds unseeded
+ * keys, which the layout check then refuses by name (`checkKeySwitchingKeys`: keys must be seeded).
+ */
 export function maxKeyBytes(polyModulusDegree: number, primes: number, keys: number): number {
-  return keys * (primes - 1) * 2 * polyModulusDegree * primes * 8 + 4096 * (keys + 1);
+  return 8 * polyModulusDegree + keys * (primes - 1) * (2 * polyModulusDegree * primes * 8 + 256) + 4096 * (keys + 1);
 }
 
 /** A seeded ciphertext's seed record after its first polynomial: header, generator type, 64-byte seed. */
@@ -233,7 +238,8 @@ function checkKeyComponent(view: DataView, start: number, size: number, shape: K
   const arrayBytes = u64(at + 8);
   const count = u64(at + SEAL_HEADER_BYTES);
   const polynomial = shape.polyModulusDegree * shape.primes;
-  if (count !== polynomial && count !== 2 * polynomial) fail(`a key component declares ${count} coefficients`);
+  if (count === 2 * polynomial) fail('keys must be seeded: a key component carries both polynomials (send the keys SEAL\'s create*KeysSerializable makes)');
+  if (count !== polynomial) fail(`a key component declares ${count} coefficients`);
   if (arrayBytes !== SEAL_HEADER_BYTES + 8 + count * 8 || at + arrayBytes > end) fail('a key component has an inconsistent coefficient array');
   // A seeded component ends with one more SEAL object (the seed); its declared size must be exactly
   // what is left, or SEAL would allocate whatever it declares.
