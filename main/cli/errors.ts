@@ -40,7 +40,9 @@ export function describeError(err: unknown): DescribedError {
   if (err instanceof CliError) return { message: withField(err.message, err.field), exitCode: err.exitCode, expected: true };
   if (err instanceof FlowError) {
     const exitCode = err.code === 'cancelled' ? EXIT.cancelled : FLOW_USAGE.has(err.code) ? EXIT.usage : EXIT.failure;
-    return { message: withField(err.message, err.field), exitCode, expected: true };
+    // The pins can be reset only from the command line: say how, once the publisher has confirmed.
+    const hint = err.code === 'card_publisher_changed' || err.code === 'card_changed' ? ' `ciphercare trust list` shows the pins; once the publisher confirms the change, `ciphercare trust forget <model-id|provider-url>` lets the next use pin it.' : '';
+    return { message: withField(err.message, err.field) + hint, exitCode, expected: true };
   }
   if (err instanceof ProviderError) {
     return { message: err.message, exitCode: err.code === 'cancelled' ? EXIT.cancelled : EXIT.failure, expected: true };

@@ -8,6 +8,7 @@ import { registerModels } from './commands/models.js';
 import { registerPassphrase } from './commands/passphrase.js';
 import { registerPredict } from './commands/predict.js';
 import { registerService, runService } from './commands/service.js';
+import { registerTrust } from './commands/trust.js';
 import { CliContext } from './context.js';
 import type { GlobalOptions } from './context.js';
 import { EXIT, describeError } from './errors.js';
@@ -70,6 +71,7 @@ export function buildProgram(secretEnv: SecretEnv, state: { exitCode: number; co
   registerHistory(program, withContext);
   registerKeys(program, withContext);
   registerPassphrase(program, withContext);
+  registerTrust(program, withContext);
   registerService(program);
   registerDemo(program, withContext);
   program.addOption(new Option('--no-progress', 'never draw progress bars').hideHelp());

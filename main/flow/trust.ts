@@ -177,3 +177,42 @@ export function checkCatalog(entries: readonly CatalogModel[], options: CheckCat
   if (options.vault && changed) saveTrustState(options.vault, state);
   return out;
 }
+
+/** What `forgetPins` removed. */
+export interface ForgottenPins {
+  models: string[];
+  providers: string[];
+  cards: string[];
+}
+
+/**
+ * Removes the first-use pins of a model id (its publisher and its cards, every version) or of a
+ * provider URL, after the person has checked the new fingerprint with the publisher: the next use
+ * pins again. Trusted publishers are not pins and stay.
+ */
+export function forgetPins(vault: Vault, target: string): ForgottenPins {
+  const state = loadTrustState(vault);
+  const out: ForgottenPins = { models: [], providers: [], cards: [] };
+  if (target in state.models) {
+    delete state.models[target];
+    out.models.push(target);
+  }
+  for (const key of Object.keys(state.cards)) {
+    if (key.slice(0, key.lastIndexOf('@')) === target) {
+      delete state.cards[key];
+      out.cards.push(key);
+    }
+  }
+  let provider: string | undefined;
+  try {
+    provider = providerKey(target);
+  } catch {
+    provider = undefined;
+  }
+  if (provider !== undefined && provider in state.providers) {
+    delete state.providers[provider];
+    out.providers.push(provider);
+  }
+  if (out.models.length + out.providers.length + out.cards.length > 0) saveTrustState(vault, state);
+  return out;
+}

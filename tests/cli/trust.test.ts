@@ -89,5 +89,20 @@ describe('ciphercare models and predict show who vouches for a model', () => {
     expect(refused.stderr).toMatch(new RegExp(`^ciphercare: the card of acme-new is now signed by publisher [0-9a-f ]+, but acme-new was pinned to publisher ${fingerprint} on first use\\.`));
     const history = JSON.parse((await runCli([...global, '--json', 'history'], { env })).stdout) as { total: number };
     expect(history.total).toBe(3);
+    expect(refused.stderr).toContain('`ciphercare trust forget <model-id|provider-url>` lets the next use pin it.');
+
+    // The person checked the new fingerprint with the publisher: forget the pin, and the next use pins the new key.
+    const list = JSON.parse((await runCli([...global, '--json', 'trust', 'list'], { env })).stdout) as { models: Record<string, string> };
+    expect(list.models['acme-new']).toBe(fingerprint.replace(/ /g, ''));
+    const forgot = await runCli([...global, 'trust', 'forget', 'acme-new'], { env });
+    expect(forgot.code).toBe(0);
+    expect(forgot.stdout).toBe('forgot the pins of acme-new: model acme-new, 1 card; the next use pins the publisher it sees then\n');
+    // The provider itself is still pinned to the first key: forget it too.
+    expect((await runCli([...global, 'predict', '--model', 'acme-new', ...set], { env })).stderr).toMatch(/but the provider was pinned to/);
+    expect((await runCli([...global, 'trust', 'forget', proxy.url], { env })).code).toBe(0);
+    const repinned = await runCli([...global, 'predict', '--model', 'acme-new', ...set], { env });
+    expect(repinned.code).toBe(0);
+    expect(repinned.stderr).toContain('acme-new: publisher pinned on first use');
+    expect((await runCli([...global, 'trust', 'forget', 'nothing-here'], { env })).stderr).toBe('ciphercare: no pin for "nothing-here": `ciphercare trust list` shows the pinned model ids and providers\n');
   }, 120_000);
 });
