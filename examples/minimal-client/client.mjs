@@ -39,15 +39,17 @@ export async function parameterFingerprint(p) {
   return Buffer.from(digest).toString('hex');
 }
 
+function refuse(why) {
+  throw new Error(why);
+}
+
 // ---- envelopes -------------------------------------------------------------------------------
 
 function encodeEnvelope(kind, fingerprint, items) {
   const header = 44 + 4 * items.length;
   const out = new Uint8Array(header + items.reduce((a, i) => a + i.length, 0));
   const view = new DataView(out.buffer);
-  out.set([0x43, 0x43, 0x48, 0x45], 0); // "CCHE"
-  view.setUint8(4, 1); // version
-  view.setUint8(5, kind);
+  out.set([0x43, 0x43, 0x48, 0x45, 1, kind], 0); // "CCHE", version 1, kind; reserved u16 0
   out.set(Buffer.from(fingerprint, 'hex'), 8);
   view.setUint32(40, items.length, true);
   let at = header;
@@ -61,9 +63,7 @@ function encodeEnvelope(kind, fingerprint, items) {
 
 function decodeEnvelope(bytes, kind, fingerprint, count, itemBytes) {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const fail = (why) => {
-    throw new Error(`not the expected answer envelope: ${why}`);
-  };
+  const fail = (why) => refuse(`not the expected answer envelope: ${why}`);
   if (bytes.length !== 44 + count * (4 + itemBytes)) fail(`${bytes.length} bytes`);
   if (Buffer.from(bytes.subarray(0, 4)).toString('latin1') !== 'CCHE' || bytes[4] !== 1 || bytes[5] !== kind || view.getUint16(6, true) !== 0) fail('header');
   if (Buffer.from(bytes.subarray(8, 40)).toString('hex') !== fingerprint) fail('fingerprint');
@@ -89,11 +89,9 @@ function openContext(seal, params, fingerprint) {
     parms.setPolyModulusDegree(params.polyModulusDegree);
     parms.setCoeffModulus(moduli);
     const context = new seal.SEALContext(parms, true, seal.SecLevelType.tc128);
-    if (!context.parametersSet()) {
-      context.delete();
-      throw new Error('SEAL refuses these parameters at 128-bit security');
-    }
-    return context;
+    if (context.parametersSet()) return context;
+    context.delete();
+    return refuse('SEAL refuses these parameters at 128-bit security');
   } finally {
     parms.delete();
     moduli.delete();
@@ -105,6 +103,8 @@ function openContext(seal, params, fingerprint) {
 function preprocess(model, raw) {
   const { mean, scale } = model.preprocess;
   const perFeature = model.input.kind === 'features';
+  const range = (i) => (perFeature ? model.input.features[i] : model.input);
+  if (raw.some((x, i) => !(x >= range(i).min && x <= range(i).max))) refuse('an input is outside the range the model accepts');
   return Float64Array.from(raw, (x, i) => (x - mean[perFeature ? i : 0]) / scale[perFeature ? i : 0]);
 }
 
@@ -179,7 +179,14 @@ function rebuildAnswer(item, plan, lastParmsId) {
 /** Opens a session for a model and mode; `predict` then takes raw samples and returns raw outputs. */
 export async function openSession(base, token, model, mode) {
   const plan = model.plans[mode];
-  const params = plan.params;
+  const { params, output } = plan;
+  if (plan.planFormat !== 1) refuse(`this client reads plan format 1, the service sent ${plan.planFormat}: update the client`);
+  // The answer description (docs/protocol.md, 3.3): a provider may not read more than it promises.
+  const { multiplier: K, bits, bound } = output.packing;
+  const slots = params.polyModulusDegree / 2;
+  const exactUpTo = Number(params.primes[0]) / (2 * output.scale * K);
+  if (!(Number.isInteger(K) && K >= 1 && K <= 2 ** 31 && bits.every((b) => Number.isInteger(b) && b >= 1 && b <= Math.min(60, params.coeffModulusBits[0])) && bound > 0 && exactUpTo >= 1.5 * bound * (1 - 1e-12))) refuse('the plan\'s answer description is not usable');
+  if (Math.abs(Math.log2(output.scale) - params.scaleBits) > 1 || slots % output.replicas !== 0 || (output.kind === 'batch' ? output.replicas !== 1 : slots / output.replicas < output.size)) refuse('the plan\'s output layout is not usable');
   const seal = await SEAL();
   const context = openContext(seal, params, await parameterFingerprint(params));
   const owned = [context];
@@ -187,17 +194,17 @@ export async function openSession(base, token, model, mode) {
   try {
     const keygen = own(new seal.KeyGenerator(context));
     const secretKey = own(keygen.secretKey());
-    const items = [new Uint8Array(0), new Uint8Array(0)];
-    if (plan.relinearization) {
-      const relin = keygen.createRelinKeysSerializable();
-      items[0] = relin.saveToArray(seal.ComprModeType.zstd);
-      relin.delete();
-    }
-    if (plan.galoisSteps.length > 0) {
-      const galois = keygen.createGaloisKeysSerializableWithSteps(Int32Array.from(plan.galoisSteps));
-      items[1] = galois.saveToArray(seal.ComprModeType.zstd);
-      galois.delete();
-    }
+    // Seeded objects (the *Serializable ones), compressed with SEAL's zstd, then freed.
+    const saveSeeded = (object) => {
+      try {
+        return object.saveToArray(seal.ComprModeType.zstd);
+      } finally {
+        object.delete();
+      }
+    };
+    const none = new Uint8Array(0);
+    const steps = Int32Array.from(plan.galoisSteps);
+    const items = [plan.relinearization ? saveSeeded(keygen.createRelinKeysSerializable()) : none, steps.length ? saveSeeded(keygen.createGaloisKeysSerializableWithSteps(steps)) : none];
     const query = `?model=${encodeURIComponent(model.id)}&mode=${mode}`;
     const session = await call(base, token, 'POST', `/v1/sessions${query}`, encodeEnvelope(KIND.keys, params.fingerprint, items));
     const encoder = own(new seal.CKKSEncoder(context));
@@ -207,22 +214,17 @@ export async function openSession(base, token, model, mode) {
     const evaluator = own(new seal.Evaluator(context));
     const lastId = own(context.lastParmsId());
     const lastParmsId = Array.from(lastId.values());
-    const slots = params.polyModulusDegree / 2;
-    const { output } = plan;
-    const itemBytes = 16 + (params.polyModulusDegree * (output.packing.bits[0] + output.packing.bits[1])) / 8;
+    const itemBytes = 16 + bits.reduce((a, b) => a + Math.ceil((params.polyModulusDegree * b) / 8), 0);
 
     async function predict(samples) {
-      if (samples.length < 1 || samples.length > plan.samplesPerRequest) throw new Error(`a request holds 1 to ${plan.samplesPerRequest} samples`);
+      if (samples.length < 1 || samples.length > plan.samplesPerRequest) refuse(`a request holds 1 to ${plan.samplesPerRequest} samples`);
       const vectors = layOut(plan, samples.map((raw) => preprocess(plan.model, raw)), slots);
       const pt = new seal.Plaintext();
       const cts = [];
       try {
         const sent = vectors.map((v) => {
           encoder.encode(v, plan.input.scale, pt);
-          const ct = encryptor.encryptSymmetricSerializable(pt);
-          const bytes = ct.saveToArray(seal.ComprModeType.zstd);
-          ct.delete();
-          return bytes;
+          return saveSeeded(encryptor.encryptSymmetricSerializable(pt));
         });
         const body = encodeEnvelope(KIND.ciphertexts, params.fingerprint, sent);
         const answer = await call(base, token, 'POST', `/v1/sessions/${session.sessionId}/predictions`, body);
@@ -233,16 +235,13 @@ export async function openSession(base, token, model, mode) {
           evaluator.cipherTransformToNttInplace(ct);
           decryptor.decrypt(ct, pt);
           const slotValues = Float64Array.from(encoder.decodeFloat64(pt));
-          if (slotValues.some((x) => !(Math.abs(x) <= output.packing.bound))) throw new Error('the answer holds a value beyond the plan\'s bound: refused');
+          if (slotValues.some((x) => !(Math.abs(x) <= bound))) refuse('the answer holds a value beyond the plan\'s bound: refused, not shown');
           return slotValues;
         });
         if (output.kind === 'batch') return samples.map((_, s) => Array.from({ length: output.size }, (_, r) => decoded[r][s]));
-        const period = slots / output.replicas;
-        return [Array.from({ length: output.size }, (_, j) => {
-          let sum = 0;
-          for (let r = 0; r < output.replicas; r++) sum += decoded[0][r * period + j];
-          return sum / output.replicas;
-        })];
+        const period = slots / output.replicas; // the mean of the replicas of output j at slots r · period + j
+        const mean = (j) => Array.from({ length: output.replicas }, (_, r) => decoded[0][r * period + j]).reduce((a, x) => a + x, 0) / output.replicas;
+        return [Array.from({ length: output.size }, (_, j) => mean(j))];
       } finally {
         pt.delete();
         cts.forEach((ct) => ct.delete());
@@ -279,10 +278,7 @@ export async function checkTestVectors(base, token, model, mode) {
 
 if (import.meta.url === `file://${process.argv[1]}`) {
   const [base, token, ...ids] = process.argv.slice(2);
-  if (!base || !token) {
-    console.error('usage: node client.mjs URL TOKEN [MODEL ...]');
-    process.exit(2);
-  }
+  if (!base || !token) refuse('usage: node client.mjs URL TOKEN [MODEL ...]');
   for (const model of await catalog(base, token)) {
     if (ids.length > 0 && !ids.includes(model.id)) continue;
     for (const mode of ['single', 'batch']) {
