@@ -1,4 +1,4 @@
-// Lint with the layer rules of STYLE.md: the dependency arrows of DESIGN.md section 1,
+// Lint with the layer rules: the dependency arrows of docs/architecture.md (layers),
 // enforced here rather than remembered.
 import tseslint from 'typescript-eslint';
 import importX from 'eslint-plugin-import-x';
