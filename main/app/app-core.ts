@@ -20,7 +20,7 @@ import type {
 } from '../../preload/contract.js';
 import { ClientKeyring } from '../flow/client-keys.js';
 import { PredictionFlow } from '../flow/prediction-flow.js';
-import { trustOf } from '../flow/trust.js';
+import { checkCatalog, trustOf } from '../flow/trust.js';
 import type { StageEvent } from '../flow/prediction-flow.js';
 import { launchBundledService } from '../provider/bundled-service.js';
 import type { BundledService, LaunchOptions } from '../provider/bundled-service.js';
@@ -251,7 +251,8 @@ export class AppCore {
     try {
       const { config } = await this.providerConfig(settings);
       const client = new ProviderClient({ ...config, attempts: 1, timeoutMs: 15_000 });
-      const models = await client.catalog();
+      // Signatures and reserved ids checked here too (no pins: those are checked and set on first use).
+      const models = checkCatalog(await client.catalog(), { providerUrl: config.url });
       return { ok: true, models: models.length, latencyMs: Math.round(performance.now() - started), message: `connected: ${models.length} models` };
     } catch (err) {
       const e = toBridgeError(err);
