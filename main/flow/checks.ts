@@ -200,10 +200,18 @@ function fill(vector: Float64Array, block: number, period: number, z: Float64Arr
   vector.set(z, block * period);
 }
 
-/** Lays out the real sample with fresh checks in the replicas (see ReplicaChecks). */
-export function replicaChecks(own: Plan, file: ModelFile, precision: number, real: readonly number[]): ReplicaChecks {
+/** Whether a single-sample plan has replicas to spare for checks: a vector layout of at least 16 blocks. */
+export function hasSpareReplicas(plan: PublicPlan): boolean {
+  return plan.input.kind === 'vector' && plan.output.kind === 'slots' && slotCount(plan.params) / plan.input.period >= 16;
+}
+
+/**
+ * Lays out the real sample with fresh checks in the replicas (see ReplicaChecks); null when the
+ * layout leaves no check slot or no clean replica of an output (then checks go as separate requests).
+ */
+export function replicaChecks(own: Plan, file: ModelFile, precision: number, real: readonly number[]): ReplicaChecks | null {
   const plan = own.public;
-  if (plan.input.kind !== 'vector' || plan.output.kind !== 'slots') throw new Error('replica checks need a vector layout');
+  if (plan.input.kind !== 'vector' || plan.output.kind !== 'slots' || !hasSpareReplicas(plan)) return null;
   const slots = slotCount(plan.params);
   const period = plan.input.period;
   const blocks = slots / period;
@@ -241,6 +249,7 @@ export function replicaChecks(own: Plan, file: ModelFile, precision: number, rea
     }
     return at;
   });
+  if (checkSlots.length === 0 || realSlots.some((at) => at.length === 0)) return null;
   const { bits, multiplier } = plan.output.packing;
   const scale = plan.output.scale * multiplier;
   const slotTolerance = precision + 6 * packingNoise(plan.params, scale, bits, 1, keyAmplification(1, slots));
@@ -250,7 +259,6 @@ export function replicaChecks(own: Plan, file: ModelFile, precision: number, rea
 
 /** Checks a decrypted answer against its ReplicaChecks; returns the real outputs, or why it failed. */
 export function readReplicaChecks(layout: ReplicaChecks, slots: Float64Array): { ok: true; output: Float64Array } | { ok: false; why: string } {
-  if (layout.checkSlots.length === 0 || layout.realSlots.some((r) => r.length === 0)) return { ok: false, why: 'the layout left no room for checks' };
   let sum = 0;
   for (const i of layout.checkSlots) {
     const d = slots[i]! - layout.expected[i]!;

@@ -6,7 +6,7 @@ import type { Vault } from '../vault/index.js';
 import type { ClientKeyring } from './client-keys.js';
 import { FlowError } from './errors.js';
 import { checkCatalog } from './trust.js';
-import { ClientModels, checkSource, drawKnownAnswer, matches, readReplicaChecks, replicaChecks, sameLayout, shuffle } from './checks.js';
+import { ClientModels, checkSource, drawKnownAnswer, hasSpareReplicas, matches, readReplicaChecks, replicaChecks, sameLayout, shuffle } from './checks.js';
 import type { CheckSource, KnownAnswer, ReplicaChecks } from './checks.js';
 import { decryptResult, decryptSlots, encryptRequest, encryptVectors } from './he-client.js';
 import type { ClientKeyPair } from './he-client.js';
@@ -306,7 +306,7 @@ export class PredictionFlow {
     const sent: Exchange[] = [];
     // Checks inside the ciphertext where the layout has replicas and the client has the weights.
     let replicas: ReplicaChecks | null = null;
-    if (checks.state === 'on' && checks.source.kind === 'fresh' && plan.input.kind === 'vector' && plan.output.kind === 'slots') {
+    if (checks.state === 'on' && checks.source.kind === 'fresh' && hasSpareReplicas(plan)) {
       const own = this.clientModels.plan((await loadSeal()).seal, checks.source.file, 'single');
       if (sameLayout(own.public, plan)) replicas = replicaChecks(own, checks.source.file, checks.source.precision, values);
     }

@@ -8,6 +8,8 @@ import { pino } from 'pino';
 import { startService } from '../../mock-service/service.js';
 import { loadBundledModels } from '../bundled-models.js';
 import { benchBatch } from './batch.js';
+import { benchChecks, checksTable, markdownTable, writeChecksSection } from './checks.js';
+import type { ChecksRow } from './checks.js';
 import { EvaluationClock } from './client.js';
 import { heldOutRows } from './data.js';
 import { benchMemory } from './memory.js';
@@ -26,6 +28,8 @@ const { values: args } = parseArgs({
     runs: { type: 'string' },
     'scaling-model': { type: 'string', default: 'mnist-cnn' },
     'scaling-predictions': { type: 'string' },
+    /** `--only checks`: only the cost of the known-answer checks (written into docs/benchmarks.md's checks section). */
+    only: { type: 'string' },
   },
   strict: true,
 });
@@ -53,6 +57,22 @@ const log = (line: string): void => {
 };
 
 const models = loadBundledModels();
+const command = ['npm run bench', ...(process.argv.length > 2 ? ['--', ...process.argv.slice(2)] : [])].join(' ');
+if (args.only !== undefined && args.only !== 'checks') throw new Error('--only takes "checks"');
+let checks: ChecksRow[] = [];
+if (args.only === 'checks') {
+  log(`starting the service in this process (${workers} workers)`);
+  const service = await startService({ mode: 'bundled', workers, jobTimeoutMs: 600_000, logger: pino({ level: 'silent' }) });
+  try {
+    checks = await benchChecks({ url: service.url, token: service.token! }, models, service.catalog, runs, log);
+  } finally {
+    await service.close();
+  }
+  console.log(`\nKnown-answer checks\n\n${markdownTable(checksTable(checks))}`);
+  writeChecksSection(DOCS, markdownTable(checksTable(checks)), command);
+  log(`wrote the checks section of ${DOCS}`);
+  process.exit(0);
+}
 const results: (SingleResult | BatchResult)[] = [];
 const single = new Map<string, SingleDetail>();
 const batch = new Map<string, BatchDetail>();
@@ -77,6 +97,8 @@ try {
     results.push(b.result);
     batch.set(model.id, b.detail);
   }
+  log('known-answer checks: single with checks off and on, batch check preparation');
+  checks = await benchChecks(endpoint, models, service.catalog, settings.runs, log);
 } finally {
   await service.close();
 }
@@ -100,7 +122,7 @@ const run: BenchRun = {
   batch,
   scaling: { model: scalingModel.id, clients: settings.scalingClients, predictions: settings.scalingPredictions, seconds1: scaling.w1.seconds, seconds2: scaling.w2.seconds, evaluateMs1: scaling.w1.evaluateMs, evaluateMs2: scaling.w2.evaluateMs, otherCores1: scaling.w1.otherCores, otherCores2: scaling.w2.otherCores },
   memory: { model: memoryModel.id, rssAfterSession: memory.afterSession, concurrency: 2, otherCores: memory.otherCores },
-  command: ['npm run bench', ...(process.argv.length > 2 ? ['--', ...process.argv.slice(2)] : [])].join(' '),
+  command,
   date: new Date().toISOString(),
   quick,
   workers,
@@ -109,6 +131,8 @@ const run: BenchRun = {
 
 printReport(run);
 writeDocs(DOCS, run);
+console.log(`\nKnown-answer checks\n\n${markdownTable(checksTable(checks))}`);
+writeChecksSection(DOCS, markdownTable(checksTable(checks)), command);
 log(`wrote ${DOCS}`);
 if (args.json) {
   writeJson(args.json, run.json);

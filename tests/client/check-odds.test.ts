@@ -87,8 +87,8 @@ async function vectorSingle(id: string): Promise<void> {
   const { bits, multiplier } = plan.output.packing;
   const sigma = packingNoise(plan.params, plan.output.scale * multiplier, bits, 1, 1);
   const real = (): number[] => freshCheckInput(file);
-  const layouts: ReplicaChecks[] = Array.from({ length: TRIALS }, () => replicaChecks(own, file, precision, real()));
-  const earlier: ReplicaChecks[] = Array.from({ length: 50 }, () => replicaChecks(own, file, precision, real()));
+  const layouts: ReplicaChecks[] = Array.from({ length: TRIALS }, () => replicaChecks(own, file, precision, real())!);
+  const earlier: ReplicaChecks[] = Array.from({ length: 50 }, () => replicaChecks(own, file, precision, real())!);
   const honest = (l: ReplicaChecks): Float64Array => noisy(l.expected, sigma);
   const passes = (l: ReplicaChecks, slots: Float64Array): number => (readReplicaChecks(l, slots).ok ? 1 : 0);
   const blocks = slotCount(plan.params) / (plan.input as { period: number }).period;

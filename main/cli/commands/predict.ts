@@ -100,12 +100,15 @@ export function registerPredict(program: Command, withContext: WithContext): voi
     .option('--no-canary', 'send no checks')
     .option('--allow-unverified', "send even when the model has no signed card (CipherCare then cannot check the provider's answers)")
     .option('--checks <n>', `separate check requests where the model's layout has no room for checks inside the ciphertext (mnist-cnn): 1 to ${MAX_CHECK_REQUESTS} (default: the vault setting ${SETTING_CHECK_REQUESTS}, else ${DEFAULT_CHECK_REQUESTS})`, parseChecks)
+    .option('--save-checks', `with --checks N: keep N as the default (the vault setting ${SETTING_CHECK_REQUESTS})`)
     .option('--deadline <seconds>', 'overall time limit of each provider call (default: scaled from the model\'s expected cost, at least 30 s; or the vault setting provider.deadline_seconds)', parseDeadlineSeconds)
     .action(
-      withContext(async (ctx, flags: { model: string; input?: string; set?: Record<string, number>; canary?: boolean; checks?: number; deadline?: number; allowUnverified?: boolean }) => {
+      withContext(async (ctx, flags: { model: string; input?: string; set?: Record<string, number>; canary?: boolean; checks?: number; saveChecks?: boolean; deadline?: number; allowUnverified?: boolean }) => {
         const input = assembleInput(flags);
         ctx.deadlineMs = flags.deadline;
-        const { flow } = await ctx.flow();
+        if (flags.saveChecks && flags.checks === undefined) throw new CliError('--save-checks needs --checks N');
+        const { flow, vault } = await ctx.flow();
+        if (flags.saveChecks) vault.setSetting(SETTING_CHECK_REQUESTS, String(flags.checks));
         const model: CatalogModel = await flow.model(flags.model);
         // Validate before key generation, so that a typo costs nothing.
         flow.toVector(model, input);
