@@ -78,6 +78,18 @@ describe('docs/openapi.yaml', () => {
     expect([...codes].sort()).toEqual(Object.keys(ALL_CODES).sort());
   });
 
+  it('every operation lists the answers any route can give (400 Host, 405, 500, 503) and 401 where a token is needed', () => {
+    for (const [path, item] of Object.entries(doc.paths as JsonObject)) {
+      for (const [method, op] of Object.entries(item as JsonObject)) {
+        if (!isObject(op) || !isObject(op.responses)) continue;
+        const statuses = Object.keys(op.responses);
+        expect(statuses, `${method} ${path}`).toEqual(expect.arrayContaining(['400', '405', '500', '503']));
+        const open = Array.isArray(op.security) && op.security.length === 0;
+        expect(statuses.includes('401'), `${method} ${path}`).toBe(!open);
+      }
+    }
+  });
+
   it('every example validates against its schema', () => {
     const schemas = (doc.components as JsonObject).schemas as JsonObject;
     const checked: string[] = [];
