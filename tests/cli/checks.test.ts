@@ -12,6 +12,8 @@ import { referenceForward, weightsHash } from '../../he-core/index.js';
 import type { DenseLayer } from '../../he-core/index.js';
 import { startService } from '../../mock-service/service.js';
 import type { RunningService } from '../../mock-service/service.js';
+import { SETTING_CHECK_REQUESTS } from '../../main/flow/prediction-flow.js';
+import { Vault } from '../../main/vault/index.js';
 import { rewritingProxy } from '../client/tampering-proxy.js';
 import { PASSPHRASE, bundledModel, features, runCli, tempDir } from './run-cli.js';
 
@@ -63,9 +65,19 @@ describe('ciphercare predict against a provider that tampers with the model', ()
     expect((JSON.parse(history.stdout) as { total: number }).total).toBe(0);
   }, 120_000);
 
-  it('--checks takes 1 to 16: anything else is a usage error (exit 2)', async () => {
-    const res = await runCli(['--data-dir', dir, '--provider', proxy.url, '--api-key', token, 'predict', '--model', 'breast-cancer', '--checks', '0', ...setArgs], { env });
+  it('--checks takes 1 to 16: anything else is a usage error (exit 2); --save-checks keeps N in the vault settings', async () => {
+    const global = ['--data-dir', dir, '--provider', proxy.url, '--api-key', token];
+    const res = await runCli([...global, 'predict', '--model', 'breast-cancer', '--checks', '0', ...setArgs], { env });
     expect(res.code).toBe(2);
     expect(res.stderr).toMatch(/--checks takes a whole number from 1 to 16/);
-  });
+    // Saved before the prediction (which this provider gets refused).
+    const saved = await runCli([...global, 'predict', '--model', 'breast-cancer', '--checks', '3', '--save-checks', ...setArgs], { env });
+    expect(saved.code).toBe(1);
+    const vault = Vault.open(dir);
+    try {
+      expect(vault.getSetting(SETTING_CHECK_REQUESTS)).toBe('3');
+    } finally {
+      vault.close();
+    }
+  }, 120_000);
 });
