@@ -1,7 +1,7 @@
 import { ESLint } from 'eslint';
 import { describe, expect, it } from 'vitest';
 
-// The layer rules of STYLE.md are enforced by lint; these cases prove the rules bite.
+// The layer rules (docs/architecture.md, Layers) are enforced by lint; these cases prove the rules bite.
 const eslint = new ESLint({ cwd: new URL('..', import.meta.url).pathname });
 
 async function ruleIds(filePath: string, code: string): Promise<string[]> {

@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 
 // The evaluation service runs as its own process, as when the app launches it: main/ never loads
-// the service's code (DESIGN.md section 1), it only starts mock-service/service-main with the same flags
+// the service's code (docs/architecture.md, Layers), it only starts mock-service/service-main with the same flags
 // as `npm run service`.
 const fromSources = import.meta.url.endsWith('.ts');
 const serviceCli = fileURLToPath(new URL(fromSources ? '../../../mock-service/service-main.ts' : '../../../mock-service/service-main.js', import.meta.url));
