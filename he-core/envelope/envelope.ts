@@ -4,7 +4,8 @@ import { HeError } from '../errors.js';
  * The wire envelope around SEAL's own serialisation:
  *   magic "CCHE" | version u8 | kind u8 | reserved u16 | parameter fingerprint (32 bytes)
  *   | count u32 | count x length u32 | payloads.
- * All integers little-endian. Every length is checked against caps before anything is read.
+ * All integers little-endian; the fixed header is 44 bytes (docs/protocol.md, section 2). Every
+ * length is checked against caps before anything is read.
  */
 export const ENVELOPE_MAGIC = Uint8Array.from([0x43, 0x43, 0x48, 0x45]);
 export const ENVELOPE_VERSION = 1;

@@ -14,8 +14,8 @@ import { free } from '../seal/scope.js';
 //   "CCPR" | version u8 = 1 | bits of c0 u8 | bits of c1 u8 | reserved u8 = 0
 //   | multiplier u32 | degree u32 | c0: N values of bits0 | c1: N values of bits1
 //
-// Little-endian; the values are packed least significant bit first, each polynomial padded to a
-// whole byte. Every field must equal what the public plan says, and the length must be exact,
+// Little-endian; each polynomial is one continuous bit stream, values least significant bit
+// first (stream bit t is bit t mod 8 of byte t / 8), padded to a whole byte (docs/protocol.md, 7). Every field must equal what the public plan says, and the length must be exact,
 // so a reader allocates nothing a provider chose.
 
 const MAGIC = [0x43, 0x43, 0x50, 0x52];

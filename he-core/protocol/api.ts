@@ -1,7 +1,8 @@
 /**
  * The service API, shared by the provider client and the service so the two cannot drift.
  * HTTP/1.1; JSON for metadata; binary envelopes (he-core/envelope) for keys and ciphertexts;
- * errors are RFC 9457 problem documents with a stable `code`. See docs/openapi.yaml.
+ * errors are RFC 9457 problem documents with a stable `code`. See docs/openapi.yaml, and
+ * docs/protocol.md for the bytes of every body, the error codes and the versioning policy.
  */
 import type { HeldOutMetrics, ModelInput, ModelOutput, ModelTask, TestVector } from '../model/format.js';
 import type { PublicPlan } from '../compiler/plan.js';
