@@ -84,16 +84,64 @@ export function decryptVectors(keys: ClientKeyPair, cts: readonly Ciphertext[]):
  */
 export function checkAnswerRange(plan: PublicPlan, vectors: readonly Float64Array[]): void {
   const { bound } = plan.output.packing;
-  vectors.forEach((v, i) => {
+  vectors.forEach((v) => {
     for (let slot = 0; slot < v.length; slot++) {
       if (!(Math.abs(v[slot]!) <= bound)) {
-        throw new HeError(
-          'result_out_of_range',
-          `the decrypted answer${vectors.length > 1 ? ` (ciphertext ${i})` : ''} holds a value beyond ±${bound.toPrecision(3)}, the range this model's answers are checked against; it is not shown, as it may not be exact`,
-        );
+        throw new HeError('result_out_of_range', `The model cannot give an answer for this input: the decrypted answer holds a value beyond ±${bound.toPrecision(3)}, the range this model's answers are checked against; it is not shown, as it may not be exact`);
       }
     }
   });
+}
+
+/**
+ * Where one slot of a batch answer lies: every output within the plan's accepted bound (`in`);
+ * some output beyond the bound but none beyond the packing's exact range (`beyond_bound`: the
+ * value came through exact, but the model was never calibrated there); some output beyond the
+ * exact range (`beyond_range`: a true value there may have wrapped around, which moves every slot
+ * of its ciphertext, so no slot of that answer can be trusted).
+ */
+export type SlotRange = 'in' | 'beyond_bound' | 'beyond_range';
+
+/** A batch answer before any range decision: the outputs and the range of every slot. */
+export interface BatchAnswer {
+  /** One row of network outputs per slot of the answer (used or not), in slot order. */
+  outputs: Float64Array[];
+  /** Per slot, where its outputs lie (see SlotRange). */
+  range: SlotRange[];
+}
+
+/** Where every sample's outputs lie (rows of `unpackOutputs`), against the plan's bound and exact range. */
+export function slotRanges(plan: PublicPlan, outputs: readonly Float64Array[]): SlotRange[] {
+  const { bound, range } = plan.output.packing;
+  return outputs.map((row) => {
+    let verdict: SlotRange = 'in';
+    for (let j = 0; j < row.length; j++) {
+      const v = Math.abs(row[j]!);
+      if (!(v <= range)) return 'beyond_range';
+      if (!(v <= bound)) verdict = 'beyond_bound';
+    }
+    return verdict;
+  });
+}
+
+/**
+ * The batch layout's answer with a range verdict per slot instead of one for the whole answer:
+ * the same plan and format checks as decryptResult, then every slot's outputs (one slot per
+ * sample; unused slots hold the answer for an all-zero pre-processed input) and where they lie.
+ * The caller must not show or store a slot that is not `in`, and must refuse the whole answer
+ * when any slot is `beyond_range` (main/flow/prediction-flow.ts predictBatch).
+ */
+export function decryptBatchAnswer(keys: ClientKeyPair, plan: PublicPlan, body: Uint8Array): BatchAnswer {
+  if (plan.layout !== 'batch' || plan.output.kind === 'slots') throw new HeError('params_mismatch', 'per-slot range verdicts are for the batch layout');
+  checkAnswerPlan(plan);
+  const cts = openResultEnvelope(keys.ctx, body, plan.output);
+  try {
+    const vectors = decryptVectors(keys, cts);
+    const outputs = unpackOutputs(plan, vectors, vectors[0]!.length);
+    return { outputs, range: slotRanges(plan, outputs) };
+  } finally {
+    free(...cts);
+  }
 }
 
 /**

@@ -1,5 +1,5 @@
 /** The secret-key side of he-core: key generation, encryption, decryption. Never imported by the service. */
 export { ClientKeyPair } from './client-keys.js';
 export type { GeneratedEvaluationKeys } from './client-keys.js';
-export { encryptRequest, encryptVectors, decryptResult, decryptSlots, decryptVectors } from './crypto.js';
-export type { RequestCompression } from './crypto.js';
+export { encryptRequest, encryptVectors, decryptBatchAnswer, decryptResult, decryptSlots, decryptVectors, slotRanges } from './crypto.js';
+export type { BatchAnswer, RequestCompression, SlotRange } from './crypto.js';

@@ -102,7 +102,7 @@ export async function scoreCsv(flow: PredictionFlow, modelId: string, csv: CsvTa
     );
   }
   const { onScorable: _unused, ...flowOptions } = options;
-  const result = await flow.predictBatch(model.id, sent.map((s) => s.input), flowOptions);
+  const result = await flow.predictBatch(model.id, sent.map((s) => s.input), { ...flowOptions, rowNumbers: sent.map((s) => s.row + 1) });
   const columns = resultColumns(model);
   const lines: (string | number | undefined)[][] = prepared.rows.map((r, row) => [row + 1, 'error', ...columns.map(() => undefined), 'error' in r ? r.error : '']);
   const rows: BatchRowResult[] = prepared.rows.map((r, row) => ({ row: row + 1, ok: false, ...('error' in r ? { error: r.error } : {}) }));

@@ -8,8 +8,9 @@ import { FlowError } from './errors.js';
 import { checkCatalog } from './trust.js';
 import { ClientModels, checkSource, drawKnownAnswer, hasSpareReplicas, matches, readReplicaChecks, replicaChecks, sameLayout, shuffle } from './checks.js';
 import type { CheckSource, KnownAnswer, ReplicaChecks } from './checks.js';
-import { decryptResult, decryptSlots, encryptRequest, encryptVectors } from './he-client.js';
-import type { ClientKeyPair } from './he-client.js';
+import { decryptBatchAnswer, decryptResult, decryptSlots, encryptRequest, encryptVectors } from './he-client.js';
+import type { BatchAnswer, ClientKeyPair } from './he-client.js';
+import type { FlowErrorCode } from './errors.js';
 
 export type Stage = 'validate' | 'keys' | 'upload' | 'encrypt' | 'evaluate' | 'decrypt' | 'store';
 
@@ -83,8 +84,15 @@ export interface PredictionResult extends ShownResult {
 export interface BatchRowResult extends Partial<ShownResult> {
   row: number;
   ok: boolean;
+  /** Why the row was not scored: `input_invalid`, `input_out_of_range`, `result_out_of_range`. */
+  code?: FlowErrorCode;
   error?: string;
   field?: string;
+}
+
+export interface BatchOptions extends PredictOptions {
+  /** The number each row has for the person (a CSV's data row, 1 = the first); default: index + 1. */
+  rowNumbers?: readonly number[];
 }
 
 export interface BatchResult {
@@ -247,7 +255,11 @@ export class PredictionFlow {
       outputs = slots ? decryptSlots(exchange.pair, exchange.plan, exchange.response) : decryptResult(exchange.pair, exchange.plan, exchange.response, exchange.samples);
     } catch (err) {
       if (err instanceof HeError && err.code === 'result_out_of_range') {
-        throw new FlowError('result_out_of_range', `${err.message}. Either the provider altered the answer, or the input is unlike anything the model was calibrated on; nothing was stored`);
+        const bound = exchange.plan.output.packing.bound.toPrecision(3);
+        throw new FlowError(
+          'result_out_of_range',
+          `The model cannot give an answer for this input: the decrypted answer holds a value beyond ±${bound}, the range this model's answers are checked against, so it was not shown and nothing was stored. Either the input is unlike anything the model was calibrated on (check its values), or the provider altered the answer (if the input is ordinary, try another provider)`,
+        );
       }
       if (err instanceof HeError) {
         throw new FlowError('provider_wrong_result', `the provider returned something that is not this model's answer (${err.message}); nothing was decrypted`);
@@ -257,6 +269,25 @@ export class PredictionFlow {
     timings.decrypt = (timings.decrypt ?? 0) + (performance.now() - started);
     emit?.({ stage: 'decrypt', state: 'done', ms: timings.decrypt });
     return outputs;
+  }
+
+  /** Checks and decrypts a batch answer of `send`, with a range verdict per slot (decryptBatchAnswer). */
+  private openBatch(exchange: Exchange, timings: Partial<Record<Stage, number>>, options: PredictOptions): BatchAnswer {
+    const emit = options.onStage;
+    emit?.({ stage: 'decrypt', state: 'start' });
+    const started = performance.now();
+    let answer: BatchAnswer;
+    try {
+      answer = decryptBatchAnswer(exchange.pair, exchange.plan, exchange.response);
+    } catch (err) {
+      if (err instanceof HeError) {
+        throw new FlowError('provider_wrong_result', `the provider returned something that is not this model's answer (${err.message}); nothing was decrypted`);
+      }
+      throw err;
+    }
+    timings.decrypt = (timings.decrypt ?? 0) + (performance.now() - started);
+    emit?.({ stage: 'decrypt', state: 'done', ms: timings.decrypt });
+    return answer;
   }
 
   private checkCancelled(options: PredictOptions): void {
@@ -367,8 +398,16 @@ export class PredictionFlow {
    * the good rows are still scored. Checks take slots drawn afresh (crypto randomness) for every
    * request, mixed among the real rows: at least BATCH_MIN_CHECKS, and the free slots up to
    * BATCH_MAX_CHECKS.
+   *
+   * The range check is per row (docs/he-core.md, "Packed answers"): a row whose answer lies beyond
+   * the plan's accepted bound but within the exact range gets its own `result_out_of_range`
+   * verdict and the other rows are scored. The whole request is refused when a row's answer lies
+   * beyond the exact range (it may have wrapped around and moved every slot), when a check slot is
+   * out of bound or wrong (a failed check), or when a slot that holds no row is out of bound. There
+   * is no cut-off on the number of out-of-bound rows: values within the exact range are exact, and
+   * a provider that pushes slots out of bound hits the check slots as often as the rows.
    */
-  async predictBatch(modelId: string, rows: readonly RawInput[], options: PredictOptions = {}): Promise<BatchResult> {
+  async predictBatch(modelId: string, rows: readonly RawInput[], options: BatchOptions = {}): Promise<BatchResult> {
     const timings: Partial<Record<Stage, number>> = {};
     const model = await this.model(modelId);
     const results: BatchRowResult[] = rows.map((_, row) => ({ row, ok: false }));
@@ -378,8 +417,8 @@ export class PredictionFlow {
       try {
         good.push({ row, values: this.toVector(model, input) });
       } catch (err) {
-        const e = err as FlowError;
-        results[row] = { row, ok: false, error: e.message, ...(e.field ? { field: e.field } : {}) };
+        const e = err instanceof FlowError ? err : new FlowError('input_invalid', (err as Error).message);
+        results[row] = { row, ok: false, code: e.code, error: e.message, ...(e.field ? { field: e.field } : {}) };
       }
     });
     timings.validate = performance.now() - started;
@@ -406,25 +445,63 @@ export class PredictionFlow {
       sent.push({ slots, exchange: await this.send(model, 'batch', samples, timings, options) });
       options.onStage?.({ stage: 'evaluate', state: 'progress', transfer: { direction: 'download', loaded: Math.min(good.length, start + chunk), total: good.length } });
     }
+    // Every answer is decrypted and judged before any row is shown: a refusal of the whole request
+    // (below) leaves nothing shown or stored.
+    const rowNumber = (row: number): number => options.rowNumbers?.[row] ?? row + 1;
+    const { bound, range } = plan.output.packing;
     let failed = 0;
+    let wrapped: number | undefined;
+    let strayUnused = false;
+    const beyond: number[] = [];
+    const scored: { row: number; values: number[]; out: Float64Array }[] = [];
     for (const { slots, exchange } of sent) {
-      const outputs = this.open(exchange, timings, options);
-      slots.forEach((s, i) => {
-        const out = outputs[i]!;
-        if ('check' in s) {
-          if (!matches(out, s.check)) failed++;
-        } else results[s.row] = { row: s.row, ok: true, ...this.shown(model, out) };
+      const answer = this.openBatch(exchange, timings, options);
+      answer.outputs.forEach((out, i) => {
+        const where = answer.range[i]!;
+        const s = slots[i];
+        if (!s) {
+          // A slot that holds no row: the answer for an all-zero pre-processed input, inside the input box.
+          if (where !== 'in') strayUnused = true;
+        } else if ('check' in s) {
+          if (where !== 'in' || !matches(out, s.check)) failed++;
+        } else if (where === 'beyond_range') wrapped ??= s.row;
+        else if (where === 'beyond_bound') beyond.push(s.row);
+        else scored.push({ row: s.row, values: s.values, out });
       });
+    }
+    if (wrapped !== undefined) {
+      throw new FlowError(
+        'result_out_of_range',
+        `Row ${rowNumber(wrapped)}: the model cannot give an answer for this input, and its encrypted answer lies beyond ±${range.toPrecision(3)}, where it can wrap around and change every other answer sent with it, so no row was shown and nothing was stored. Either the row is unlike anything the model was calibrated on (check its values, or leave it out and score the file again), or the provider altered the answers (if the row is ordinary, try another provider)`,
+      );
     }
     if (failed > 0 && checks.state === 'on') {
       throw this.checkFailed(model, `${perRequest} ${checks.source.kind === 'fresh' ? 'fresh check samples, whose answers this app computed itself,' : "of the card's known answers"} were mixed at random positions among your rows in every request`, `${failed} of them did not match their known answer`);
     }
+    if (strayUnused) {
+      throw new FlowError(
+        'result_out_of_range',
+        `The provider's answer was refused: a slot that held none of your rows came back beyond ±${bound.toPrecision(3)}, the range this model's answers are checked against. Either a row's answer lay so far out that it wrapped around and changed every answer sent with it, or the provider altered the answers; no row was shown and nothing was stored. Check the rows' values, and if they are ordinary, try another provider`,
+      );
+    }
+    for (const { row, out } of scored) results[row] = { row, ok: true, ...this.shown(model, out) };
+    for (const row of beyond) {
+      results[row] = {
+        row,
+        ok: false,
+        code: 'result_out_of_range',
+        error: `Row ${rowNumber(row)}: the model cannot give an answer for this input: its answer lies outside the range this model can give (±${bound.toPrecision(3)}), so it was not shown or stored; the other rows were scored. Check the row's values: if they are right, this model cannot score this row${checks.state === 'on' ? ' (the checks sent with it passed: the provider did compute the model)' : ''}`,
+      };
+    }
     started = performance.now();
+    // History keeps the scored rows' inputs and results; a row not scored keeps only its verdict.
+    const stored = scored.map((g) => g.row).sort((a, b) => a - b);
+    const inputs = new Map(scored.map((g) => [g.row, g.values]));
     const historyId = this.vault.addHistory({
       modelId: model.id,
       modelVersion: model.version,
       provider: this.providerLabel,
-      input: { batch: rows.length, rows: good.map((g) => g.values) },
+      input: { batch: rows.length, rows: stored.map((row) => inputs.get(row)!) },
       result: { rows: results },
       createdAt: new Date().toISOString(),
     });
