@@ -73,7 +73,13 @@ export function registerBatch(program: Command, withContext: WithContext): void 
 
         const ok = lines.filter((l) => l[1] === 'ok').length;
         const errors = lines.length - ok;
-        const failed = lines.filter((l) => l[1] === 'error').slice(0, 5).map((l) => ({ row: l[0] as number, error: l[l.length - 1] as string }));
+        const failed = lines
+          .filter((l) => l[1] === 'error')
+          .slice(0, 5)
+          .map((l) => {
+            const code = scored.rows[(l[0] as number) - 1]?.code;
+            return { row: l[0] as number, ...(code ? { code } : {}), error: l[l.length - 1] as string };
+          });
         if (ctx.json) {
           ctx.out.document({ model: model.id, rows: lines.length, ok, errors, errorRows: failed, ignoredColumns: ignored, out: flags.out, timings: roundTimings(result.timings), ms: roundMs(total), canary: result.canary, historyId: result.historyId });
           return;
