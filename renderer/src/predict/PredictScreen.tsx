@@ -16,7 +16,7 @@ const ERROR_TITLES: Record<string, string> = {
   network: 'The provider could not be reached.',
   provider_wrong_result: 'The provider’s answer failed a check.',
   input_out_of_range: 'A value is outside the model’s range.',
-  result_out_of_range: 'The answer is outside the model’s calibrated range.',
+  result_out_of_range: 'The model cannot give an answer for this input.',
 };
 
 /** One model: its input (form or drawing pad), the staged run, the result. */
