@@ -403,9 +403,9 @@ export class PredictionFlow {
    * the plan's accepted bound but within the exact range gets its own `result_out_of_range`
    * verdict and the other rows are scored. The whole request is refused when a row's answer lies
    * beyond the exact range (it may have wrapped around and moved every slot), when a check slot is
-   * out of bound or wrong (a failed check), or when a slot that holds no row is out of bound. There
-   * is no cut-off on the number of out-of-bound rows: values within the exact range are exact, and
-   * a provider that pushes slots out of bound hits the check slots as often as the rows.
+   * out of bound or wrong (a failed check), when a slot that holds no row is out of bound, or when
+   * more than a quarter of the slots of one answer are rows beyond the bound (a wrap-around puts
+   * more than half of them there; checks off and a full request leave no other sign of one).
    */
   async predictBatch(modelId: string, rows: readonly RawInput[], options: BatchOptions = {}): Promise<BatchResult> {
     const timings: Partial<Record<Stage, number>> = {};
@@ -452,10 +452,12 @@ export class PredictionFlow {
     let failed = 0;
     let wrapped: number | undefined;
     let strayUnused = false;
+    let crowded = 0;
     const beyond: number[] = [];
     const scored: { row: number; values: number[]; out: Float64Array }[] = [];
     for (const { slots, exchange } of sent) {
       const answer = this.openBatch(exchange, timings, options);
+      const before = beyond.length;
       answer.outputs.forEach((out, i) => {
         const where = answer.range[i]!;
         const s = slots[i];
@@ -468,6 +470,9 @@ export class PredictionFlow {
         else if (where === 'beyond_bound') beyond.push(s.row);
         else scored.push({ row: s.row, values: s.values, out });
       });
+      // A wrap-around moves every slot by up to 2 × range = 3 × bound: more than half of them land
+      // beyond the bound. More than a quarter of the slots of one answer beyond it reads as one.
+      if (beyond.length - before > answer.outputs.length / 4) crowded = Math.max(crowded, beyond.length - before);
     }
     if (wrapped !== undefined) {
       throw new FlowError(
@@ -482,6 +487,12 @@ export class PredictionFlow {
       throw new FlowError(
         'result_out_of_range',
         `The provider's answer was refused: a slot that held none of your rows came back beyond ±${bound.toPrecision(3)}, the range this model's answers are checked against. Either a row's answer lay so far out that it wrapped around and changed every answer sent with it, or the provider altered the answers; no row was shown and nothing was stored. Check the rows' values, and if they are ordinary, try another provider`,
+      );
+    }
+    if (crowded > 0) {
+      throw new FlowError(
+        'result_out_of_range',
+        `The provider's answer was refused: ${crowded} rows of one request came back beyond ±${bound.toPrecision(3)}, the range this model's answers are checked against, more than a quarter of the request. That is what an answer that wrapped around looks like, so no row can be trusted: no row was shown and nothing was stored. Check the rows' values, and if they are ordinary, try another provider`,
       );
     }
     for (const { row, out } of scored) results[row] = { row, ok: true, ...this.shown(model, out) };

@@ -147,4 +147,19 @@ describe('a provider that pushes every slot of a batch answer beyond the bound',
       rig.close();
     }
   }, 120_000);
+
+  it('without checks, a full request with more than a quarter of its rows beyond the bound is refused whole', async () => {
+    const rig = await clientRig({ kind: 'bundled', url: proxy.url, credential: service.token! });
+    try {
+      const capacity = (await rig.flow.model('breast-cancer')).plans.batch.samplesPerRequest;
+      const full = Array.from({ length: capacity }, (_, i) => rows[i % rows.length]!);
+      const err = await rig.flow.predictBatch('breast-cancer', full, { canary: false }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(FlowError);
+      expect((err as FlowError).code).toBe('result_out_of_range');
+      expect((err as FlowError).message).toMatch(/^The provider's answer was refused: \d+ rows of one request came back beyond ±95\.1, .* more than a quarter of the request/);
+      expect(rig.vault.listHistory().total).toBe(0);
+    } finally {
+      rig.close();
+    }
+  }, 120_000);
 });
