@@ -110,7 +110,8 @@ describe('crash safety', () => {
     for (const { id } of all.history) expect(seen.has(id)).toBe(true);
     expect(all.history.length, 'the kills came too early to test anything').toBeGreaterThan(CRASH_ITERATIONS);
     console.log(`crash test: ${CRASH_ITERATIONS} kills, ${all.history.length} history rows and ${all.keys.length} key versions reported committed, all readable`);
-  });
+    // A process start per kill: about 0.5 s each on an idle 2-core machine, twice that under load.
+  }, 400_000);
 
   it('a WAL deleted after a crash: the lost changes are reported (changes_lost), the rest stays readable, no id is given twice', async () => {
     const dir = scratch.dir();
