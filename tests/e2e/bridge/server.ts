@@ -1,10 +1,10 @@
-import { readFile, stat } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { extname, join, normalize, resolve, sep } from 'node:path';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
+import { APP_ORIGIN, createAppProtocolHandler } from '../../../main/electron/app-protocol.js';
 import type { BridgeError, BridgeResult, CipherCareApi, ProgressEvent } from '../../../preload/contract.js';
 import { CHANNELS } from '../../../preload/contract.js';
 
@@ -30,16 +30,6 @@ export const DIST_DIR = join(ROOT, 'dist', 'renderer');
 const BROWSER_BRIDGE = fileURLToPath(new URL('./browser-bridge.ts', import.meta.url));
 const MAX_BODY = 16 * 2 ** 20;
 
-const TYPES: Record<string, string> = {
-  '.html': 'text/html; charset=utf-8',
-  '.js': 'text/javascript; charset=utf-8',
-  '.css': 'text/css; charset=utf-8',
-  '.svg': 'image/svg+xml',
-  '.png': 'image/png',
-  '.ico': 'image/x-icon',
-  '.json': 'application/json',
-  '.woff2': 'font/woff2',
-};
 
 /** Only the contract's invokable channels are reachable (channel -> [domain, method]); `onProgress` is the SSE stream. */
 const METHODS = new Map(Object.entries(CHANNELS).flatMap(([domain, methods]) => Object.entries(methods as Record<string, string>).map(([method, channel]) => [channel, [domain, method] as const])));
@@ -55,13 +45,6 @@ export function injectBridge(html: string): string {
   const tag = '<script type="module" src="/test-bridge.js"></script>';
   const at = html.indexOf('<script');
   return at < 0 ? html.replace('</head>', `${tag}</head>`) : `${html.slice(0, at)}${tag}\n    ${html.slice(at)}`;
-}
-
-/** The page's own CSP, also sent as a header (the only place `frame-ancestors` takes effect). */
-function cspOf(html: string): string {
-  const match = /http-equiv="Content-Security-Policy" content="([^"]+)"/.exec(html);
-  if (!match) throw new Error('the built index.html has no Content-Security-Policy');
-  return match[1]!;
 }
 
 function readJson(req: IncomingMessage): Promise<unknown> {
@@ -125,19 +108,22 @@ export async function startBridgeServer(options: BridgeServerOptions): Promise<B
     }
   }
 
-  async function serveFile(res: ServerResponse, pathname: string): Promise<void> {
-    const relative = normalize(decodeURIComponent(pathname)).replace(/^([/\\])+/, '');
-    const file = resolve(distDir, relative);
-    if (file !== distDir && !file.startsWith(distDir + sep)) {
-      send(res, 403, 'text/plain', 'forbidden');
+  // The renderer's files as the app serves them (the app:// handler: same paths, types, CSP header),
+  // with the test bridge's script put into the page.
+  const appFiles = createAppProtocolHandler(distDir);
+  async function serveFile(res: ServerResponse, pathname: string, search: string): Promise<void> {
+    const answer = await appFiles(new Request(`${APP_ORIGIN}${pathname}${search}`));
+    const headers = Object.fromEntries(answer.headers.entries());
+    const isPage = answer.status === 200 && (pathname === '/' || pathname === '/index.html');
+    if (!isPage) {
+      res.writeHead(answer.status, headers);
+      res.end(Buffer.from(await answer.arrayBuffer()));
       return;
     }
-    try {
-      if (!(await stat(file)).isFile()) throw new Error('not a file');
-      send(res, 200, TYPES[extname(file)] ?? 'application/octet-stream', await readFile(file));
-    } catch {
-      send(res, 404, 'text/plain', 'not found');
-    }
+    const html = injectBridge(await answer.text());
+    delete headers['content-length'];
+    res.writeHead(200, headers);
+    res.end(html);
   }
 
   const server: Server = createServer((req, res) => {
@@ -159,16 +145,10 @@ export async function startBridgeServer(options: BridgeServerOptions): Promise<B
       return;
     }
     if (url.pathname === '/test-bridge.js') {
-      send(res, 200, TYPES['.js']!, bridgeJs);
+      send(res, 200, 'text/javascript; charset=utf-8', bridgeJs);
       return;
     }
-    if (url.pathname === '/' || url.pathname === '/index.html') {
-      readFile(join(distDir, 'index.html'), 'utf8')
-        .then((html) => send(res, 200, TYPES['.html']!, injectBridge(html), { 'content-security-policy': cspOf(html) }))
-        .catch((err: unknown) => send(res, 500, 'text/plain', `the built renderer cannot be served (${(err as Error).message}): run npm run build:renderer`));
-      return;
-    }
-    void serveFile(res, url.pathname);
+    serveFile(res, url.pathname, url.search).catch((err: unknown) => send(res, 500, 'text/plain', `the built renderer cannot be served (${(err as Error).message}): run npm run build:renderer`));
   });
 
   await new Promise<void>((resolvePromise) => server.listen(0, '127.0.0.1', resolvePromise));
