@@ -124,6 +124,10 @@ describe('announcements and reflow in the browser', () => {
     await page.locator('[data-testid="history-table"] tbody tr').first().waitFor();
     widths.history = await scrollWidth(page);
     await checkScreen(page, 'history-320px');
+    // The history's live region is empty while it loads, so a refresh announces the count once, with no "Loading…" first.
+    await recordAnnouncements(page, '[data-testid="history-live"]', '__history');
+    await page.getByRole('button', { name: 'Refresh' }).click();
+    await expect.poll(() => announcements(page, '__history'), { timeout: 15_000 }).toEqual([expect.stringMatching(/^\d+ of \d+ predictions shown\.$/)]);
     console.info(`scrollWidth at 320 px: ${JSON.stringify(widths)}`);
     for (const [screen, width] of Object.entries(widths)) expect(width, screen).toBeLessThanOrEqual(320);
   });

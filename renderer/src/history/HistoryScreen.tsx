@@ -134,8 +134,9 @@ export function HistoryScreen({ models }: { models: ModelSummary[] }) {
             Refresh
           </button>
         </div>
-        <p className="sr-only" aria-live="polite">
-          {loading ? 'Loading the history…' : `${items.length} of ${total} predictions shown.`}
+        {/* Empty while loading, so that the count is a change a screen reader announces. */}
+        <p className="sr-only" aria-live="polite" data-testid="history-live">
+          {loading ? '' : `${items.length} of ${total} predictions shown.`}
         </p>
       </section>
     </div>

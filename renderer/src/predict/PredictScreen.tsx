@@ -15,6 +15,8 @@ const ERROR_TITLES: Record<string, string> = {
   tls: 'The provider’s certificate is not trusted.',
   network: 'The provider could not be reached.',
   provider_wrong_result: 'The provider’s answer failed a check.',
+  provider_check_failed: 'The provider’s answer failed a check. Nothing was shown or stored.',
+  provider_deadline: 'The provider did not answer in time. Nothing was stored.',
   input_out_of_range: 'A value is outside the model’s range.',
   result_out_of_range: 'The model cannot give an answer for this input.',
 };
