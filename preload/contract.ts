@@ -117,6 +117,15 @@ export interface PredictionView {
   bytes: { keys: number; up: number; down: number };
   canary: 'passed' | 'off' | 'unavailable';
   historyId: number;
+  /** Set when a regression result lies outside the range of targets seen in training (shown with a warning). */
+  outsideTraining?: TrainingRangeView;
+}
+
+/** The range of results a model saw in training, in its output unit. */
+export interface TrainingRangeView {
+  low: number;
+  high: number;
+  unit?: string;
 }
 
 export interface BatchRequest {
@@ -132,7 +141,11 @@ export interface BatchRowView {
   values?: number[];
   label?: string;
   error?: string;
+  /** Why the row was not scored (an error code such as `input_out_of_range` or `result_out_of_range`). */
+  code?: string;
   field?: string;
+  /** Set when the row's result lies outside the range of targets seen in training. */
+  outsideTraining?: TrainingRangeView;
 }
 
 export interface BatchView {

@@ -18,6 +18,19 @@ export interface FeatureSpec {
   typical: number;
   /** Decimal places shown and accepted in forms (display only). */
   decimals?: number;
+  /**
+   * What values the field takes: 'number' (the default) any value in [min, max]; 'integer' whole
+   * numbers in [min, max]; 'categorical' exactly one of `codes`. Inputs are refused otherwise.
+   */
+  type?: 'number' | 'integer' | 'categorical';
+  /** For a categorical field: every allowed code (a number in [min, max]) and what it means. */
+  codes?: FeatureCode[];
+}
+
+/** One allowed value of a categorical field. */
+export interface FeatureCode {
+  value: number;
+  label: string;
 }
 
 export interface FeatureInput {
@@ -105,6 +118,11 @@ export interface ModelOutput {
   unit?: string;
   /** Decimal places the client rounds shown and stored results to. */
   precision: number;
+  /**
+   * Regression: the lowest and highest target seen in training, in `unit` (after post-processing).
+   * A result outside this range is shown with a warning: the model was never fitted there.
+   */
+  trainingRange?: [number, number];
 }
 
 export interface HeldOutMetrics {
