@@ -1,9 +1,10 @@
-// `npm run bench [-- --quick] [-- --json FILE]`: every bundled model, encrypted end to end through
+// `npm run bench [-- --quick] [-- --json FILE] [-- --write-docs]`: every bundled model, encrypted end to end through
 // the real client and service on 127.0.0.1, beside its plaintext run; service scaling and memory.
-// Prints tables, writes docs/benchmarks.md, and with --json the JSON shape of issue 6.
+// Prints tables; writes docs/benchmarks.md only with --write-docs; with --json the JSON shape of issue 6.
+// Every figure is also given as a multiple of one rotation and one multiply_plain at mnist-cnn's top
+// level, timed in the same run (calibration.ts), at its start and at its end.
 import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import { startService } from '../../mock-service/service.js';
 import { loadBundledModels } from '../bundled-models.js';
@@ -14,30 +15,16 @@ import { EvaluationClock } from './client.js';
 import { heldOutRows } from './data.js';
 import { benchMemory } from './memory.js';
 import { machine, printReport, writeDocs, writeJson } from './report.js';
+import { parseBenchOptions } from './options.js';
+import { CalibrationRig, combineCalibration } from './calibration.js';
 import { benchScaling } from './scaling.js';
 import { benchSingle } from './single.js';
 import type { BatchDetail, BenchRun, SingleDetail, SingleResult, BatchResult } from './types.js';
 
 const DOCS = fileURLToPath(new URL('../../docs/benchmarks.md', import.meta.url));
 
-const { values: args } = parseArgs({
-  options: {
-    quick: { type: 'boolean', default: false },
-    json: { type: 'string' },
-    workers: { type: 'string', default: '2' },
-    runs: { type: 'string' },
-    'scaling-model': { type: 'string', default: 'mnist-cnn' },
-    'scaling-predictions': { type: 'string' },
-    /** `--only checks`: only the cost of the known-answer checks (written into docs/benchmarks.md's checks section). */
-    only: { type: 'string' },
-  },
-  strict: true,
-});
-
-const quick = args.quick;
-const workers = Number(args.workers);
-const runs = args.runs ? Number(args.runs) : quick ? 5 : 10;
-if (!(Number.isInteger(workers) && workers >= 1) || !(Number.isInteger(runs) && runs >= 1)) throw new Error('--workers and --runs take positive integers');
+const options = parseBenchOptions(process.argv.slice(2));
+const { quick, workers, runs } = options;
 const settings = {
   runs,
   warmups: 1,
@@ -45,7 +32,7 @@ const settings = {
   slowBatchMs: 10_000,
   slowBatchRuns: quick ? 1 : 3,
   scalingClients: 4,
-  scalingPredictions: args['scaling-predictions'] ? Number(args['scaling-predictions']) : quick ? 12 : 40,
+  scalingPredictions: options.scalingPredictions ?? (quick ? 12 : 40),
   memoryModel: 'breast-cancer',
 };
 if (!(Number.isInteger(settings.scalingPredictions) && settings.scalingPredictions >= settings.scalingClients)) throw new Error(`--scaling-predictions takes an integer of at least ${settings.scalingClients}`);
@@ -58,9 +45,8 @@ const log = (line: string): void => {
 
 const models = loadBundledModels();
 const command = ['npm run bench', ...(process.argv.length > 2 ? ['--', ...process.argv.slice(2)] : [])].join(' ');
-if (args.only !== undefined && args.only !== 'checks') throw new Error('--only takes "checks"');
 let checks: ChecksRow[] = [];
-if (args.only === 'checks') {
+if (options.only === 'checks') {
   log(`starting the service in this process (${workers} workers)`);
   const service = await startService({ mode: 'bundled', workers, jobTimeoutMs: 600_000, logger: pino({ level: 'silent' }) });
   try {
@@ -69,10 +55,16 @@ if (args.only === 'checks') {
     await service.close();
   }
   console.log(`\nKnown-answer checks\n\n${markdownTable(checksTable(checks))}`);
-  writeChecksSection(DOCS, markdownTable(checksTable(checks)), command);
-  log(`wrote the checks section of ${DOCS}`);
+  if (options.writeDocs) {
+    writeChecksSection(DOCS, markdownTable(checksTable(checks)), command);
+    log(`wrote the checks section of ${DOCS}`);
+  } else log(`did not touch ${DOCS} (add --write-docs to write the checks section)`);
   process.exit(0);
 }
+const calibrationModel = models.find((m) => m.id === 'mnist-cnn') ?? models[0]!;
+const calibrationRig = await CalibrationRig.create(calibrationModel);
+log(`calibration at the start: ${options.calibrationRuns} rotations and multiply_plains at ${calibrationModel.id}'s top level`);
+const calibrationStart = calibrationRig.measure(options.calibrationRuns);
 const results: (SingleResult | BatchResult)[] = [];
 const single = new Map<string, SingleDetail>();
 const batch = new Map<string, BatchDetail>();
@@ -103,7 +95,7 @@ try {
   await service.close();
 }
 
-const scalingModel = models.find((m) => m.id === args['scaling-model']) ?? models[0]!;
+const scalingModel = models.find((m) => m.id === options.scalingModel) ?? models[0]!;
 log(`scaling: ${settings.scalingPredictions} ${scalingModel.id} predictions, ${settings.scalingClients} clients, service process at 1 then 2 workers`);
 const scaling = await benchScaling({ modelId: scalingModel.id, clients: settings.scalingClients, predictions: settings.scalingPredictions, rows: heldOutRows(scalingModel) });
 
@@ -111,13 +103,19 @@ const memoryModel = models.find((m) => m.id === settings.memoryModel) ?? models[
 log(`memory: 1,000 ${memoryModel.id} predictions against a service process (${workers} workers)`);
 const memory = await benchMemory({ modelId: memoryModel.id, rows: heldOutRows(memoryModel), concurrency: 2, workers });
 
+log('calibration at the end');
+const calibration = combineCalibration(calibrationRig, options.calibrationRuns, calibrationStart, calibrationRig.measure(options.calibrationRuns));
+calibrationRig.dispose();
+
 const run: BenchRun = {
   json: {
     machine: machine(loadStart),
     results,
     scaling: { workers_1_per_s: scaling.w1.perS, workers_2_per_s: scaling.w2.perS },
     memory: { rss_after_100: memory.after100, rss_after_1000: memory.after1000 },
+    calibration: { rotate_ms: calibration.rotateMs, multiply_plain_ms: calibration.multiplyPlainMs },
   },
+  calibration,
   single,
   batch,
   scaling: { model: scalingModel.id, clients: settings.scalingClients, predictions: settings.scalingPredictions, seconds1: scaling.w1.seconds, seconds2: scaling.w2.seconds, evaluateMs1: scaling.w1.evaluateMs, evaluateMs2: scaling.w2.evaluateMs, otherCores1: scaling.w1.otherCores, otherCores2: scaling.w2.otherCores },
@@ -130,13 +128,15 @@ const run: BenchRun = {
 };
 
 printReport(run);
-writeDocs(DOCS, run);
 console.log(`\nKnown-answer checks\n\n${markdownTable(checksTable(checks))}`);
-writeChecksSection(DOCS, markdownTable(checksTable(checks)), command);
-log(`wrote ${DOCS}`);
-if (args.json) {
-  writeJson(args.json, run.json);
-  log(`wrote ${args.json}`);
+if (options.writeDocs) {
+  writeDocs(DOCS, run);
+  writeChecksSection(DOCS, markdownTable(checksTable(checks)), command);
+  log(`wrote ${DOCS}`);
+} else log(`did not touch ${DOCS} (add --write-docs to write it)`);
+if (options.json) {
+  writeJson(options.json, run.json);
+  log(`wrote ${options.json}`);
 }
 if (!results.every((r) => r.agree)) {
   console.error('\nSome encrypted results disagree with the plaintext reference (see the agree column).');

@@ -1,3 +1,5 @@
+import type { Calibration } from './calibration.js';
+
 /** The JSON shape of issue 6, and the extra detail the table and docs/benchmarks.md show. */
 
 export interface Machine {
@@ -51,6 +53,8 @@ export interface BenchJson {
   results: (SingleResult | BatchResult)[];
   scaling: Scaling;
   memory: Memory;
+  /** One node-seal rotation and one multiply_plain at mnist-cnn's top level, ms (this run's medians). */
+  calibration: { rotate_ms: number; multiply_plain_ms: number };
 }
 
 /** Medians and counts behind one single-mode row. */
@@ -109,6 +113,7 @@ export interface BenchRun {
   batch: Map<string, BatchDetail>;
   scaling: ScalingDetail;
   memory: MemoryDetail;
+  calibration: Calibration;
   command: string;
   date: string;
   quick: boolean;

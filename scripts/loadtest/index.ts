@@ -1,15 +1,14 @@
-// `npm run loadtest -- --clients 16 --seconds 300 [--model ID] [--workers N] [--max-queue N] [--json FILE] [--no-docs]`
+// `npm run loadtest -- --clients 16 --seconds 300 [--model ID] [--workers N] [--max-queue N] [--json FILE] [--write-docs]`
 //
 // Starts the real service as its own process on 127.0.0.1 (launchBundledService, as the app runs
 // it), then N clients in this process, each with its own key pair, loop encrypt → predict →
 // decrypt for the given time; every answer is checked against the plaintext reference. Counts
 // latency percentiles, errors, 503s (each retried to success) and samples the service's RSS every
 // 5 s. Stops by itself: no new request after --seconds, a hard stop (requests cut) a minute later.
-// Prints a summary and writes a section into docs/reliability.md (and the JSON with --json).
+// Prints a summary; writes a section into docs/reliability.md only with --write-docs (the JSON with --json).
 import { writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import { launchBundledService } from '../../main/provider/bundled-service.js';
 import type { BundledService } from '../../main/provider/bundled-service.js';
 import { ProviderClient } from '../../main/provider/provider-client.js';
@@ -18,6 +17,7 @@ import { heldOutRows } from '../bench/data.js';
 import { machine } from '../bench/report.js';
 import { loadBundledModels } from '../bundled-models.js';
 import { LoadClient } from './client.js';
+import { parseLoadtestOptions } from './options.js';
 import type { Counters } from './client.js';
 import { summaryLines, writeDocs } from './report.js';
 import type { LoadRun, RssSample } from './report.js';
@@ -25,59 +25,17 @@ import { MiB, mean, quantile, readRss } from './stats.js';
 
 const DOCS = fileURLToPath(new URL('../../docs/reliability.md', import.meta.url));
 const RSS_EVERY_MS = 5_000;
-const MAX_CLIENTS = 256;
-const MAX_SECONDS = 3_600;
 
-const { values: args } = parseArgs({
-  options: {
-    clients: { type: 'string', default: '16' },
-    seconds: { type: 'string', default: '300' },
-    model: { type: 'string', default: 'breast-cancer-mlp' },
-    workers: { type: 'string' },
-    'max-queue': { type: 'string' },
-    'hard-stop': { type: 'string', default: '60' },
-    json: { type: 'string' },
-    'no-docs': { type: 'boolean', default: false },
-  },
-  strict: true,
-});
-
-function positiveInt(name: string, text: string | undefined, max: number): number | undefined {
-  if (text === undefined) return undefined;
-  const v = Number(text);
-  if (!Number.isInteger(v) || v < 1 || v > max) throw new Error(`--${name} takes an integer from 1 to ${max}`);
-  return v;
-}
-
-const clients = positiveInt('clients', args.clients, MAX_CLIENTS)!;
-const seconds = positiveInt('seconds', args.seconds, MAX_SECONDS)!;
-const workers = positiveInt('workers', args.workers, 64);
-const maxQueue = positiveInt('max-queue', args['max-queue'], 10_000);
-const hardStopS = seconds + positiveInt('hard-stop', args['hard-stop'], 600)!;
-/** The run's command line without the output options (--json, --no-docs): it names the run's section in the docs. */
-function runCommand(argv: readonly string[]): string {
-  const kept: string[] = [];
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    if (a === '--no-docs') continue;
-    if (a === '--json') {
-      i++;
-      continue;
-    }
-    if (a.startsWith('--json=')) continue;
-    kept.push(a);
-  }
-  return `npm run loadtest -- ${kept.join(' ')}`.trim();
-}
-const command = runCommand(process.argv.slice(2));
+const options = parseLoadtestOptions(process.argv.slice(2));
+const { clients, seconds, workers, maxQueue, hardStopS, command } = options;
 
 const t00 = performance.now();
 const log = (line: string): void => {
   process.stderr.write(`[${((performance.now() - t00) / 1000).toFixed(1).padStart(6)} s] ${line}\n`);
 };
 
-const model = loadBundledModels().find((m) => m.id === args.model);
-if (!model) throw new Error(`no bundled model "${args.model}" (assets/models)`);
+const model = loadBundledModels().find((m) => m.id === options.model);
+if (!model) throw new Error(`no bundled model "${options.model}" (assets/models)`);
 const rows = heldOutRows(model);
 
 // The service reads its queue limit from the environment (launchBundledService passes it through).
@@ -181,14 +139,14 @@ try {
     rss,
   };
   process.stdout.write(`${summaryLines(run).join('\n')}\n`);
-  if (args.json) {
-    writeFileSync(args.json, `${JSON.stringify(run, null, 2)}\n`);
-    log(`wrote ${args.json}`);
+  if (options.json) {
+    writeFileSync(options.json, `${JSON.stringify(run, null, 2)}\n`);
+    log(`wrote ${options.json}`);
   }
-  if (!args['no-docs']) {
+  if (options.writeDocs) {
     writeDocs(DOCS, run);
     log(`wrote ${DOCS}`);
-  }
+  } else log(`did not touch ${DOCS} (add --write-docs to write this run's section)`);
   if (counters.errors > 0 || counters.ok === 0) process.exitCode = 1;
 } finally {
   await Promise.all(loadClients.map((c) => c.close().catch(() => undefined)));
