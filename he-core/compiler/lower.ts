@@ -1,6 +1,6 @@
 import { HeError } from '../errors.js';
 import type { Conv2dLayer, ModelFile } from '../model/format.js';
-import { inputShape, layerOutputShape, shapeSize } from '../model/shapes.js';
+import { convPadding, inputShape, layerOutputShape, shapeSize } from '../model/shapes.js';
 import type { Shape } from '../model/shapes.js';
 
 /** Geometry of a first convolution whose windows the client lays out (im2col). */
@@ -45,6 +45,8 @@ function convMatrix(layer: Conv2dLayer, shape: Shape, outShape: Shape, im2col: b
   const [oc, oh, ow] = outShape as [number, number, number];
   const [kh, kw] = layer.kernel;
   const [sh, sw] = layer.stride;
+  const [ph, pw] = convPadding(layer);
+  if (im2col && (ph > 0 || pw > 0)) throw new HeError('model_unsupported', 'the im2col layout needs a first conv2d without padding');
   const windows = oh * ow;
   const positions = c * kh * kw;
   const cols = im2col ? positions * windows : c * h * w;
@@ -57,9 +59,13 @@ function convMatrix(layer: Conv2dLayer, shape: Shape, outShape: Shape, im2col: b
         const row = o * windows + win;
         for (let ci = 0; ci < c; ci++) {
           for (let ky = 0; ky < kh; ky++) {
+            const iy = oy * sh + ky - ph;
             for (let kx = 0; kx < kw; kx++) {
+              const ix = ox * sw + kx - pw;
+              // Zero padding: a kernel position outside the input multiplies a zero, so has no column.
+              if (!im2col && (iy < 0 || iy >= h || ix < 0 || ix >= w)) continue;
               const weight = layer.weights[o]![ci]![ky]![kx]!;
-              const col = im2col ? ((ci * kh + ky) * kw + kx) * windows + win : ci * h * w + (oy * sh + ky) * w + (ox * sw + kx);
+              const col = im2col ? ((ci * kh + ky) * kw + kx) * windows + win : ci * h * w + iy * w + ix;
               matrix[row * cols + col] = matrix[row * cols + col]! + weight;
             }
           }

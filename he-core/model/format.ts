@@ -72,7 +72,13 @@ export interface Conv2dLayer {
   outChannels: number;
   kernel: [number, number];
   stride: [number, number];
-  /** [out][in][kh][kw]. No padding ("valid"). */
+  /**
+   * Zero rows added above and below, zero columns left and right of the input (each side the
+   * same, less than the kernel); absent: none ("valid"). Written only when not [0, 0], so files
+   * without padding keep their weights hash.
+   */
+  padding?: [number, number];
+  /** [out][in][kh][kw]. */
   weights: number[][][][];
   bias: number[];
 }

@@ -1,5 +1,5 @@
 import type { Layer, ModelFile, Postprocess } from './format.js';
-import { inputShape, layerOutputShape } from './shapes.js';
+import { convPadding, inputShape, layerOutputShape } from './shapes.js';
 import type { Shape } from './shapes.js';
 import { preprocess } from './input.js';
 
@@ -22,6 +22,7 @@ export function applyLayer(layer: Layer, x: Float64Array, shape: Shape, index: n
       const [, oh, ow] = outShape as [number, number, number];
       const [kh, kw] = layer.kernel;
       const [sh, sw] = layer.stride;
+      const [ph, pw] = convPadding(layer);
       const y = new Float64Array(layer.outChannels * oh * ow);
       for (let o = 0; o < layer.outChannels; o++) {
         for (let oy = 0; oy < oh; oy++) {
@@ -30,8 +31,12 @@ export function applyLayer(layer: Layer, x: Float64Array, shape: Shape, index: n
             for (let c = 0; c < layer.inChannels; c++) {
               const kernel = layer.weights[o]![c]!;
               for (let ky = 0; ky < kh; ky++) {
+                const iy = oy * sh + ky - ph;
+                if (iy < 0 || iy >= h) continue; // zero padding
                 for (let kx = 0; kx < kw; kx++) {
-                  acc += kernel[ky]![kx]! * x[c * h * w + (oy * sh + ky) * w + (ox * sw + kx)]!;
+                  const ix = ox * sw + kx - pw;
+                  if (ix < 0 || ix >= w) continue;
+                  acc += kernel[ky]![kx]! * x[c * h * w + iy * w + ix]!;
                 }
               }
             }

@@ -2,7 +2,7 @@ import { HeError } from '../errors.js';
 import { canonicalJson, sha256Hex } from './canonical.js';
 import { MODEL_FORMAT, MODEL_FORMAT_VERSION, inputSize } from './format.js';
 import type { Layer, ModelFile } from './format.js';
-import { inputShape, layerOutputShape, shapeSize } from './shapes.js';
+import { convPadding, inputShape, layerOutputShape, shapeSize } from './shapes.js';
 import type { Shape } from './shapes.js';
 
 /** SHA-256 of the canonical JSON of a model's layers: what `weightsSha256` must equal. */
@@ -45,6 +45,12 @@ function checkLayer(layer: Layer, index: number, shape: Shape): Shape {
         }
       }
       checkNumbers(layer.bias, layer.outChannels, `${where} bias`);
+      if (layer.padding !== undefined) {
+        const [ph, pw] = Array.isArray(layer.padding) && layer.padding.length === 2 ? layer.padding : [NaN, NaN];
+        if (!Number.isInteger(ph) || !Number.isInteger(pw) || ph < 0 || pw < 0 || ph >= kh || pw >= kw) {
+          fail(`${where}: padding must be [rows, columns], whole numbers from 0 to less than the kernel (${kh}x${kw})`);
+        }
+      }
       break;
     }
     case 'activation':
@@ -113,6 +119,9 @@ export function validateModel(doc: unknown): ModelFile {
   if (m.he.valueBounds.some((b) => b < 0)) fail('he.valueBounds must not be negative');
   if (m.he.singleLayout !== 'vector' && m.he.singleLayout !== 'im2col') fail('he.singleLayout must be vector or im2col');
   if (m.he.singleLayout === 'im2col' && m.layers[0]?.type !== 'conv2d') fail('the im2col layout needs a conv2d first layer');
+  if (m.he.singleLayout === 'im2col' && m.layers[0]?.type === 'conv2d' && convPadding(m.layers[0]).some((p) => p > 0)) {
+    fail('the im2col layout needs a first conv2d without padding (its windows are laid out by the client); use the vector layout');
+  }
   if (!Array.isArray(m.testVectors)) fail('testVectors must be an array');
   for (const [i, tv] of m.testVectors.entries()) {
     checkNumbers(tv.input, n, `testVectors[${i}].input`);
