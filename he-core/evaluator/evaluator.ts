@@ -32,6 +32,16 @@ export function batchSplit(plan: Plan): { second: number } | null {
   return null;
 }
 
+/** How a `PlanEvaluator` computes; the defaults are the fastest paths that verify. */
+export interface EvaluatorOptions {
+  /**
+   * Whether the WebAssembly multiply-accumulate kernel (`ScalarMac`) may sum the products of
+   * batch layers and of the linear layers' diagonals (default true). Off: SEAL's multiply_plain
+   * and add everywhere, the same bits (the benchmark measures both in one run).
+   */
+  kernels?: boolean;
+}
+
 /** Relative tolerance when comparing a ciphertext's scale with the plan's. */
 const SCALE_TOLERANCE = 1e-9;
 
@@ -56,18 +66,27 @@ export class PlanEvaluator {
   private macVerified = false;
   /** Why the kernel was turned off, if it was. */
   private macFailure: string | null = null;
+  /** Multiply-accumulate kernel of the linear layers' diagonal products (null: SEAL does them; see `diagonalPath`). */
+  private diagonalMac: ScalarMac | null;
+  /** Per linear step, the product scale whose first kernel product matched SEAL's in this evaluation. */
+  private readonly diagonalVerified = new Map<LinearStep, number>();
+  private diagonalFailure: string | null = null;
   private readonly shares = new Map<string, { rows: number[]; columns: number[] }>();
   private disposed = false;
 
   constructor(
     readonly ctx: HeContext,
     readonly plan: Plan,
+    options: EvaluatorOptions = {},
   ) {
+    const kernels = options.kernels ?? true;
     if (plan.public.params.fingerprint !== ctx.params.fingerprint) throw new HeError('params_mismatch', 'the plan is for another parameter set');
     this.writer = plan.steps.some((s) => s.op === 'batch-linear') ? ConstantWriter.create(ctx) : null;
     this.constantPath = this.writer ? 'direct' : 'encoder';
-    this.mac = plan.steps.some((s) => s.op === 'batch-linear') ? ScalarMac.create(ctx) : null;
+    this.mac = kernels && plan.steps.some((s) => s.op === 'batch-linear') ? ScalarMac.create(ctx) : null;
+    this.diagonalMac = null;
     try {
+      this.diagonalMac = kernels && plan.steps.some((s) => s.op === 'linear') ? ScalarMac.create(ctx) : null;
       for (const step of plan.steps) {
         if (step.op === 'linear') this.prepared.set(step, this.prepareLinear(step));
         else if (step.op === 'cube') this.prepared.set(step, step.e === 0 ? null : this.constant(step.e, (step.scaleIn * step.scaleIn) / primeAt(ctx.params, step.levelIn), step.levelIn - 1));
@@ -128,6 +147,21 @@ export class PlanEvaluator {
   /** Why the kernel was turned off during an evaluation, or null. */
   get macProblem(): string | null {
     return this.macFailure;
+  }
+
+  /**
+   * How linear layers sum their diagonal products within a giant-step group: 'kernel' (ScalarMac
+   * with plaintext weights, on SEAL's memory) or 'seal' (multiply_plain and add; when the plan has
+   * no linear layer, when the kernel cannot be used, or after it failed its self-check, see
+   * `diagonalProblem`). The same bits either way.
+   */
+  get diagonalPath(): 'kernel' | 'seal' {
+    return this.diagonalMac ? 'kernel' : 'seal';
+  }
+
+  /** Why the diagonal kernel was turned off during an evaluation, or null. */
+  get diagonalProblem(): string | null {
+    return this.diagonalFailure;
   }
 
   /**
@@ -197,7 +231,7 @@ export class PlanEvaluator {
   }
 
   private linear(step: LinearStep, x: Ciphertext, keys: EvaluationKeys): Ciphertext {
-    const { seal, evaluator } = this.ctx;
+    const { evaluator } = this.ctx;
     const prepared = this.prepared.get(step) as PreparedLinear;
     const maxBaby = Math.max(0, ...step.diagonals.map((d, i) => (d ? i % step.baby : 0)));
     const babies: Ciphertext[] = [x];
@@ -205,18 +239,12 @@ export class PlanEvaluator {
     try {
       for (let b = 1; b <= maxBaby; b++) babies.push(this.rotate(babies[b - 1]!, step.babyUnit, keys));
       for (const { group, shift } of step.giantSchedule) {
-        let sum: Ciphertext | null = null;
+        const terms: { x: Ciphertext; pt: Plaintext }[] = [];
         for (let b = 0; b < step.baby; b++) {
           const pt = prepared.diagonals[group * step.baby + b];
-          if (!pt) continue;
-          const term = new seal.Ciphertext();
-          evaluator.multiplyPlain(babies[b]!, pt, term);
-          if (sum) {
-            evaluator.addInplace(sum, term);
-            free(term);
-          } else sum = term;
+          if (pt) terms.push({ x: babies[b]!, pt });
         }
-        const groupSum = sum!;
+        const groupSum = this.diagonalSum(step, terms, step.levelIn);
         evaluator.rescaleToNextInplace(groupSum);
         if (acc) {
           if (shift) this.rotateInplace(acc, shift, keys);
@@ -237,6 +265,82 @@ export class PlanEvaluator {
       return out;
     } finally {
       free(acc, ...babies.slice(1));
+    }
+  }
+
+  /**
+   * Σ pt·x over a giant-step group's terms (at least one, all at `level`, all of `step`): a new
+   * ciphertext. Through the diagonal kernel when there is one, else SEAL's multiply_plain and add.
+   */
+  private diagonalSum(step: LinearStep, terms: readonly { x: Ciphertext; pt: Plaintext }[], level: number): Ciphertext {
+    const mac = this.diagonalMac;
+    if (mac && terms.length <= ScalarMac.maxTerms) {
+      const sum = this.diagonalKernelSum(mac, step, terms, level);
+      if (sum) return sum;
+    }
+    const { seal, evaluator } = this.ctx;
+    const acc = new seal.Ciphertext();
+    try {
+      evaluator.multiplyPlain(terms[0]!.x, terms[0]!.pt, acc);
+      for (const { x, pt } of terms.slice(1)) {
+        const term = new seal.Ciphertext();
+        try {
+          evaluator.multiplyPlain(x, pt, term);
+          evaluator.addInplace(acc, term);
+        } finally {
+          free(term);
+        }
+      }
+      return acc;
+    } catch (err) {
+      free(acc);
+      throw err;
+    }
+  }
+
+  /**
+   * The group's sum through the kernel, or null (and the kernel stops being used) if anything
+   * about it is off; SEAL's own errors propagate. The first group of each layer in an evaluation
+   * starts from SEAL's product of its first term (SEAL checks the scale and sets the metadata), and
+   * the kernel's product of that term must equal it bit for bit. Later groups of the layer start
+   * from a copy of the first input with the scale SEAL would give the product (the same double
+   * product, checked equal to the verified one), and the kernel overwrites its coefficients.
+   */
+  private diagonalKernelSum(mac: ScalarMac, step: LinearStep, terms: readonly { x: Ciphertext; pt: Plaintext }[], level: number): Ciphertext | null {
+    const { seal, evaluator } = this.ctx;
+    const first = terms[0]!;
+    const scale = first.x.scale() * first.pt.scale();
+    const verify = this.diagonalVerified.get(step) !== scale;
+    let acc: Ciphertext;
+    if (verify) {
+      acc = new seal.Ciphertext();
+      try {
+        evaluator.multiplyPlain(first.x, first.pt, acc);
+      } catch (err) {
+        free(acc);
+        throw err;
+      }
+    } else {
+      acc = first.x.copy();
+      acc.setScale(scale);
+    }
+    try {
+      mac.begin(level);
+      mac.addPlain(first.x, first.pt);
+      if (verify) {
+        if (!mac.equals(acc)) throw new Error('its product differs from SEAL’s');
+        if (acc.scale() !== scale) throw new Error('SEAL’s product has another scale');
+        this.diagonalVerified.set(step, scale);
+      }
+      for (const { x, pt } of terms.slice(1)) mac.addPlain(x, pt);
+      mac.storeInto(acc);
+      return acc;
+    } catch (err) {
+      free(acc);
+      this.diagonalFailure = err instanceof Error ? err.message : String(err);
+      this.diagonalMac?.dispose();
+      this.diagonalMac = null;
+      return null;
     }
   }
 
@@ -385,6 +489,7 @@ export class PlanEvaluator {
   evaluate(inputs: Ciphertext[], keys: EvaluationKeys): Ciphertext[] {
     this.checkUsable();
     this.macVerified = false;
+    this.diagonalVerified.clear();
     this.checkInputs(inputs);
     return this.runSteps(this.plan.steps, inputs, keys, false);
   }
@@ -439,6 +544,7 @@ export class PlanEvaluator {
   evaluatePart(inputs: readonly Ciphertext[], keys: EvaluationKeys, part: number, parts: number): (Ciphertext | null)[] {
     this.checkUsable();
     this.macVerified = false;
+    this.diagonalVerified.clear();
     const split = batchSplit(this.plan)!;
     const { rows, columns } = this.shareOf(part, parts);
     if (inputs.length !== columns.length) throw new HeError('ciphertext_mismatch', `share ${part} of ${parts} takes ${columns.length} input ciphertexts, got ${inputs.length}`);
@@ -465,6 +571,7 @@ export class PlanEvaluator {
   evaluateMerge(partials: (Ciphertext | null)[][], keys: EvaluationKeys): Ciphertext[] {
     this.checkUsable();
     this.macVerified = false;
+    this.diagonalVerified.clear();
     const split = batchSplit(this.plan);
     if (!split) throw new HeError('model_unsupported', 'this plan cannot be split across workers');
     const second = this.plan.steps[split.second] as BatchLinearStep;
@@ -558,6 +665,8 @@ export class PlanEvaluator {
     this.writer?.dispose();
     this.mac?.dispose();
     this.mac = null;
+    this.diagonalMac?.dispose();
+    this.diagonalMac = null;
     this.prepared.clear();
     this.constants.clear();
     this.cached.clear();

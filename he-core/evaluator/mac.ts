@@ -11,6 +11,8 @@ interface MacKernel {
   store(acc: number, out: number, n: number, q: bigint): void;
   mac_small(x: number, acc: number, n: number, w: number, q: number, inv: number): void;
   store_small(acc: number, out: number, n: number, q: number, inv: number): void;
+  mac_vec(x: number, d: number, acc: number, n: number, q: bigint, inv: number): void;
+  mac_vec_small(x: number, d: number, acc: number, n: number, q: number, inv: number): void;
 }
 
 /** The few WebAssembly APIs used here (the DOM lib that declares them is not loaded for Node code). */
@@ -26,8 +28,9 @@ const MAX_PRIME = 2 ** 50;
 const SMALL_PRIME = 2 ** 26;
 
 /**
- * Σ_c w_c·x_c over ciphertexts x_c (all at one level, NTT form, two polynomials) and scalar
- * weights, computed by a small WebAssembly kernel (kernels/mac.wat) working directly on SEAL's
+ * Σ_c w_c·x_c over ciphertexts x_c (all at one level, NTT form, two polynomials) and weights that
+ * are scalars (`add`, batch layers) or plaintexts in NTT form (`addPlain`, the diagonals of
+ * linear layers: SEAL's multiply_plain), computed by a small WebAssembly kernel (kernels/mac.wat) working directly on SEAL's
  * memory: for each coefficient of each prime, a multiply-accumulate with a floating-point
  * quotient estimate (two at a time in SIMD doubles for primes below 2^26, 64-bit integers
  * otherwise), reduced once at the end. The arithmetic is exact: the same residues as SEAL's.
@@ -76,7 +79,7 @@ export class ScalarMac {
     const module = new Wasm.Module(Buffer.from(MAC_WASM_BASE64, 'base64'));
     const instance = new Wasm.Instance(module, { env: { memory: ctx.runtime.heapMemory() } });
     const kernel = instance.exports as unknown as MacKernel;
-    if ([kernel.mac, kernel.store, kernel.mac_small, kernel.store_small].some((f) => typeof f !== 'function')) return null;
+    if ([kernel.mac, kernel.store, kernel.mac_small, kernel.store_small, kernel.mac_vec, kernel.mac_vec_small].some((f) => typeof f !== 'function')) return null;
     return new ScalarMac(ctx, kernel);
   }
 
@@ -123,6 +126,29 @@ export class ScalarMac {
         const offset = (poly * L + j) * N * 8;
         if (qv < SMALL_PRIME) this.kernel.mac_small(xData + offset, acc + offset, N, Number(w), qv, 1 / qv);
         else this.kernel.mac(xData + offset, acc + offset, N, w, q, Number(w) / qv);
+      }
+    }
+    this.terms++;
+  }
+
+  /**
+   * Adds d·x for a plaintext d in NTT form at the sum's level (what SEAL's multiply_plain computes,
+   * coefficient by coefficient: each limb of each polynomial of x times the same limb of d).
+   */
+  addPlain(x: Ciphertext, d: Plaintext): void {
+    if (this.terms >= ScalarMac.maxTerms) throw new Error(`more than ${ScalarMac.maxTerms} terms in one sum`);
+    const N = this.ctx.params.polyModulusDegree;
+    const L = this.level + 1;
+    if (!d.isNttForm() || d.coeffCount() !== N * L) throw new Error('the plaintext is not in NTT form at the sum’s level');
+    const xData = this.cipherData(x, this.level);
+    const dData = this.plainData(d);
+    const acc = this.plainData(this.accPt);
+    for (let j = 0; j < L; j++) {
+      const qv = this.primeValues[j]!;
+      for (let poly = 0; poly < 2; poly++) {
+        const offset = (poly * L + j) * N * 8;
+        if (qv < SMALL_PRIME) this.kernel.mac_vec_small(xData + offset, dData + j * N * 8, acc + offset, N, qv, 1 / qv);
+        else this.kernel.mac_vec(xData + offset, dData + j * N * 8, acc + offset, N, this.primes[j]!, 1 / qv);
       }
     }
     this.terms++;

@@ -13,9 +13,10 @@ export type WorkerRequest =
 export type WorkerResponse =
   /**
    * `encoderConstants`: plans whose batch weights go through the (slower) vector encoder;
-   * `sealMac`: batch plans whose products SEAL accumulates because the kernel cannot be used.
+   * `sealMac`: batch plans whose products SEAL accumulates because the kernel cannot be used;
+   * `sealDiagonals`: single plans whose diagonal products SEAL sums because the kernel cannot be used.
    */
-  | { kind: 'ready'; encoderConstants: string[]; sealMac: string[] }
+  | { kind: 'ready'; encoderConstants: string[]; sealMac: string[]; sealDiagonals?: string[] }
   | { kind: 'start-failed'; message: string }
   | { kind: 'done'; jobId: number; result: Uint8Array | null; evaluateMs: number; share?: (Uint8Array | null)[] }
   | { kind: 'failed'; jobId: number; code: ApiErrorCode; message: string };

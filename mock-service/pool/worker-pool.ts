@@ -54,6 +54,8 @@ export class WorkerPool {
   readonly encoderConstants = new Set<string>();
   /** Batch plans whose products a worker accumulates with SEAL (the kernel could not be used). */
   readonly sealMac = new Set<string>();
+  /** Single plans whose linear layers' diagonal products a worker sums with SEAL (the kernel could not be used). */
+  readonly sealDiagonals = new Set<string>();
   private readonly queue: Pending[] = [];
   private nextId = 1;
   private closed = false;
@@ -86,6 +88,7 @@ export class WorkerPool {
       slot.ready = true;
       for (const plan of msg.encoderConstants) this.encoderConstants.add(plan);
       for (const plan of msg.sealMac) this.sealMac.add(plan);
+      for (const plan of msg.sealDiagonals ?? []) this.sealDiagonals.add(plan);
       if (this.slots.every((s) => s.ready)) {
         for (const w of this.readyWaiters.splice(0)) w.resolve();
       }

@@ -119,6 +119,7 @@ start().then(
       kind: 'ready',
       encoderConstants: [...models.entries()].filter(([, m]) => m.evaluator.batch.constantPath === 'encoder').map(([id]) => `${id}/batch`),
       sealMac: [...models.entries()].filter(([, m]) => m.evaluator.batch.macPath === 'seal').map(([id]) => `${id}/batch`),
+      sealDiagonals: [...models.entries()].filter(([, m]) => m.evaluator.single.plan.steps.some((s) => s.op === 'linear') && m.evaluator.single.diagonalPath === 'seal').map(([id]) => `${id}/single`),
     }),
   (err: unknown) => send({ kind: 'start-failed', message: err instanceof Error ? err.message : String(err) }),
 );
