@@ -3,9 +3,29 @@
 // with API keys it runs as a remote provider (TLS, or --behind-proxy when a proxy terminates TLS).
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
-import { optionsFromEnv } from './config.js';
+import { optionsFromEnv, parseRole } from './config.js';
 import type { ServiceOptions } from './config.js';
 import { startService } from './service.js';
+
+interface ServiceFlags {
+  host?: string;
+  port?: number;
+  apiKey?: string[];
+  tlsCert?: string;
+  tlsKey?: string;
+  behindProxy?: boolean;
+  workers?: number;
+  maxQueue?: number;
+  models?: string;
+  redis?: string;
+  role?: string;
+  sessionRedis?: string;
+  shards?: number;
+  shardReplicas?: number;
+  overflowAt?: number;
+  jobLockMs?: number;
+  redisPrefix?: string;
+}
 
 export function serviceCommand(): Command {
   return new Command('service')
@@ -19,7 +39,15 @@ export function serviceCommand(): Command {
     .option('--workers <n>', 'evaluation worker threads (default: one per core)', (v) => Number.parseInt(v, 10))
     .option('--max-queue <n>', 'jobs that may wait for a worker before 503', (v) => Number.parseInt(v, 10))
     .option('--models <dir>', 'directory of model files (default: the bundled models)')
-    .action(async (flags: { host?: string; port?: number; apiKey?: string[]; tlsCert?: string; tlsKey?: string; behindProxy?: boolean; workers?: number; maxQueue?: number; models?: string }) => {
+    .option('--redis <url>', 'run as part of a distributed deployment on this Redis (redis://HOST:PORT; docs/deploy.md)')
+    .option('--role <role>', 'with --redis: front (HTTP API), worker (evaluations) or both (default)')
+    .option('--session-redis <url>', 'with --redis: keep sessions on this other Redis (it may evict)')
+    .option('--shards <n>', 'with --redis: shard queues (the same on every process)', (v) => Number.parseInt(v, 10))
+    .option('--shard-replicas <n>', 'with --redis: live workers serving each shard', (v) => Number.parseInt(v, 10))
+    .option('--overflow-at <n>', "with --redis: a shard's waiting jobs beyond which new ones go to the overflow queue", (v) => Number.parseInt(v, 10))
+    .option('--job-lock-ms <ms>', "with --redis: a dead worker's job runs again this long after its last lock renewal", (v) => Number.parseInt(v, 10))
+    .option('--redis-prefix <prefix>', 'with --redis: prefix of every Redis key (default ciphercare)')
+    .action(async (flags: ServiceFlags) => {
       const env = optionsFromEnv(process.env);
       const apiKeys = flags.apiKey ?? env.apiKeys;
       const options: ServiceOptions = { ...env, mode: apiKeys && apiKeys.length > 0 ? 'remote' : 'bundled' };
@@ -30,6 +58,14 @@ export function serviceCommand(): Command {
       if (flags.maxQueue !== undefined) options.maxQueue = flags.maxQueue;
       if (flags.models) options.modelsDir = flags.models;
       if (flags.behindProxy) options.behindProxy = true;
+      if (flags.redis) options.redis = flags.redis;
+      if (flags.role) options.role = parseRole(flags.role);
+      if (flags.sessionRedis) options.sessionRedis = flags.sessionRedis;
+      if (flags.shards !== undefined) options.shards = flags.shards;
+      if (flags.shardReplicas !== undefined) options.shardReplicas = flags.shardReplicas;
+      if (flags.overflowAt !== undefined) options.overflowAt = flags.overflowAt;
+      if (flags.jobLockMs !== undefined) options.jobLockMs = flags.jobLockMs;
+      if (flags.redisPrefix) options.redisPrefix = flags.redisPrefix;
       if (flags.tlsCert || flags.tlsKey) {
         if (!flags.tlsCert || !flags.tlsKey) throw new Error('--tls-cert and --tls-key go together');
         options.tls = { cert: readFileSync(flags.tlsCert), key: readFileSync(flags.tlsKey) };

@@ -34,10 +34,32 @@ export interface ServiceOptions {
   splitBatches?: boolean;
   logger?: Logger;
   sessionStore?: SessionStore;
+  /**
+   * Redis URL (redis://HOST:PORT): the service runs in a role of a distributed deployment
+   * (docs/deploy.md) instead of the embedded default. Absent: sessions in memory, this process's pool.
+   */
+  redis?: string;
+  /** A second Redis for the sessions (may evict, allkeys-lru); default: the `redis` instance. */
+  sessionRedis?: string;
+  /** front: the HTTP API, jobs to the queues; worker: runs jobs; both: the two in one process (default). */
+  role?: ServiceRole;
+  /** Shard queues; a session's jobs go to shard hash(session id). Every process of a deployment must agree. */
+  shards?: number;
+  /** Live workers that serve each shard (rendezvous hashing). */
+  shardReplicas?: number;
+  /** Waiting jobs of a shard beyond which new jobs go to the overflow queue. */
+  overflowAt?: number;
+  /** BullMQ job lock: a dead worker's job runs again elsewhere this long after it stopped renewing it. */
+  jobLockMs?: number;
+  /** Prefix of every Redis key of this deployment. */
+  redisPrefix?: string;
 }
 
-export type ResolvedOptions = Required<Omit<ServiceOptions, 'token' | 'apiKeys' | 'tls' | 'logger' | 'sessionStore'>> &
-  Pick<ServiceOptions, 'token' | 'apiKeys' | 'tls' | 'logger' | 'sessionStore'>;
+export type ServiceRole = 'front' | 'worker' | 'both';
+export const SERVICE_ROLES: readonly ServiceRole[] = ['front', 'worker', 'both'];
+
+type OptionalOptions = 'token' | 'apiKeys' | 'tls' | 'logger' | 'sessionStore' | 'redis' | 'sessionRedis' | 'role';
+export type ResolvedOptions = Required<Omit<ServiceOptions, OptionalOptions>> & Pick<ServiceOptions, OptionalOptions>;
 
 export const DEFAULT_MODELS_DIR = fileURLToPath(new URL('../assets/models/', import.meta.url));
 
@@ -55,6 +77,11 @@ export function resolveOptions(options: ServiceOptions): ResolvedOptions {
     modelsDir: DEFAULT_MODELS_DIR,
     workerKeyCacheEntries: 16,
     splitBatches: true,
+    shards: 8,
+    shardReplicas: 2,
+    overflowAt: 4,
+    jobLockMs: 5_000,
+    redisPrefix: 'ciphercare',
     ...options,
   };
 }
@@ -74,5 +101,35 @@ export function optionsFromEnv(env: NodeJS.ProcessEnv): Partial<ServiceOptions> 
   if (num('CIPHERCARE_SESSION_CACHE_BYTES') !== undefined) out.sessionCacheBytes = num('CIPHERCARE_SESSION_CACHE_BYTES')!;
   if (env.CIPHERCARE_MODELS_DIR) out.modelsDir = env.CIPHERCARE_MODELS_DIR;
   if (env.CIPHERCARE_BEHIND_PROXY === '1') out.behindProxy = true;
+  if (env.CIPHERCARE_REDIS) out.redis = env.CIPHERCARE_REDIS;
+  if (env.CIPHERCARE_SESSION_REDIS) out.sessionRedis = env.CIPHERCARE_SESSION_REDIS;
+  if (env.CIPHERCARE_ROLE) out.role = parseRole(env.CIPHERCARE_ROLE);
+  if (num('CIPHERCARE_SHARDS') !== undefined) out.shards = num('CIPHERCARE_SHARDS')!;
+  if (num('CIPHERCARE_SHARD_REPLICAS') !== undefined) out.shardReplicas = num('CIPHERCARE_SHARD_REPLICAS')!;
+  if (num('CIPHERCARE_OVERFLOW_AT') !== undefined) out.overflowAt = num('CIPHERCARE_OVERFLOW_AT')!;
+  if (num('CIPHERCARE_JOB_LOCK_MS') !== undefined) out.jobLockMs = num('CIPHERCARE_JOB_LOCK_MS')!;
+  if (env.CIPHERCARE_REDIS_PREFIX) out.redisPrefix = env.CIPHERCARE_REDIS_PREFIX;
   return out;
+}
+
+export function parseRole(text: string): ServiceRole {
+  if (!(SERVICE_ROLES as readonly string[]).includes(text)) throw new Error(`--role takes front, worker or both (got "${text}")`);
+  return text as ServiceRole;
+}
+
+/** Checks the distributed options; a message names the flag at fault. */
+export function checkDistributedOptions(options: ResolvedOptions): void {
+  if (!options.redis) {
+    if (options.role) throw new Error('--role needs --redis: without Redis the service runs embedded (one process, sessions in memory)');
+    if (options.sessionRedis) throw new Error('--session-redis needs --redis');
+    return;
+  }
+  const int = (name: string, v: number, min: number, max: number): void => {
+    if (!Number.isInteger(v) || v < min || v > max) throw new Error(`${name} takes an integer from ${min} to ${max} (got ${v})`);
+  };
+  int('--shards', options.shards, 1, 1024);
+  int('--shard-replicas', options.shardReplicas, 1, 64);
+  int('--overflow-at', options.overflowAt, 1, 100_000);
+  int('--job-lock-ms', options.jobLockMs, 500, 600_000);
+  if (!/^[A-Za-z0-9_.-]{1,64}$/.test(options.redisPrefix)) throw new Error('--redis-prefix takes 1 to 64 letters, digits, dots, dashes or underscores');
 }

@@ -9,15 +9,17 @@ import type { Logger } from 'pino';
 import { ContentTypes, REQUEST_ID_HEADER, loadSeal, maxCiphertextBytes, maxKeyBytes, parseModel } from '../he-core/index.js';
 import type { ApiErrorCode, CatalogModel, CatalogResponse, HealthResponse, PlanMode, Problem, PublicPlan, SessionResponse } from '../he-core/index.js';
 import { attachCards, buildCatalogAndSplits } from './catalog.js';
-import { resolveOptions } from './config.js';
-import type { ResolvedOptions, ServiceOptions } from './config.js';
+import { checkDistributedOptions, resolveOptions } from './config.js';
+import type { ResolvedOptions, ServiceOptions, ServiceRole } from './config.js';
+import type { Evaluator, EvaluatorHealth } from './evaluator/evaluator.js';
+import { PoolEvaluator } from './evaluator/pool-evaluator.js';
 import { Authenticator } from './http/auth.js';
 import { lingerAfterRefusal, readBody } from './http/body.js';
 import { ServiceMetrics } from './http/metrics.js';
 import { ServiceError, statusFor } from './pool/errors.js';
 import { WorkerPool } from './pool/worker-pool.js';
 import { MemorySessionStore } from './sessions/memory-store.js';
-import type { SessionRecord, SessionStore } from './sessions/session-store.js';
+import type { SessionInfo, SessionRecord, SessionStore } from './sessions/session-store.js';
 
 export const SERVICE_VERSION = '0.1.0';
 
@@ -28,6 +30,8 @@ export interface RunningService {
   port: number;
   /** Bundled mode's bearer token (random per launch). */
   token: string | undefined;
+  /** `embedded` without --redis; otherwise the role in a distributed deployment. */
+  role: 'embedded' | ServiceRole;
   catalog: CatalogModel[];
   /** Stops accepting, lets in-flight requests finish (new ones get 503), then stops the workers. */
   close(): Promise<void>;
@@ -64,10 +68,11 @@ export async function startService(input: ServiceOptions): Promise<RunningServic
     if (options.apiKeys.some((k) => k.length < 16)) throw new Error('API keys must be at least 16 characters');
     if (!options.tls && !options.behindProxy) throw new Error('remote mode needs TLS (--tls-cert and --tls-key) or --behind-proxy when a reverse proxy terminates TLS');
   }
+  checkDistributedOptions(options);
+  const role: 'embedded' | ServiceRole = options.redis ? (options.role ?? 'both') : 'embedded';
   const token = options.mode === 'bundled' ? (options.token ?? randomBytes(32).toString('base64url')) : undefined;
   const auth = token ? Authenticator.bundled(token) : Authenticator.apiKeys(options.apiKeys!);
   const logger: Logger = options.logger ?? pino({ name: 'ciphercare-service', level: process.env.CIPHERCARE_LOG_LEVEL ?? 'info' });
-  const store: SessionStore = options.sessionStore ?? new MemorySessionStore({ ttlMs: options.sessionTtlMs, maxBytes: options.sessionCacheBytes });
   const metrics = new ServiceMetrics();
 
   const texts = loadModelTexts(options.modelsDir);
@@ -76,30 +81,79 @@ export async function startService(input: ServiceOptions): Promise<RunningServic
   const { catalog, splittable } = buildCatalogAndSplits(rt.seal, models);
   for (const problem of attachCards(catalog, join(options.modelsDir, 'cards'))) logger.warn({ problem }, 'model card not served');
   const byId = new Map(catalog.map((m) => [m.id, m]));
-  const pool = new WorkerPool({ size: options.workers, maxQueue: options.maxQueue, jobTimeoutMs: options.jobTimeoutMs, models: texts, keyCacheEntries: options.workerKeyCacheEntries });
+  // A front evaluates nothing itself: no threads. A worker's pool takes as many jobs as it has threads
+  // (and a split batch's shares), so its own queue bound is never what refuses a request.
+  const pool = role === 'front' ? null : new WorkerPool({ size: options.workers, maxQueue: role === 'embedded' ? options.maxQueue : options.workers * 4, jobTimeoutMs: options.jobTimeoutMs, models: texts, keyCacheEntries: options.workerKeyCacheEntries });
+  const stopping: (() => Promise<void>)[] = [];
+  const stopAll = async (): Promise<void> => {
+    for (const stop of stopping.splice(0).reverse()) await stop().catch((err: unknown) => logger.warn({ err: (err as Error).message }, 'stopping a part of the service failed'));
+  };
+  let store: SessionStore;
+  let evaluator: Evaluator | null = null;
+  let workerRole: { gauges(): { name: string; help: string; value: number }[] } | null = null;
   try {
-    await pool.ready();
+    if (pool) {
+      stopping.push(() => pool.close());
+      await pool.ready();
+      if (pool.sealMac.size > 0) {
+        logger.warn({ plans: [...pool.sealMac] }, 'batch products are accumulated by SEAL: the multiply-accumulate kernel cannot be used here (same results, slower)');
+      }
+      if (pool.encoderConstants.size > 0) {
+        logger.warn({ plans: [...pool.encoderConstants] }, 'batch weights are encoded as vectors: this node-seal build does not lay out plaintexts as ConstantWriter expects (same results, slower)');
+      }
+    }
+    if (!options.redis) {
+      store = options.sessionStore ?? new MemorySessionStore({ ttlMs: options.sessionTtlMs, maxBytes: options.sessionCacheBytes });
+      evaluator = new PoolEvaluator(pool!, store, splittable, options.splitBatches);
+    } else {
+      const redisUrl = options.redis;
+      const d = await import('./distributed/index.js');
+      const common = { redisUrl, prefix: options.redisPrefix, shards: options.shards, metrics, logger };
+      if (options.sessionStore) store = options.sessionStore;
+      else {
+        const connection = d.connectRedis(options.sessionRedis ?? redisUrl, 'ciphercare-sessions');
+        const redisStore = new d.RedisSessionStore(connection, { ttlMs: options.sessionTtlMs, prefix: options.redisPrefix });
+        stopping.push(() => redisStore.close());
+        await d.checkRedis(connection, options.sessionRedis ? '--session-redis' : '--redis');
+        store = redisStore;
+      }
+      if (role === 'worker' || role === 'both') {
+        const started = await d.WorkerRole.start({ ...common, replicas: options.shardReplicas, lockMs: options.jobLockMs, pool: pool!, store, splittable, splitBatches: options.splitBatches, keyCacheEntries: options.workerKeyCacheEntries });
+        stopping.push(() => started.close());
+        workerRole = started;
+      }
+      if (role === 'front' || role === 'both') {
+        const started = await d.QueueEvaluator.start({ ...common, maxQueue: options.maxQueue, overflowAt: options.overflowAt, jobTimeoutMs: options.jobTimeoutMs, lockMs: options.jobLockMs });
+        stopping.push(() => started.close());
+        evaluator = started;
+      }
+    }
   } catch (err) {
-    await pool.close();
+    await stopAll();
     throw err;
   }
-  if (pool.sealMac.size > 0) {
-    logger.warn({ plans: [...pool.sealMac] }, 'batch products are accumulated by SEAL: the multiply-accumulate kernel cannot be used here (same results, slower)');
-  }
-  if (pool.encoderConstants.size > 0) {
-    logger.warn({ plans: [...pool.encoderConstants] }, 'batch weights are encoded as vectors: this node-seal build does not lay out plaintexts as ConstantWriter expects (same results, slower)');
-  }
+  const sessions = store;
 
   let draining = false;
   let inFlight = 0;
   let drained: (() => void) | null = null;
   let port = 0;
 
-  const forget = (ids: string[]): void => ids.forEach((id) => pool.forget(id));
+  const forget = (ids: string[]): void => evaluator?.forget(ids);
   const sweeper = setInterval(() => {
-    void store.sweep(Date.now()).then(forget);
+    if (evaluator) void sessions.sweep(Date.now()).then(forget, (err: unknown) => logger.warn({ err: (err as Error).message }, 'session sweep failed'));
   }, Math.min(60_000, Math.max(250, options.sessionTtlMs / 4)));
   sweeper.unref();
+
+  async function healthOf(): Promise<EvaluatorHealth> {
+    return evaluator ? evaluator.health() : pool!.stats();
+  }
+
+  /** The API routes need a front; a worker process answers health and metrics only. */
+  function front(): Evaluator {
+    if (!evaluator) throw new ServiceError('not_found', 404, 'this process is a worker (--role worker): send API requests to a front');
+    return evaluator;
+  }
 
   function planOf(record: { modelId: string; mode: PlanMode }): PublicPlan {
     return byId.get(record.modelId)!.plans[record.mode];
@@ -141,7 +195,7 @@ export async function startService(input: ServiceOptions): Promise<RunningServic
     const path = url.pathname;
     if (path === '/v1/health') {
       if (method !== 'GET') throw new ServiceError('method_not_allowed', 405, 'use GET');
-      const s = pool.stats();
+      const s = await healthOf();
       const health: HealthResponse = {
         status: draining ? 'draining' : s.ready === s.total ? 'ok' : 'starting',
         version: SERVICE_VERSION,
@@ -162,15 +216,17 @@ export async function startService(input: ServiceOptions): Promise<RunningServic
     }
     if (path === '/v1/metrics') {
       if (method !== 'GET') throw new ServiceError('method_not_allowed', 405, 'use GET');
-      const s = pool.stats();
-      const st = await store.stats();
-      const text = metrics.render({ queueDepth: s.queue, busyWorkers: s.busy, workers: s.total, sessions: st.sessions, cacheBytes: st.bytes });
+      const s = await healthOf();
+      const st = await sessions.stats();
+      const extra = [...(evaluator ? await evaluator.gauges() : []), ...(workerRole ? workerRole.gauges() : [])];
+      const text = metrics.render({ queueDepth: s.queue, busyWorkers: s.busy, workers: s.total, sessions: st.sessions, cacheBytes: st.bytes }, extra);
       res.writeHead(200, { 'content-type': ContentTypes.prometheus, 'content-length': Buffer.byteLength(text) });
       res.end(text);
       return '/v1/metrics';
     }
     if (path === '/v1/sessions') {
       if (method !== 'POST') throw new ServiceError('method_not_allowed', 405, 'use POST');
+      const evaluation = front();
       const modelId = url.searchParams.get('model') ?? '';
       const mode = (url.searchParams.get('mode') ?? 'single') as PlanMode;
       const model = byId.get(modelId);
@@ -181,14 +237,14 @@ export async function startService(input: ServiceOptions): Promise<RunningServic
       const body = await readBody(req, keyBodyLimit(plan));
       const sessionId = sessionIdFor(principal, modelId, mode, body);
       const now = Date.now();
-      const existing = await store.touch(sessionId, now);
-      let record: SessionRecord;
+      const existing = await sessions.touch(sessionId, now);
+      let record: SessionInfo;
       if (existing) record = existing;
       else {
         const keys = toShared(body);
-        await pool.run({ kind: 'open-session', sessionId, modelId, mode, keys });
-        record = { id: sessionId, principal, modelId, mode, fingerprint: plan.params.fingerprint, keys, createdAt: now, lastUsedAt: now, expiresAt: now + options.sessionTtlMs };
-        forget(await store.put(record));
+        const created: SessionRecord = { id: sessionId, principal, modelId, mode, fingerprint: plan.params.fingerprint, keyBytes: keys.byteLength, keys, createdAt: now, lastUsedAt: now, expiresAt: now + options.sessionTtlMs };
+        forget(await evaluation.openSession(created, sessions));
+        record = created;
       }
       const response: SessionResponse = {
         sessionId,
@@ -196,7 +252,7 @@ export async function startService(input: ServiceOptions): Promise<RunningServic
         mode,
         fingerprint: record.fingerprint,
         expiresAt: new Date(record.expiresAt).toISOString(),
-        keyBytes: record.keys.byteLength,
+        keyBytes: record.keyBytes,
         reused: Boolean(existing),
       };
       sendJson(res, existing ? 200 : 201, response);
@@ -205,36 +261,34 @@ export async function startService(input: ServiceOptions): Promise<RunningServic
     const sessionMatch = SESSION_PATH.exec(path);
     if (sessionMatch) {
       if (method !== 'DELETE') throw new ServiceError('method_not_allowed', 405, 'use DELETE');
+      const evaluation = front();
       const id = sessionMatch[1]!;
-      const record = await store.touch(id, Date.now());
+      const record = await sessions.touch(id, Date.now());
       if (!record || record.principal !== principal) throw new ServiceError('session_not_found', 404, 'no such session (it may have expired)');
-      await store.delete(id);
-      pool.forget(id);
+      await sessions.delete(id);
+      evaluation.forget([id]);
       res.writeHead(204).end();
       return '/v1/sessions/:id';
     }
     const predictMatch = PREDICTIONS_PATH.exec(path);
     if (predictMatch) {
       if (method !== 'POST') throw new ServiceError('method_not_allowed', 405, 'use POST');
+      const evaluation = front();
       const id = predictMatch[1]!;
-      const record = await store.touch(id, Date.now());
+      const record = await sessions.touch(id, Date.now());
       if (!record || record.principal !== principal) {
         throw new ServiceError('session_not_found', 404, 'no such session (it may have expired or been evicted): upload the evaluation keys again');
       }
       requireEnvelope(req);
       const body = await readBody(req, ciphertextBodyLimit(planOf(record)));
       const started = performance.now();
-      const job = { kind: 'predict', sessionId: id, modelId: record.modelId, mode: record.mode, keys: record.keys, body } as const;
-      // A batch request of a splittable plan is shared among the workers (one share each, then a join).
-      const split = options.splitBatches && record.mode === 'batch' && splittable.has(record.modelId) && pool.size > 1;
-      const { result, evaluateMs } = split ? await pool.runSplit(job) : await pool.run(job);
+      const { result: out, evaluateMs, timing } = await evaluation.predict(record, body);
       metrics.observeEvaluation(record.modelId, record.mode, evaluateMs / 1000);
-      const out = result!;
       res.writeHead(200, {
         'content-type': ContentTypes.envelope,
         'content-length': out.byteLength,
         'cache-control': 'no-store',
-        'server-timing': `evaluate;dur=${evaluateMs.toFixed(1)}, total;dur=${(performance.now() - started).toFixed(1)}${split ? `, shares;desc="${pool.size}"` : ''}`,
+        'server-timing': [`evaluate;dur=${evaluateMs.toFixed(1)}`, `total;dur=${(performance.now() - started).toFixed(1)}`, ...timing].join(', '),
       });
       res.end(out);
       return '/v1/sessions/:id/predictions';
@@ -294,7 +348,7 @@ export async function startService(input: ServiceOptions): Promise<RunningServic
   port = typeof address === 'object' && address ? address.port : options.port;
   const scheme = options.tls ? 'https' : 'http';
   const url = `${scheme}://${options.host === '0.0.0.0' ? '127.0.0.1' : options.host}:${port}`;
-  logger.info({ url, mode: options.mode, workers: options.workers, models: catalog.map((m) => m.id) }, 'service listening');
+  logger.info({ url, mode: options.mode, role, workers: pool ? options.workers : 0, models: catalog.map((m) => m.id) }, 'service listening');
 
   let closing: Promise<void> | null = null;
   async function close(): Promise<void> {
@@ -311,11 +365,11 @@ export async function startService(input: ServiceOptions): Promise<RunningServic
       }
       server.closeAllConnections();
       await stopped;
-      await pool.close();
+      await stopAll();
       logger.info('service stopped');
     })();
     return closing;
   }
 
-  return { url, host: options.host, port, token, catalog, close };
+  return { url, host: options.host, port, token, role, catalog, close };
 }

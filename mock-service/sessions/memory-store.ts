@@ -1,4 +1,4 @@
-import type { SessionRecord, SessionStore, StoreStats } from './session-store.js';
+import type { SessionInfo, SessionRecord, SessionStore, StoreStats } from './session-store.js';
 
 export interface MemoryStoreOptions {
   /** Sliding time-to-live of a session. */
@@ -14,7 +14,7 @@ export class MemorySessionStore implements SessionStore {
 
   constructor(private readonly options: MemoryStoreOptions) {}
 
-  async touch(id: string, now: number): Promise<SessionRecord | undefined> {
+  async touch(id: string, now: number): Promise<SessionInfo | undefined> {
     const record = this.sessions.get(id);
     if (!record) return undefined;
     if (record.expiresAt <= now) {
@@ -26,6 +26,10 @@ export class MemorySessionStore implements SessionStore {
     this.sessions.delete(id);
     this.sessions.set(id, record);
     return record;
+  }
+
+  async keys(id: string): Promise<Uint8Array | undefined> {
+    return this.sessions.get(id)?.keys;
   }
 
   async put(record: SessionRecord): Promise<string[]> {
@@ -54,6 +58,8 @@ export class MemorySessionStore implements SessionStore {
     for (const id of expired) this.remove(id);
     return expired;
   }
+
+  async close(): Promise<void> {}
 
   async stats(): Promise<StoreStats> {
     return { sessions: this.sessions.size, bytes: this.bytes };

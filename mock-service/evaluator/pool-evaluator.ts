@@ -1,0 +1,48 @@
+import type { GaugeValue } from '../http/metrics.js';
+import { ServiceError } from '../pool/errors.js';
+import type { WorkerPool } from '../pool/worker-pool.js';
+import type { SessionInfo, SessionRecord, SessionStore } from '../sessions/session-store.js';
+import type { EvaluationOutcome, Evaluator, EvaluatorHealth } from './evaluator.js';
+
+/** The embedded default: this process's thread pool evaluates, keys come from the session store. */
+export class PoolEvaluator implements Evaluator {
+  constructor(
+    private readonly pool: WorkerPool,
+    private readonly store: SessionStore,
+    /** Models whose batch plan can be shared among the workers (`batchSplit`). */
+    private readonly splittable: ReadonlySet<string>,
+    private readonly splitBatches: boolean,
+  ) {}
+
+  async openSession(record: SessionRecord, store: SessionStore): Promise<string[]> {
+    // Checked (and loaded by a worker) before it is stored: refused keys never take a place.
+    await this.pool.run({ kind: 'open-session', sessionId: record.id, modelId: record.modelId, mode: record.mode, keys: record.keys });
+    return store.put(record);
+  }
+
+  async predict(session: SessionInfo, body: Uint8Array): Promise<EvaluationOutcome> {
+    const keys = await this.store.keys(session.id);
+    if (!keys) throw new ServiceError('session_not_found', 404, 'no such session (it may have expired or been evicted): upload the evaluation keys again');
+    const job = { kind: 'predict', sessionId: session.id, modelId: session.modelId, mode: session.mode, keys, body } as const;
+    // A batch request of a splittable plan is shared among the workers (one share each, then a join).
+    const split = this.splitBatches && session.mode === 'batch' && this.splittable.has(session.modelId) && this.pool.size > 1;
+    const { result, evaluateMs } = split ? await this.pool.runSplit(job) : await this.pool.run(job);
+    return { result: result!, evaluateMs, timing: split ? [`shares;desc="${this.pool.size}"`] : [] };
+  }
+
+  forget(ids: readonly string[]): void {
+    for (const id of ids) this.pool.forget(id);
+  }
+
+  async health(): Promise<EvaluatorHealth> {
+    return this.pool.stats();
+  }
+
+  async gauges(): Promise<GaugeValue[]> {
+    return [];
+  }
+
+  async close(): Promise<void> {
+    await this.pool.close();
+  }
+}
