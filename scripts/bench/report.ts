@@ -118,6 +118,15 @@ function targetTable(run: BenchRun): Table {
   return { headers: ['figure', 'target', 'measured (median)', 'in calibration units', 'met'], rows: targets(run).map((t) => [t.figure, t.target, t.measured, t.calibrated, t.met === null ? 'n/a' : t.met ? 'yes' : 'NO']) };
 }
 
+function leverTable(run: BenchRun): Table {
+  const c = run.calibration;
+  const targetOf = (model: string, mode: string): string => (mode === 'single' && model === 'mnist-cnn' ? 'mnist-cnn one image (≤ 0.2 s)' : mode === 'single' && model === 'breast-cancer-mlp' ? 'breast-cancer-mlp one patient (≤ 30 ms); the 16-client load test' : mode === 'batch' && model === 'breast-cancer-mlp' ? 'batch throughput (first round; issue 6)' : '');
+  return {
+    headers: ['model', 'mode', 'lever', 'target it moves', 'runs', 'server evaluation before (ms)', 'after (ms)', 'before → after (calibration)', 'speed-up', 'same bytes'],
+    rows: run.levers.map((l) => [l.model, l.mode, l.lever, targetOf(l.model, l.mode), String(l.runs), ms(l.beforeMs), ms(l.afterMs), `${(l.beforeMs / c.rotateMs).toFixed(1)} → ${(l.afterMs / c.rotateMs).toFixed(1)} rot`, `${(l.beforeMs / l.afterMs).toFixed(2)}×`, l.sameBytes ? 'yes' : 'NO']),
+  };
+}
+
 function calibrationLines(run: BenchRun): string[] {
   const c = run.calibration;
   return [
@@ -166,6 +175,8 @@ export function printReport(run: BenchRun): void {
   console.log(text(serviceTable(run)));
   console.log('\nCalibration\n');
   console.log(calibrationLines(run).join('\n'));
+  console.log('\nLevers: before and after, in this run\n');
+  console.log(text(leverTable(run)));
   console.log('\nTargets (issues 15 and 6)\n');
   console.log(text(targetTable(run)));
   console.log('\nCost breakdown\n');
@@ -219,6 +230,12 @@ export function writeDocs(file: string, run: BenchRun): void {
     '## Targets (issues 15 and 6)',
     '',
     markdown(targetTable(run)),
+    '',
+    '## Levers: before and after, in this run',
+    '',
+    '- Server evaluation of one request (envelope in, result envelope out) in this process while the service was idle, the same request each way, alternating, medians after a warm-up: "before" with SEAL\'s multiply_plain + add for every plaintext product (`PlanEvaluator` with `kernels: false`), "after" with he-core\'s WebAssembly multiply-accumulate kernel (`he-core/evaluator/kernels/mac.wat`). "Same bytes": every answer equal byte for byte both ways (the kernel is exact; `he-core/evaluator/diagonal-mac.test.ts`, `tests/encrypted/diagonal-kernel.test.ts`).',
+    '',
+    markdown(leverTable(run)),
     '',
     '## Cost breakdown',
     '',

@@ -1,4 +1,5 @@
 import type { Calibration } from './calibration.js';
+import type { LeverResult } from './levers.js';
 
 /** The JSON shape of issue 6, and the extra detail the table and docs/benchmarks.md show. */
 
@@ -114,6 +115,8 @@ export interface BenchRun {
   scaling: ScalingDetail;
   memory: MemoryDetail;
   calibration: Calibration;
+  /** Levers measured before and after in this run (levers.ts). */
+  levers: LeverResult[];
   command: string;
   date: string;
   quick: boolean;

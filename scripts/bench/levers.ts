@@ -1,0 +1,63 @@
+// Levers measured before and after in the same run: the server's evaluation with he-core's
+// WebAssembly kernels (ScalarMac: batch layers' scalar products, linear layers' diagonal
+// products) against SEAL's multiply_plain + add for the same plan, alternating on the same
+// request in this process while the service is idle. The two must give the same bytes.
+import { HeContext, PlanEvaluator, compile, encodeKeyEnvelope, evaluateEnvelope, loadSeal, openKeyEnvelope } from '../../he-core/index.js';
+import type { ModelFile, PlanMode } from '../../he-core/index.js';
+import { ClientKeyPair, encryptRequest } from '../../he-core/client/index.js';
+import { fill } from './data.js';
+import { median } from './stats.js';
+
+export interface LeverResult {
+  model: string;
+  mode: PlanMode;
+  lever: string;
+  runs: number;
+  /** Median server evaluation (envelope in, envelope out), ms. */
+  beforeMs: number;
+  afterMs: number;
+  /** Whether every answer with the lever equalled the one without it, byte for byte. */
+  sameBytes: boolean;
+}
+
+/** The kernels' lever on one model and mode: `runs` evaluations each way, alternating, after one warm-up each. */
+export async function benchKernelLever(model: ModelFile, mode: PlanMode, rows: readonly number[][], runs: number): Promise<LeverResult> {
+  const rt = await loadSeal();
+  const plan = compile(rt.seal, model, { mode });
+  const ctx = HeContext.create(rt, plan.public.params);
+  const withKernels = new PlanEvaluator(ctx, plan);
+  const withSeal = new PlanEvaluator(ctx, plan, { kernels: false });
+  const client = ClientKeyPair.generate(ctx);
+  try {
+    const generated = client.createEvaluationKeys(plan.public);
+    const keys = openKeyEnvelope(ctx, plan.public, encodeKeyEnvelope(ctx.params.fingerprint, generated.relin, generated.galois));
+    try {
+      const before: number[] = [];
+      const after: number[] = [];
+      let sameBytes = true;
+      for (let i = 0; i <= runs; i++) {
+        const request = encryptRequest(client, plan.public, mode === 'single' ? [rows[i % rows.length]!] : fill(rows, plan.public.samplesPerRequest));
+        let t = performance.now();
+        const a = evaluateEnvelope(withSeal, keys, request);
+        const seal = performance.now() - t;
+        t = performance.now();
+        const b = evaluateEnvelope(withKernels, keys, request);
+        const kernels = performance.now() - t;
+        sameBytes &&= Buffer.from(a).equals(Buffer.from(b));
+        if (i === 0) continue;
+        before.push(seal);
+        after.push(kernels);
+      }
+      const used = mode === 'single' ? withKernels.diagonalPath : withKernels.macPath;
+      const lever = mode === 'single' ? 'diagonal products in the WebAssembly kernel (ScalarMac.addPlain) instead of multiply_plain + add' : 'scalar products in the WebAssembly kernel (ScalarMac.add) instead of multiply_plain + add';
+      return { model: model.id, mode, lever: used === 'kernel' ? lever : `${lever}: NOT USED (${withKernels.diagonalProblem ?? withKernels.macProblem ?? 'unavailable'})`, runs, beforeMs: median(before), afterMs: median(after), sameBytes };
+    } finally {
+      keys.dispose();
+    }
+  } finally {
+    client.dispose();
+    withKernels.dispose();
+    withSeal.dispose();
+    ctx.dispose();
+  }
+}
