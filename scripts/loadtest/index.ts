@@ -1,4 +1,4 @@
-// `npm run loadtest -- --clients 16 --seconds 300 [--model ID] [--workers N] [--max-queue N] [--json FILE] [--write-docs]`
+// `npm run loadtest -- --clients 16 --seconds 300 [--model ID] [--workers N] [--max-queue N] [--json FILE] [--write-docs] [--redis URL|local [--kill-worker-at S]]`
 //
 // Starts the real service as its own process on 127.0.0.1 (launchBundledService, as the app runs
 // it), then N clients in this process, each with its own key pair, loop encrypt → predict →
@@ -17,6 +17,7 @@ import { heldOutRows } from '../bench/data.js';
 import { machine } from '../bench/report.js';
 import { loadBundledModels } from '../bundled-models.js';
 import { LoadClient } from './client.js';
+import { launchDistributedService } from './distributed.js';
 import { parseLoadtestOptions } from './options.js';
 import type { Counters } from './client.js';
 import { summaryLines, writeDocs } from './report.js';
@@ -43,7 +44,10 @@ if (maxQueue !== undefined) process.env.CIPHERCARE_MAX_QUEUE = String(maxQueue);
 const loadStart = loadavg();
 log(`starting the service process${workers ? ` (${workers} workers)` : ''}`);
 let started = performance.now();
-const service: BundledService = await launchBundledService({ ...(workers ? { workers } : {}), startTimeoutMs: 120_000 });
+const distributed = options.redis
+  ? await launchDistributedService({ redis: options.redis, fronts: 2, workers: 2, threads: workers ?? 1, maxQueue, killWorkerAfterS: options.killWorkerAt ?? Math.ceil(seconds / 3), log })
+  : null;
+const service: BundledService = distributed ?? (await launchBundledService({ ...(workers ? { workers } : {}), startTimeoutMs: 120_000 }));
 const serviceStartMs = performance.now() - started;
 const pid = service.child?.pid;
 if (pid === undefined) throw new Error('the service process has no pid: cannot read its RSS');
@@ -66,7 +70,7 @@ try {
 
   started = performance.now();
   const endpoint = { url: service.url, token: service.token };
-  for (let i = 0; i < clients; i++) loadClients.push(await LoadClient.create(i, endpoint, entry, model, rows));
+  for (let i = 0; i < clients; i++) loadClients.push(await LoadClient.create(i, distributed?.endpointFor(i) ?? endpoint, entry, model, rows));
   const keygenMs = performance.now() - started;
 
   const hard = new AbortController();
@@ -88,6 +92,7 @@ try {
   };
   sampleRss();
   const meter = CpuMeter.start([pid]);
+  distributed?.loadStarted();
   const deadline = t0 + seconds * 1000;
   const hardTimer = setTimeout(() => hard.abort(), hardStopS * 1000);
   const sum = (f: (c: LoadClient) => number): number => loadClients.reduce((a, c) => a + f(c), 0);
@@ -107,7 +112,7 @@ try {
   if (!lastSample || (performance.now() - t0) / 1000 - lastSample.t > 1) sampleRss();
   const otherCores = meter ? meter.othersCores() : Number.NaN;
 
-  const server503 = await readServer503(service).catch(() => null);
+  const server503 = await (distributed ? distributed.server503() : readServer503(service)).catch(() => null);
   const counters: Counters = { ok: 0, errors: 0, wrong: 0, retried503: 0, retriedNetwork: 0, reuploads: 0, errorKinds: {} };
   for (const c of loadClients) {
     for (const k of ['ok', 'errors', 'wrong', 'retried503', 'retriedNetwork', 'reuploads'] as const) counters[k] += c.counters[k];
@@ -139,6 +144,7 @@ try {
     rss,
   };
   process.stdout.write(`${summaryLines(run).join('\n')}\n`);
+  if (distributed) process.stdout.write(`  distributed: 2 fronts, 2 worker processes; ${distributed.faults.join('; ') || 'no worker was killed (the run ended first)'}\n`);
   if (options.json) {
     writeFileSync(options.json, `${JSON.stringify(run, null, 2)}\n`);
     log(`wrote ${options.json}`);

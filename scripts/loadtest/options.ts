@@ -18,6 +18,10 @@ export interface LoadtestOptions {
   writeDocs: boolean;
   /** The command line without the output options: it names the run's section in the docs. */
   command: string;
+  /** `--redis URL|local`: 2 fronts and 2 worker processes on that Redis instead of the bundled service (docs/deploy.md). */
+  redis: string | undefined;
+  /** With --redis: seconds into the load when one worker is SIGKILLed and a new one started (default: a third of --seconds). */
+  killWorkerAt: number | undefined;
 }
 
 function positiveInt(name: string, text: string | undefined, max: number): number | undefined {
@@ -58,12 +62,16 @@ export function parseLoadtestOptions(argv: readonly string[]): LoadtestOptions {
       'write-docs': { type: 'boolean', default: false },
       // Accepted for older command lines: not writing the docs is now the default.
       'no-docs': { type: 'boolean', default: false },
+      redis: { type: 'string' },
+      'kill-worker-at': { type: 'string' },
     },
     strict: true,
     allowPositionals: false,
   });
   if (values['write-docs'] && values['no-docs']) throw new Error('--write-docs and --no-docs contradict each other');
   const seconds = positiveInt('seconds', values.seconds, MAX_SECONDS)!;
+  if (values.redis !== undefined && values['write-docs']) throw new Error("--write-docs writes the embedded service's section of docs/reliability.md; a --redis run is reported in docs/deploy.md");
+  if (values['kill-worker-at'] !== undefined && values.redis === undefined) throw new Error('--kill-worker-at needs --redis');
   return {
     clients: positiveInt('clients', values.clients, MAX_CLIENTS)!,
     seconds,
@@ -74,5 +82,7 @@ export function parseLoadtestOptions(argv: readonly string[]): LoadtestOptions {
     json: values.json,
     writeDocs: values['write-docs'],
     command: runCommand(argv),
+    redis: values.redis,
+    killWorkerAt: positiveInt('kill-worker-at', values['kill-worker-at'], MAX_SECONDS),
   };
 }
