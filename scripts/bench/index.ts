@@ -10,6 +10,7 @@ import { startService } from '../../mock-service/service.js';
 import { loadBundledModels } from '../bundled-models.js';
 import { benchBatch } from './batch.js';
 import { benchChecks, checksTable, markdownTable, writeChecksSection } from './checks.js';
+import { benchDistributed, distributedTable } from './distributed.js';
 import type { ChecksRow } from './checks.js';
 import { EvaluationClock } from './client.js';
 import { heldOutRows } from './data.js';
@@ -121,6 +122,9 @@ const memoryModel = models.find((m) => m.id === settings.memoryModel) ?? models[
 log(`memory: 1,000 ${memoryModel.id} predictions against a service process (${workers} workers)`);
 const memory = await benchMemory({ modelId: memoryModel.id, rows: heldOutRows(memoryModel), concurrency: 2, workers });
 
+log('distributed: a front and worker processes on redis-server (127.0.0.1), beside the embedded service');
+const distributed = await benchDistributed({ requests: quick ? 16 : 32, runs: quick ? 10 : 30, log });
+
 log('calibration at the end');
 const calibration = combineCalibration(calibrationRig, options.calibrationRuns, calibrationStart, calibrationRig.measure(options.calibrationRuns));
 calibrationRig.dispose();
@@ -148,6 +152,8 @@ const run: BenchRun = {
 
 printReport(run);
 if (!checksError) console.log(`\nKnown-answer checks\n\n${markdownTable(checksTable(checks))}`);
+console.log(`\nDistributed (docs/deploy.md)\n\n${distributedTable(distributed)}`);
+if (distributed.wrong > 0) process.exitCode = 1;
 if (options.writeDocs) {
   writeDocs(DOCS, run);
   if (!checksError) writeChecksSection(DOCS, markdownTable(checksTable(checks)), command);
