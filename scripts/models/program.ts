@@ -17,6 +17,8 @@ import {
   verifySignedCard,
 } from '../../he-core/index.js';
 import type { ModelFile, PlanMode, PublicPlan } from '../../he-core/index.js';
+import { ImportError } from './onnx/errors.js';
+import { importOnnx } from './onnx/import.js';
 
 /** An expected failure of the tool: one line on stderr, exit 1 (2 for usage). */
 export class ToolError extends Error {
@@ -95,7 +97,7 @@ async function verify(cardFile: string, options: { model?: string; publisher?: s
 
 export function buildModelsProgram(log: (line: string) => void): Command {
   const program = new Command('models')
-    .description('signed model cards: keys, signing and verification for model publishers')
+    .description('signed model cards: keys, signing and verification for model publishers; importing ONNX models')
     .exitOverride()
     .configureOutput({ outputError: (text, write) => write(`models: ${text.replace(/^error: /, '')}`) });
   program
@@ -118,6 +120,33 @@ export function buildModelsProgram(log: (line: string) => void): Command {
     .option('--model <model.json>', 'check the card against this model file')
     .option('--publisher <fingerprint>', "require this publisher's fingerprint")
     .action((cardFile: string, flags: { model?: string; publisher?: string }) => verify(cardFile, flags, log));
+  program
+    .command('import')
+    .description('import a model exported to ONNX: map it onto the model format, compile it, verify it encrypted against onnxruntime, write DIR/ID.json and its card (docs/providers.md)')
+    .argument('<model.onnx>', 'the ONNX export')
+    .requiredOption('--calibration <calib.csv>', 'a header row of input names, one input per row: sets the ranges, the value bounds and the verification rows')
+    .requiredOption('--out <dir>', 'the models directory to write into (as served by npm run service -- --models DIR)')
+    .option('--card <card.json>', 'the card source (labels, units, ranges, metrics); without it a draft is written to DIR/drafts/ID.card.json')
+    .option('--id <id>', 'the model id of a draft card (default: from the file name)')
+    .option('--key <keyfile>', 'also sign the card with this publisher key into DIR/cards/ID.card.json')
+    .option('--approximate <op:polyD:[a,b]...>', 'replace ReLU or Sigmoid inside the network by a fitted polynomial, e.g. relu:poly2:[-4,4]', (v: string, prev: string[] = []) => [...prev, v])
+    .option('--verify <rows>', 'calibration rows verified encrypted against onnxruntime (0: skip)', (v) => Number.parseInt(v, 10), 200)
+    .action(async (onnx: string, flags: { calibration: string; out: string; card?: string; id?: string; key?: string; approximate?: string[]; verify: number }) => {
+      if (!Number.isInteger(flags.verify) || flags.verify < 0) throw new ToolError('--verify takes a number of rows (0 to skip)', 2);
+      await importOnnx(
+        {
+          onnx,
+          calibration: flags.calibration,
+          out: flags.out,
+          approximate: flags.approximate ?? [],
+          verifyRows: flags.verify,
+          ...(flags.card ? { card: flags.card } : {}),
+          ...(flags.id ? { id: flags.id } : {}),
+          ...(flags.key ? { key: flags.key } : {}),
+        },
+        log,
+      );
+    });
   return program;
 }
 
@@ -128,7 +157,7 @@ export async function runModelsTool(args: readonly string[], log: (line: string)
     return 0;
   } catch (err) {
     if (err instanceof CommanderError) return err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.exitCode === 0 ? 0 : 2;
-    if (err instanceof ToolError) {
+    if (err instanceof ToolError || err instanceof ImportError) {
       process.stderr.write(`models: ${err.message}\n`);
       return err.exitCode;
     }
