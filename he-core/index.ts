@@ -24,7 +24,7 @@ export type { CompileOptions } from './compiler/compile.js';
 export type * from './compiler/plan.js';
 export { explain } from './compiler/explain.js';
 export { simulateSlots } from './compiler/simulate.js';
-export { answerPrecision, keyAmplification, packingNoise } from './compiler/packing.js';
+export { answerPrecision, formatBound, keyAmplification, packingNoise } from './compiler/packing.js';
 export { packSample, packBatch, unpackOutputs } from './layout/pack.js';
 export { EvaluationKeys } from './evaluator/evaluation-keys.js';
 export type { EvaluationKeyBytes } from './evaluator/evaluation-keys.js';

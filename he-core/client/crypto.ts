@@ -2,7 +2,7 @@ import type { Ciphertext } from 'node-seal';
 import { HeError } from '../errors.js';
 import type { PublicPlan } from '../compiler/plan.js';
 import { EnvelopeKind, encodeEnvelope } from '../envelope/envelope.js';
-import { checkAnswerPlan } from '../compiler/packing.js';
+import { checkAnswerPlan, formatBound } from '../compiler/packing.js';
 import { openResultEnvelope } from '../envelope/ciphertexts.js';
 import { saveCompressed } from '../envelope/seal-object.js';
 import { packBatch, packSample, unpackOutputs } from '../layout/pack.js';
@@ -87,7 +87,7 @@ export function checkAnswerRange(plan: PublicPlan, vectors: readonly Float64Arra
   vectors.forEach((v) => {
     for (let slot = 0; slot < v.length; slot++) {
       if (!(Math.abs(v[slot]!) <= bound)) {
-        throw new HeError('result_out_of_range', `The model cannot give an answer for this input: the decrypted answer holds a value beyond ±${bound.toPrecision(3)}, the range this model's answers are checked against; it is not shown, as it may not be exact`);
+        throw new HeError('result_out_of_range', `The model cannot give an answer for this input: the decrypted answer holds a value beyond ±${formatBound(bound)}, the range this model's answers are checked against; it is not shown, as it may not be exact`);
       }
     }
   });

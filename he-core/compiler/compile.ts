@@ -34,31 +34,51 @@ const headroomOf = (v: number): number => Math.max(2, Math.ceil(Math.log2(2 * v 
  * Bits above the scale that the first prime needs for the decrypted output: twice the largest
  * output seen in training plus a sign bit, raised towards the worst case over the declared input
  * box (interval arithmetic), but by at most 6 bits: allowed inputs may reach beyond the training
- * data, and an overflow at the last level would decrypt to garbage.
+ * data, and an overflow at the last level would decrypt to garbage. Where the worst case needs
+ * more, `provenHeadroomBits` asks the parameter selection for what the security budget leaves.
  */
 export function outputHeadroomBits(model: ModelFile): number {
   const base = headroomOf(trainedOutputBound(model));
-  return Math.min(base + 6, Math.max(base, headroomOf(intervalOutputBound(model))));
+  return Math.min(base + 6, Math.max(base, provenHeadroomBits(model)));
+}
+
+/** Bits above the scale that hold the worst case over the declared input box (interval arithmetic). */
+export function provenHeadroomBits(model: ModelFile): number {
+  return headroomOf(intervalOutputBound(model));
 }
 
 function trainedOutputBound(model: ModelFile): number {
   return model.he.valueBounds[model.he.valueBounds.length - 1]!;
 }
 
+/** What the accepted bound of a model's answers rests on. */
+export interface AcceptedBound {
+  bound: number;
+  /**
+   * `proven`: the interval bound over the declared input box, which the parameters hold (no
+   * allowed input can give an answer beyond it); `capacity`: no such proof fits the parameters,
+   * so the bound is the largest value they keep exact with room for the range check (1.5 ×).
+   */
+  basis: 'proven' | 'capacity';
+}
+
 /**
- * The largest |output| a client accepts in a decrypted answer (see ResultPacking.bound): the
- * interval bound over the input box when the parameters hold it (a proof for every allowed input),
- * otherwise twice the largest output seen in training (mnist-cnn: 30.6; 4,000 random images in
- * the input box reach 29).
+ * The largest |output| a client accepts in a decrypted answer (see ResultPacking.bound), given how
+ * far the parameters keep outputs exact (`exact` = q0 / (2 × output scale)): the interval bound
+ * over the input box when the parameters hold 1.5 × it (a proof for every allowed input),
+ * otherwise the largest value they keep exact with that margin, rounded down to three significant
+ * digits (mnist-cnn: 21,800; images built to push one logit as far as possible reach 2,361).
  */
-export function acceptedOutputBound(model: ModelFile): number {
-  const trained = trainedOutputBound(model);
-  const worst = intervalOutputBound(model);
-  return headroomOf(worst) <= headroomOf(trained) + 6 ? Math.max(worst, trained) : 2 * trained;
+export function acceptedOutputBound(model: ModelFile, exact: number): AcceptedBound {
+  const worst = Math.max(intervalOutputBound(model), trainedOutputBound(model));
+  if (1.5 * worst <= exact) return { bound: worst, basis: 'proven' };
+  const capacity = exact / 1.5;
+  const unit = 10 ** (Math.floor(Math.log10(capacity)) - 2);
+  return { bound: Math.floor(capacity / unit) * unit, basis: 'capacity' };
 }
 
 /** Largest |output| over the declared input box, by interval arithmetic on the lowered network. */
-function intervalOutputBound(model: ModelFile): number {
+export function intervalOutputBound(model: ModelFile): number {
   const n = inputSize(model.input);
   const lo = new Float64Array(n);
   const hi = new Float64Array(n);
@@ -240,6 +260,7 @@ export function compile(seal: MainModule, model: ModelFile, options: CompileOpti
     depth,
     scaleBits: model.he.precisionBits,
     headroomBits,
+    wantedHeadroomBits: provenHeadroomBits(model),
     minSlots: requiredSlots(ir, n0, batch),
   });
   const slots = slotCount(params);
@@ -327,7 +348,7 @@ export function compile(seal: MainModule, model: ModelFile, options: CompileOpti
       level: 0,
       scale: tracker.scale,
       replicas,
-      packing: chooseResultPacking(params, tracker.scale, acceptedOutputBound(model), answerPrecision(model), packingLayout),
+      packing: chooseResultPacking(params, tracker.scale, acceptedOutputBound(model, Number(params.primes[0]) / (2 * tracker.scale)).bound, answerPrecision(model), packingLayout),
     },
   };
   return { public: publicPlan, steps, rotationPaths: rotations.paths, depth };

@@ -78,6 +78,11 @@ export function packingNoise(params: HeParameters, scale: number, bits: readonly
  * its 1e-2). `layout`: copies of each output in a ciphertext (the client reads their
  * mean), and outputs read per ciphertext (the batch layout: one per slot).
  */
+/** A bound as people read it: three significant digits, with thousands separators (30.6, 380, 21,600). */
+export function formatBound(value: number): string {
+  return Number(value.toPrecision(3)).toLocaleString('en-US', { maximumFractionDigits: 6 });
+}
+
 export function chooseResultPacking(params: HeParameters, outputScale: number, bound: number, precision: number, layout: { replicas: number; outputs: number }): ResultPacking {
   if (!(bound > 0) || !(precision > 0) || !Number.isFinite(bound) || !Number.isFinite(precision)) {
     throw new HeError('model_invalid', `an output bound (${bound}) and a precision (${precision}) must be positive numbers`);

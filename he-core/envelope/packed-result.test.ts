@@ -75,12 +75,11 @@ describe('packed answers', () => {
     }
   }
 
-  it('mnist-cnn: 38-bit coefficients become 17 and 23 bits, one answer in 41.0 kB', () => {
+  it('mnist-cnn: 42-bit coefficients become 26 and 33 bits, one answer in 60.4 kB', () => {
     expect(plan.public.output.replicas).toBe(256);
-    expect(packing).toMatchObject({ multiplier: 44, bits: [17, 23] });
-    expect(packing.bound).toBeCloseTo(30.58, 2);
+    expect(packing).toMatchObject({ multiplier: 1, bits: [26, 33], bound: 21_600 });
     expect(packing.range).toBeGreaterThanOrEqual(1.5 * packing.bound);
-    expect(packedResultBytes(8192, packing)).toBe(16 + 40_960);
+    expect(packedResultBytes(8192, packing)).toBe(16 + 60_416);
     expect(packing.noise).toBeLessThanOrEqual(answerPrecision(bundledModel('mnist-cnn')) / 6);
   });
 
@@ -228,11 +227,12 @@ describe('packed answers', () => {
 
   describe('the accepted range', () => {
     it('an answer within the bound is shown', () => {
-      const ct = answer([30, -30, 1]);
+      const ct = answer([30, -30, 1, 21_000]);
       try {
         const [out] = decryptResult(keys, plan.public, resultEnvelope(ctx, plan.public.output, [ct]));
         expect(Math.abs(out![0]! - 30)).toBeLessThan(6 * packing.noise);
         expect(Math.abs(out![1]! + 30)).toBeLessThan(6 * packing.noise);
+        expect(Math.abs(out![3]! - 21_000)).toBeLessThan(6 * packing.noise);
       } finally {
         free(ct);
       }
@@ -240,11 +240,11 @@ describe('packed answers', () => {
 
     // Beyond the bound: a true value (one slot; its coefficients stay small, nothing wraps), and a
     // value beyond the packing's range in every slot, which wraps around into another number
-    // (55 comes back as 55 - 2 × 46.2 = -37.4). Both are refused, without the value.
+    // (40,000 comes back as 40,000 - 2 × 32,513 = -25,025). Both are refused, without the value.
     const cases: [string, number[]][] = [
-      ['31 in one slot', [1, 2, 3, 0, 0, 0, 0, 0, 0, 0, 31]],
-      ['-40 in one slot', [-40]],
-      ['55 in every slot (wrapped)', new Array<number>(16).fill(55)],
+      ['21,700 in one slot', [1, 2, 3, 0, 0, 0, 0, 0, 0, 0, 21_700]],
+      ['-25,000 in one slot', [-25_000]],
+      ['40,000 in every slot (wrapped)', new Array<number>(16).fill(40_000)],
     ];
     for (const [name, values] of cases) {
       it(`an answer holding ${name} is refused`, () => {
@@ -258,8 +258,8 @@ describe('packed answers', () => {
             expect(isHeError(err) && err.code).toBe('result_out_of_range');
             message = (err as Error).message;
           }
-          expect(message).toMatch(/beyond ±30\.6/);
-          expect(message).not.toMatch(/31|40|55|37/);
+          expect(message).toMatch(/beyond ±21,600,/);
+          expect(message).not.toMatch(/21,?700|25,?0[02]|40,?000/);
         } finally {
           free(ct);
         }

@@ -13,6 +13,6 @@ export interface TrustedPublisher {
 
 export const BUNDLED_PUBLISHER: TrustedPublisher = {
   name: 'CipherCare bundled models',
-  publicKey: 'RJBgLN1feu2FoMNZma/tNxppyoYUhG/0Fg+au3CPkpU=',
+  publicKey: 'Q7Js/HKaqux6BirZ9RypzbCj9R/W9m77kFiBejBmxl8=',
   modelIds: ['breast-cancer', 'breast-cancer-mlp', 'diabetes-progression', 'mnist-cnn'],
 };

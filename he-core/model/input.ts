@@ -20,6 +20,13 @@ export function checkInput(model: ModelCard, raw: readonly number[]): void {
       if (typeof v !== 'number' || !Number.isFinite(v)) {
         throw new HeError('input_invalid', `${f.label} (${f.name}) must be a number in ${f.unit}`, { field: f.name });
       }
+      if (f.type === 'categorical' && !(f.codes ?? []).some((c) => c.value === v)) {
+        const codes = (f.codes ?? []).map((c) => `${c.value} (${c.label})`).join(', ');
+        throw new HeError('input_invalid', `${f.label} (${f.name}) is ${v}; it must be one of the codes ${codes}`, { field: f.name });
+      }
+      if (f.type === 'integer' && !Number.isInteger(v)) {
+        throw new HeError('input_invalid', `${f.label} (${f.name}) is ${v}; it must be a whole number of ${f.unit}`, { field: f.name });
+      }
       if (v < f.min || v > f.max) {
         throw new HeError(
           'input_out_of_range',

@@ -1,7 +1,7 @@
 import { HeError } from '../errors.js';
 import { canonicalJson, sha256Hex } from './canonical.js';
 import { MODEL_FORMAT, MODEL_FORMAT_VERSION, inputSize } from './format.js';
-import type { Layer, ModelFile } from './format.js';
+import type { FeatureSpec, Layer, ModelFile } from './format.js';
 import { convPadding, inputShape, layerOutputShape, shapeSize } from './shapes.js';
 import type { Shape } from './shapes.js';
 
@@ -75,6 +75,25 @@ function checkLayer(layer: Layer, index: number, shape: Shape): Shape {
   return layerOutputShape(layer, shape, index);
 }
 
+/** The type and codes of one feature: integer bounds for integer and categorical fields, codes within [min, max]. */
+function checkFieldType(f: FeatureSpec): void {
+  const type = f.type ?? 'number';
+  if (!['number', 'integer', 'categorical'].includes(type)) fail(`feature ${f.name}: type must be number, integer or categorical`);
+  if (type !== 'categorical' && f.codes !== undefined) fail(`feature ${f.name}: codes are only for a categorical field`);
+  if (type === 'number') return;
+  if (![f.min, f.max, f.typical].every(Number.isInteger)) fail(`feature ${f.name}: an ${type} field needs whole-number min, max and typical`);
+  if (type === 'integer') return;
+  if (!Array.isArray(f.codes) || f.codes.length < 2) fail(`feature ${f.name}: a categorical field lists at least two codes`);
+  const seen = new Set<number>();
+  for (const c of f.codes) {
+    if (!Number.isInteger(c?.value) || c.value < f.min || c.value > f.max) fail(`feature ${f.name}: every code must be a whole number in [${f.min}, ${f.max}]`);
+    if (typeof c.label !== 'string' || c.label.trim() === '') fail(`feature ${f.name}: code ${c.value} needs a label`);
+    if (seen.has(c.value)) fail(`feature ${f.name}: code ${c.value} is listed twice`);
+    seen.add(c.value);
+  }
+  if (!seen.has(f.typical)) fail(`feature ${f.name}: typical must be one of the codes`);
+}
+
 /** Checks a parsed model document and returns it typed, or throws model_invalid naming the problem. */
 export function validateModel(doc: unknown): ModelFile {
   if (doc === null || typeof doc !== 'object') fail('a model file must be a JSON object');
@@ -91,6 +110,7 @@ export function validateModel(doc: unknown): ModelFile {
       if (typeof f.name !== 'string' || typeof f.label !== 'string' || typeof f.unit !== 'string') fail('every feature needs name, label and unit');
       if (!isFiniteNumber(f.min) || !isFiniteNumber(f.max) || !(f.min < f.max)) fail(`feature ${f.name}: min must be below max`);
       if (!isFiniteNumber(f.typical) || f.typical < f.min || f.typical > f.max) fail(`feature ${f.name}: typical must lie in [min, max]`);
+      checkFieldType(f);
     }
   } else if (![m.input.channels, m.input.height, m.input.width].every((v) => Number.isInteger(v) && v > 0)) {
     fail('input image dimensions must be positive integers');
@@ -110,6 +130,11 @@ export function validateModel(doc: unknown): ModelFile {
     fail(`output.labels must name each of the ${outputs} outputs`);
   }
   if (!Number.isInteger(m.output.precision) || m.output.precision < 0 || m.output.precision > 8) fail('output.precision must be 0..8 decimals');
+  if (m.output.trainingRange !== undefined) {
+    const r = m.output.trainingRange as unknown;
+    if (!Array.isArray(r) || r.length !== 2 || !r.every(isFiniteNumber) || !((r[0] as number) <= (r[1] as number))) fail('output.trainingRange must be [lowest, highest], two finite numbers in order');
+    if (m.task !== 'regression') fail('output.trainingRange is for regression models (a classifier answers probabilities)');
+  }
   const post = m.postprocess;
   if (!post || !['sigmoid', 'softmax', 'argmax', 'identity'].includes(post.fn)) fail('postprocess.fn must be sigmoid, softmax, argmax or identity');
   if (post.fn === 'identity' && (!isFiniteNumber(post.scale) || !isFiniteNumber(post.offset))) fail('identity post-processing needs scale and offset');

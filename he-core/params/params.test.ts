@@ -66,6 +66,16 @@ describe('parameters', () => {
       expect(primeAt(p, 1)).toBe(Number(p.primes[1]));
     });
 
+    it('grants wanted headroom only from the budget left, keeping the special prime 4 bits above the first', () => {
+      const req = { depth: 5, scaleBits: 26, headroomBits: 12, minSlots: 3136 };
+      // 218 bits at 8192: data 38 + 5 x 26 leaves 50 for the special prime; 4 more bits on q0 leave 46.
+      expect(selectParameters(seal, { ...req, wantedHeadroomBits: 21 }).coeffModulusBits).toEqual([42, 26, 26, 26, 26, 26, 46]);
+      expect(selectParameters(seal, { ...req, wantedHeadroomBits: 14 }).coeffModulusBits).toEqual([40, 26, 26, 26, 26, 26, 48]);
+      // Wanting no more than the minimum changes nothing, and the degree never grows for it.
+      expect(selectParameters(seal, { ...req, wantedHeadroomBits: 12 })).toEqual(selectParameters(seal, req));
+      expect(selectParameters(seal, { ...req, wantedHeadroomBits: 40 }).polyModulusDegree).toBe(8192);
+    });
+
     it('picks N = 8192 for depth 5 and 3136 slots', () => {
       const p = selectParameters(seal, { depth: 5, scaleBits: 26, headroomBits: 12, minSlots: 3136 });
       expect(p.polyModulusDegree).toBe(8192);

@@ -15,7 +15,16 @@ export interface ParameterRequirements {
   headroomBits: number;
   /** Slots the layout needs (the polynomial degree is twice the slot count). */
   minSlots: number;
+  /**
+   * Headroom bits the plan would like beyond `headroomBits` (for example the worst case over the
+   * declared input box): granted as far as the degree's security budget allows while the special
+   * prime stays SPECIAL_MARGIN_BITS above the first prime. Never changes the degree.
+   */
+  wantedHeadroomBits?: number;
 }
+
+/** How many bits the special prime keeps above the first prime when extra headroom is granted. */
+export const SPECIAL_MARGIN_BITS = 4;
 
 const DEGREES = [1024, 2048, 4096, 8192, 16384, 32768];
 const MAX_PRIME_BITS = 60;
@@ -46,8 +55,14 @@ export function selectParameters(seal: MainModule, req: ParameterRequirements): 
     if (Math.min(...bits) <= Math.log2(2 * degree) + 1) continue;
     // Key-switching noise scales with (largest data prime / special prime): spend the rest of the
     // security budget at this degree on the special prime. Ciphertexts never carry it.
-    const dataBits = total - bits[bits.length - 1]!;
-    const chain = [...bits.slice(0, -1), Math.min(MAX_PRIME_BITS, budget - dataBits)];
+    const q0 = bits[0]!;
+    const minimalData = total - bits[bits.length - 1]!;
+    // Extra headroom on the first prime, where the budget leaves room for it: the special prime
+    // (what is left) must stay SPECIAL_MARGIN_BITS above it so key switching stays as quiet.
+    const room = Math.floor((budget - minimalData - q0 - SPECIAL_MARGIN_BITS) / 2);
+    const extra = Math.max(0, Math.min((req.wantedHeadroomBits ?? 0) - req.headroomBits, room, MAX_PRIME_BITS - q0));
+    const dataBits = minimalData + extra;
+    const chain = [q0 + extra, ...bits.slice(1, -1), Math.min(MAX_PRIME_BITS, budget - dataBits)];
     return buildParameters(seal, degree, chain, req.scaleBits);
   }
   throw new HeError(

@@ -18,6 +18,14 @@ export function describeResult(model: ResultModel, shown: Partial<ShownResult>):
   return `${f.label ?? '?'} (probability ${fixed(model, f.probability!)})`;
 }
 
+/** The warning for a result outside the range of targets seen in training, or undefined. */
+export function trainingRangeWarning(model: ResultModel, shown: Partial<ShownResult>): string | undefined {
+  const r = shown.outsideTraining;
+  if (!r) return undefined;
+  const unit = r.unit ? ` ${r.unit}` : '';
+  return `Warning: this result lies outside the results this model saw in training (${fixed(model, r.low)} to ${fixed(model, r.high)}${unit}): the model was never fitted there, so read it with extra caution.`;
+}
+
 export function ms(value: number | undefined): string {
   if (value === undefined) return '-';
   return value >= 10_000 ? `${(value / 1000).toFixed(1)} s` : `${value.toFixed(value >= 100 ? 0 : 1)} ms`;

@@ -111,7 +111,9 @@ export async function scoreCsv(flow: PredictionFlow, modelId: string, csv: CsvTa
     rows[s.row] = { ...r, row: s.row + 1 };
     if (r.ok) {
       const fields = resultFields(model, r);
-      lines[s.row] = [s.row + 1, 'ok', ...columns.map((c) => fields[c]), ''];
+      // A result outside the training range is scored, with the warning in the last column.
+      const range = r.outsideTraining;
+      lines[s.row] = [s.row + 1, 'ok', ...columns.map((c) => fields[c]), range ? `warning: outside the results seen in training (${range.low} to ${range.high})` : ''];
     } else lines[s.row] = [s.row + 1, 'error', ...columns.map(() => undefined), r.error ?? 'not scored'];
   });
   const ok = lines.filter((l) => l[1] === 'ok').length;

@@ -113,7 +113,8 @@ export function checkSource(model: CatalogModel, own: ModelFile | null): CheckSo
 /**
  * A fresh check input: a bundled test vector or a uniform point of the input box (features), with
  * a random perturbation of up to 10% of each range (images: ±0.1 per pixel), clipped to the
- * schema's ranges and rounded to each field's decimals.
+ * schema's ranges and rounded to each field's decimals (whole numbers for integer fields; a
+ * categorical field takes one of its codes at random).
  */
 export function freshCheckInput(file: ModelFile): number[] {
   const input = file.input;
@@ -121,10 +122,12 @@ export function freshCheckInput(file: ModelFile): number[] {
   if (input.kind === 'features') {
     const uniform = cryptoRandom() < 0.5;
     const out = input.features.map((f, i) => {
+      // A coded field takes one of its codes, drawn afresh: a value between codes is refused.
+      if (f.type === 'categorical' && f.codes && f.codes.length > 0) return f.codes[randomInt(f.codes.length)]!.value;
       const span = f.max - f.min;
       const start = uniform ? f.min + cryptoRandom() * span : base[i]!;
       const v = Math.min(f.max, Math.max(f.min, start + (cryptoRandom() * 2 - 1) * 0.1 * span));
-      const d = f.decimals ?? 6;
+      const d = f.type === 'integer' ? 0 : (f.decimals ?? 6);
       const rounded = Math.round(v * 10 ** d) / 10 ** d;
       return Math.min(f.max, Math.max(f.min, rounded));
     });

@@ -1,4 +1,4 @@
-import { EnvelopeKind, HeError, checkInput, encodeEnvelope, loadSeal, postprocess, roundTo } from '../../he-core/index.js';
+import { EnvelopeKind, HeError, checkInput, encodeEnvelope, formatBound, loadSeal, postprocess, roundTo } from '../../he-core/index.js';
 import type { CatalogModel, ModelFile, PlanMode, PublicPlan } from '../../he-core/index.js';
 import { ProviderError } from '../provider/errors.js';
 import type { ProviderClient, TransferProgress } from '../provider/provider-client.js';
@@ -68,6 +68,18 @@ export interface ShownResult {
   values: number[];
   classIndex?: number;
   label?: string;
+  /**
+   * Set when a regression result lies outside the range of targets the model saw in training
+   * (its card's `output.trainingRange`): shown, with a warning that the model was never fitted there.
+   */
+  outsideTraining?: TrainingRange;
+}
+
+/** The range of results a model saw in training, in its output unit. */
+export interface TrainingRange {
+  low: number;
+  high: number;
+  unit?: string;
 }
 
 export interface PredictionResult extends ShownResult {
@@ -180,6 +192,10 @@ export class PredictionFlow {
     const p = postprocess(model.plans.single.model.postprocess, output);
     const values = p.values.map((v) => roundTo(v, model.output.precision));
     const out: ShownResult = { values };
+    const range = model.task === 'regression' ? model.output.trainingRange : undefined;
+    if (range && (values[0]! < range[0] || values[0]! > range[1])) {
+      out.outsideTraining = { low: range[0], high: range[1], ...(model.output.unit ? { unit: model.output.unit } : {}) };
+    }
     if (p.classIndex !== undefined) {
       out.classIndex = p.classIndex;
       out.label = model.task === 'binary-classification' ? (p.classIndex === 1 ? model.output.labels[0] : (model.output.negativeLabel ?? `not ${model.output.labels[0]}`)) : model.output.labels[p.classIndex];
@@ -255,7 +271,7 @@ export class PredictionFlow {
       outputs = slots ? decryptSlots(exchange.pair, exchange.plan, exchange.response) : decryptResult(exchange.pair, exchange.plan, exchange.response, exchange.samples);
     } catch (err) {
       if (err instanceof HeError && err.code === 'result_out_of_range') {
-        const bound = exchange.plan.output.packing.bound.toPrecision(3);
+        const bound = formatBound(exchange.plan.output.packing.bound);
         throw new FlowError(
           'result_out_of_range',
           `The model cannot give an answer for this input: the decrypted answer holds a value beyond ±${bound}, the range this model's answers are checked against, so it was not shown and nothing was stored. Either the input is unlike anything the model was calibrated on (check its values), or the provider altered the answer (if the input is ordinary, try another provider)`,
@@ -477,7 +493,7 @@ export class PredictionFlow {
     if (wrapped !== undefined) {
       throw new FlowError(
         'result_out_of_range',
-        `Row ${rowNumber(wrapped)}: the model cannot give an answer for this input, and its encrypted answer lies beyond ±${range.toPrecision(3)}, where it can wrap around and change every other answer sent with it, so no row was shown and nothing was stored. Either the row is unlike anything the model was calibrated on (check its values, or leave it out and score the file again), or the provider altered the answers (if the row is ordinary, try another provider)`,
+        `Row ${rowNumber(wrapped)}: the model cannot give an answer for this input, and its encrypted answer lies beyond ±${formatBound(range)}, where it can wrap around and change every other answer sent with it, so no row was shown and nothing was stored. Either the row is unlike anything the model was calibrated on (check its values, or leave it out and score the file again), or the provider altered the answers (if the row is ordinary, try another provider)`,
       );
     }
     if (failed > 0 && checks.state === 'on') {
@@ -486,13 +502,13 @@ export class PredictionFlow {
     if (strayUnused) {
       throw new FlowError(
         'result_out_of_range',
-        `The provider's answer was refused: a slot that held none of your rows came back beyond ±${bound.toPrecision(3)}, the range this model's answers are checked against. Either a row's answer lay so far out that it wrapped around and changed every answer sent with it, or the provider altered the answers; no row was shown and nothing was stored. Check the rows' values, and if they are ordinary, try another provider`,
+        `The provider's answer was refused: a slot that held none of your rows came back beyond ±${formatBound(bound)}, the range this model's answers are checked against. Either a row's answer lay so far out that it wrapped around and changed every answer sent with it, or the provider altered the answers; no row was shown and nothing was stored. Check the rows' values, and if they are ordinary, try another provider`,
       );
     }
     if (crowded > 0) {
       throw new FlowError(
         'result_out_of_range',
-        `The provider's answer was refused: ${crowded} rows of one request came back beyond ±${bound.toPrecision(3)}, the range this model's answers are checked against, more than a quarter of the request. That is what an answer that wrapped around looks like, so no row can be trusted: no row was shown and nothing was stored. Check the rows' values, and if they are ordinary, try another provider`,
+        `The provider's answer was refused: ${crowded} rows of one request came back beyond ±${formatBound(bound)}, the range this model's answers are checked against, more than a quarter of the request. That is what an answer that wrapped around looks like, so no row can be trusted: no row was shown and nothing was stored. Check the rows' values, and if they are ordinary, try another provider`,
       );
     }
     for (const { row, out } of scored) results[row] = { row, ok: true, ...this.shown(model, out) };
@@ -501,7 +517,7 @@ export class PredictionFlow {
         row,
         ok: false,
         code: 'result_out_of_range',
-        error: `Row ${rowNumber(row)}: the model cannot give an answer for this input: its answer lies outside the range this model can give (±${bound.toPrecision(3)}), so it was not shown or stored; the other rows were scored. Check the row's values: if they are right, this model cannot score this row${checks.state === 'on' ? ' (the checks sent with it passed: the provider did compute the model)' : ''}`,
+        error: `Row ${rowNumber(row)}: the model cannot give an answer for this input: its answer lies outside the range this model can give (±${formatBound(bound)}), so it was not shown or stored; the other rows were scored. Check the row's values: if they are right, this model cannot score this row${checks.state === 'on' ? ' (the checks sent with it passed: the provider did compute the model)' : ''}`,
       };
     }
     started = performance.now();

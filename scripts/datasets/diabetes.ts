@@ -8,8 +8,18 @@ import type { FeatureMeta, Rows, TabularDataset } from './types.js';
  * ranges match (US conventional units). The source does not say which sex code is which.
  */
 export const DIABETES_FEATURES: FeatureMeta[] = [
-  { name: 'age', label: 'Age', unit: 'years' },
-  { name: 'sex', label: 'Sex (coded 1 or 2 as in the source data)', unit: 'code', fixedRange: [1, 2] },
+  { name: 'age', label: 'Age', unit: 'years', type: 'integer' },
+  {
+    name: 'sex',
+    label: 'Sex (coded 1 or 2 as in the source data)',
+    unit: 'code',
+    fixedRange: [1, 2],
+    type: 'categorical',
+    codes: [
+      { value: 1, label: 'code 1' },
+      { value: 2, label: 'code 2' },
+    ],
+  },
   { name: 'bmi', label: 'Body mass index', unit: 'kg/m²' },
   { name: 'blood_pressure', label: 'Average blood pressure', unit: 'mmHg' },
   { name: 'total_cholesterol', label: 'Total serum cholesterol', unit: 'mg/dL' },

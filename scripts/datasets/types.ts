@@ -23,6 +23,10 @@ export interface FeatureMeta {
   unit: string;
   /** A fixed allowed range for coded values (e.g. sex 1/2) instead of one derived from the data. */
   fixedRange?: [number, number];
+  /** 'integer' for whole-number fields (age in years); 'categorical' with `codes` for coded ones. */
+  type?: 'integer' | 'categorical';
+  /** The codes of a categorical field and what each means. */
+  codes?: { value: number; label: string }[];
 }
 
 export interface SplitDataset {

@@ -12,7 +12,11 @@ export type ModelSpec = Pick<ModelFile, 'id' | 'title' | 'description' | 'task' 
   singleLayout: HeHints['singleLayout'];
 };
 
-export const MODEL_VERSION = '1.0.0';
+/**
+ * 1.1.0: integer and categorical input fields, the training range of regression outputs, and
+ * cards signed with the 1.1 bundled publisher key (docs/SECURITY.md).
+ */
+export const MODEL_VERSION = '1.1.0';
 /** Bits of precision of every encrypted intermediate value (CKKS scale 2^26). */
 export const PRECISION_BITS = 26;
 /** Known-answer tolerance on the network output (logits, or the standardised regression value). */
@@ -114,7 +118,7 @@ export function assembleModel(spec: ModelSpec, data: { train: Rows; test: Rows; 
     preprocess: roundPreprocess(spec.preprocess),
     layers,
     postprocess: spec.postprocess,
-    output: spec.output,
+    output: spec.task === 'regression' ? { ...spec.output, trainingRange: [Math.min(...data.train.y), Math.max(...data.train.y)] } : spec.output,
     metrics: {
       trainRows: data.train.y.length,
       testRows: data.test.y.length,

@@ -39,7 +39,17 @@ export function featureSpecs(meta: readonly FeatureMeta[], all: Rows, train: Row
     const decimals = Math.max(...values.map(decimalsOf));
     const [min, max] = f.fixedRange ?? allowedRange(values);
     const typical = Number(median(column(train.x, j)).toFixed(decimals));
-    return { name: f.name, label: f.label, unit: f.unit, min, max, typical, decimals };
+    const spec: FeatureSpec = { name: f.name, label: f.label, unit: f.unit, min, max, typical, decimals };
+    if (f.type === 'integer') spec.type = 'integer';
+    if (f.type === 'categorical') {
+      const codes = f.codes ?? [];
+      spec.type = 'categorical';
+      spec.codes = codes.map((c) => ({ ...c }));
+      // The typical value of a coded field is its most frequent code in training, never a median between codes.
+      const counts = codes.map((c) => column(train.x, j).filter((v) => v === c.value).length);
+      spec.typical = codes[counts.indexOf(Math.max(...counts))]!.value;
+    }
+    return spec;
   });
 }
 

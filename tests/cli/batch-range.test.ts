@@ -7,10 +7,11 @@ import { startService } from '../../mock-service/service.js';
 import type { RunningService } from '../../mock-service/service.js';
 import { PASSPHRASE, bundledModel, runCli, shownReference, tempDir } from './run-cli.js';
 
-// `batch` with a row the model cannot answer (docs/cli.md, "batch"): a valid mnist-cnn image
-// (vertical stripes) whose largest logit lies beyond the plan's accepted bound gets its own error
-// row; the other rows are scored, the output CSV has every row, and the exit code is 0.
-describe('ciphercare batch with a row beyond the accepted bound (as a process)', () => {
+// `batch` with a row unlike the training data and a row with too few cells (docs/cli.md, "batch"):
+// a valid mnist-cnn image (vertical stripes, largest logit about twice anything seen in training)
+// is scored like the digits, the short row gets its own error row, the output CSV has every row,
+// and the exit code is 0.
+describe('ciphercare batch with a row far from the training data (as a process)', () => {
   let service: RunningService;
   const dir = tempDir('batch-range');
   const env = { CIPHERCARE_PASSPHRASE: PASSPHRASE };
@@ -28,7 +29,7 @@ describe('ciphercare batch with a row beyond the accepted bound (as a process)',
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('writes every row: the digits scored, a short row and the stripes image with their own errors; exit 0', async () => {
+  it('writes every row: the digits and the stripes image scored, the short row with its own error; exit 0', async () => {
     const stripes = Array.from({ length: 28 * 28 }, (_, i) => ((i % 28) % 2 === 0 ? 1 : 0));
     const digits = mnist.testVectors.slice(0, 2).map((tv) => tv.input);
     const header = Array.from({ length: 28 * 28 }, (_, i) => `p${i}`);
@@ -41,9 +42,8 @@ describe('ciphercare batch with a row beyond the accepted bound (as a process)',
     expect(res.stderr).toBe('');
     expect(res.code).toBe(0);
     const summary = JSON.parse(res.stdout) as { rows: number; ok: number; errors: number; errorRows: { row: number; code?: string; error: string }[]; canary: string };
-    expect(summary).toMatchObject({ rows: 4, ok: 2, errors: 2, canary: 'passed' });
-    expect(summary.errorRows.map((r) => r.row)).toEqual([2, 3]);
-    expect(summary.errorRows[1]!.code).toBe('result_out_of_range');
+    expect(summary).toMatchObject({ rows: 4, ok: 3, errors: 1, canary: 'passed' });
+    expect(summary.errorRows.map((r) => r.row)).toEqual([2]);
 
     const table = parseCsv(readFileSync(out, 'utf8'));
     expect(table.header).toEqual(['row', 'status', 'label', 'probability', 'error']);
@@ -51,6 +51,7 @@ describe('ciphercare batch with a row beyond the accepted bound (as a process)',
     expect(lines.map((l) => l[0])).toEqual(['1', '2', '3', '4']);
     for (const [i, x] of [
       [0, digits[0]!],
+      [2, stripes],
       [3, digits[1]!],
     ] as const) {
       const [, status, label, probability, error] = lines[i]!;
@@ -62,9 +63,5 @@ describe('ciphercare batch with a row beyond the accepted bound (as a process)',
       expect(error).toBe('');
     }
     expect(lines[1]!.slice(1)).toEqual(['error', '', '', expect.stringContaining('cells') as string]);
-    const [, status, label, probability, error] = lines[2]!;
-    expect([status, label, probability]).toEqual(['error', '', '']);
-    expect(error).toMatch(/^Row 3: the model cannot give an answer for this input: its answer lies outside the range this model can give \(±30\.6\), so it was not shown or stored/);
-    expect(error).not.toMatch(/ciphertext/);
   }, 300_000);
 });

@@ -5,7 +5,7 @@ import { DEFAULT_CHECK_REQUESTS, MAX_CHECK_REQUESTS, SETTING_CHECK_REQUESTS } fr
 import type { CheckReport, RawInput, Stage } from '../../flow/prediction-flow.js';
 import { CliError } from '../errors.js';
 import { parseNumber } from '../../flow/csv.js';
-import { describeResult, ms, resultFields, roundMs, roundTimings } from '../output.js';
+import { describeResult, ms, resultFields, roundMs, roundTimings, trainingRangeWarning } from '../output.js';
 import { StageProgress } from '../progress.js';
 import type { WithContext } from '../program.js';
 import { checkTrustBeforeSending, trustJson, trustText } from '../trust.js';
@@ -131,6 +131,7 @@ export function registerPredict(program: Command, withContext: WithContext): voi
             trust: trustJson(trust),
             ...resultFields(model, result),
             values: result.values,
+            ...(result.outsideTraining ? { outsideTraining: result.outsideTraining } : {}),
             ...(result.classIndex !== undefined ? { classIndex: result.classIndex } : {}),
             timings: roundTimings(result.timings),
             ms: roundMs(total),
@@ -144,6 +145,8 @@ export function registerPredict(program: Command, withContext: WithContext): voi
         }
         ctx.out.line(`${model.title} (${model.id} ${model.version}), provider: ${result.provider}`);
         ctx.out.line(`  result   ${model.task === 'regression' ? `${model.output.labels[0]}: ` : ''}${describeResult(model, result)}`);
+        const warning = trainingRangeWarning(model, result);
+        if (warning) ctx.out.line(`  warning  ${warning.replace(/^Warning: /, '')}`);
         ctx.out.line(`  trust    ${trustText(trust)}`);
         ctx.out.line(`  stages   ${stageLine(result.timings, total)}`);
         ctx.out.line(`  canary   ${result.canary === 'passed' ? `passed (${checkLine(result.checks)})` : result.canary}`);
