@@ -177,6 +177,61 @@ export interface KeysView {
   parameterSets: { fingerprint: string; models: string[]; versions: number[]; current: number | null }[];
 }
 
+/** What one choice of separate check requests buys and costs (docs/SECURITY.md, "A dishonest provider"). */
+export interface CheckChoiceView {
+  /** Separate known-answer check requests sent with each prediction. */
+  requests: number;
+  /** Computed probability (main/flow/check-odds.ts) that a provider who replaces one of a prediction's answers at random is caught in that prediction. */
+  replacedAnswerCaught: number;
+  /** Encrypted requests per prediction, the real one included: the data sent and the time grow about in proportion. */
+  requestsPerPrediction: number;
+}
+
+/** Settings the person chooses in the app (kept in the vault). */
+export interface SettingsView {
+  /**
+   * Separate check requests sent with a single prediction of a model whose layout has no room for
+   * checks inside the ciphertext (mnist-cnn); the vault setting the command line's --save-checks writes too.
+   */
+  checkRequests: number;
+  /** The choices the app offers (1 and 3, and the stored value if it is another). */
+  checkChoices: CheckChoiceView[];
+}
+
+/** A publisher CipherCare trusts without pinning: the bundled one (built in) and any the vault lists. */
+export interface TrustedPublisherView {
+  name: string;
+  /** SHA-256 of the publisher's key, hex in groups of four. */
+  fingerprint: string;
+  /** Model ids reserved to this publisher. */
+  modelIds: string[];
+  /** The publisher of the bundled models, shipped with the app. */
+  builtIn: boolean;
+}
+
+/** A model id whose publisher was pinned on first use. */
+export interface PinnedModelView {
+  modelId: string;
+  /** The pinned publisher's fingerprint, hex in groups of four. */
+  fingerprint: string;
+  /** The versions whose cards are pinned. */
+  versions: string[];
+  /** The providers pinned to this publisher on first use: where it was first seen. */
+  firstSeenAt: string[];
+}
+
+/** A provider whose publishers were pinned on first use. */
+export interface PinnedProviderView {
+  url: string;
+  fingerprints: string[];
+}
+
+export interface TrustView {
+  trusted: TrustedPublisherView[];
+  models: PinnedModelView[];
+  providers: PinnedProviderView[];
+}
+
 /** The whole API, grouped by domain. */
 export interface CipherCareApi {
   vault: {
@@ -187,6 +242,22 @@ export interface CipherCareApi {
     changePassphrase(current: string, next: string): Promise<VaultStatus>;
     /** Deletes the vault and everything in it; `confirmation` must be the word "wipe". */
     wipe(confirmation: string): Promise<VaultStatus>;
+    /**
+     * Unlocks a vault that refused to open with `changes_lost` (committed changes missing from its
+     * file), accepting the loss: the rest is kept, lost entry numbers are never given again.
+     */
+    unlockAcceptingLostChanges(passphrase: string): Promise<VaultStatus>;
+  };
+  settings: {
+    get(): Promise<SettingsView>;
+    /** Separate check requests per prediction where the layout has no room for checks (1 to 16). */
+    setCheckRequests(requests: number): Promise<SettingsView>;
+  };
+  trust: {
+    /** Trusted publishers and the publishers pinned on first use, per model id and per provider. */
+    list(): Promise<TrustView>;
+    /** Forgets the pins of a model id or of a provider URL; the next use pins what it sees then. */
+    forget(target: string): Promise<TrustView>;
   };
   provider: {
     get(): Promise<ProviderSettings>;
@@ -230,7 +301,9 @@ export type CipherCareBridge = {
 
 /** IPC channel of every invokable method: `ciphercare:<domain>:<method>`. */
 export const CHANNELS = {
-  vault: { status: 'ciphercare:vault:status', create: 'ciphercare:vault:create', unlock: 'ciphercare:vault:unlock', lock: 'ciphercare:vault:lock', changePassphrase: 'ciphercare:vault:changePassphrase', wipe: 'ciphercare:vault:wipe' },
+  vault: { status: 'ciphercare:vault:status', create: 'ciphercare:vault:create', unlock: 'ciphercare:vault:unlock', lock: 'ciphercare:vault:lock', changePassphrase: 'ciphercare:vault:changePassphrase', wipe: 'ciphercare:vault:wipe', unlockAcceptingLostChanges: 'ciphercare:vault:unlockAcceptingLostChanges' },
+  settings: { get: 'ciphercare:settings:get', setCheckRequests: 'ciphercare:settings:setCheckRequests' },
+  trust: { list: 'ciphercare:trust:list', forget: 'ciphercare:trust:forget' },
   provider: { get: 'ciphercare:provider:get', set: 'ciphercare:provider:set', test: 'ciphercare:provider:test' },
   models: { list: 'ciphercare:models:list' },
   predictions: { run: 'ciphercare:predictions:run', cancel: 'ciphercare:predictions:cancel' },

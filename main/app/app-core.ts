@@ -1,10 +1,12 @@
 import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { formatFingerprint } from '../../he-core/index.js';
+import { BUNDLED_PUBLISHER, formatFingerprint, publisherFingerprint } from '../../he-core/index.js';
 import type { CatalogModel, PublicPlan } from '../../he-core/index.js';
 import type {
   BatchRequest,
+  BatchRowView,
   BatchView,
+  CheckChoiceView,
   CipherCareApi,
   ConnectionTest,
   HistoryView,
@@ -16,18 +18,21 @@ import type {
   ProgressEvent,
   ProviderInput,
   ProviderSettings,
+  SettingsView,
+  TrustView,
   VaultStatus,
 } from '../../preload/contract.js';
+import { undetected } from '../flow/check-odds.js';
 import { ClientKeyring } from '../flow/client-keys.js';
-import { PredictionFlow } from '../flow/prediction-flow.js';
-import { checkCatalog, trustOf } from '../flow/trust.js';
+import { DEFAULT_CHECK_REQUESTS, MAX_CHECK_REQUESTS, PredictionFlow, SETTING_CHECK_REQUESTS } from '../flow/prediction-flow.js';
+import { checkCatalog, forgetPins, loadTrustState, trustOf } from '../flow/trust.js';
 import type { StageEvent } from '../flow/prediction-flow.js';
 import { launchBundledService } from '../provider/bundled-service.js';
 import type { BundledService, LaunchOptions } from '../provider/bundled-service.js';
 import { DEADLINE_SETTING, secondsToDeadlineMs } from '../provider/deadline.js';
 import { ProviderClient } from '../provider/provider-client.js';
 import type { ProviderConfig } from '../provider/provider-client.js';
-import { Vault, vaultFilePath } from '../vault/index.js';
+import { Vault, VaultError, vaultFilePath } from '../vault/index.js';
 import type { KeyWrapper, ScryptParams } from '../vault/index.js';
 import { scoreCsv } from '../flow/batch-csv.js';
 import { parseCsv } from '../flow/csv.js';
@@ -51,6 +56,8 @@ const SETTING_PROVIDER_KIND = 'provider.kind';
 const SETTING_PROVIDER_URL = 'provider.url';
 const SECRET_API_KEY = 'provider.apiKey';
 const MIN_PASSPHRASE = 10;
+/** The numbers of separate check requests the app offers (docs/SECURITY.md: what 1 and 3 buy and cost). */
+const CHECK_CHOICES = [1, 3] as const;
 
 /**
  * The privileged side of the app as one object: vault, provider, flow. The Electron IPC handlers
@@ -75,6 +82,15 @@ export class AppCore {
         lock: async () => this.lock(),
         changePassphrase: async (current, next) => this.changePassphrase(current, next),
         wipe: async (confirmation) => this.wipe(confirmation),
+        unlockAcceptingLostChanges: async (passphrase) => this.unlock(passphrase, { acceptLostChanges: true }),
+      },
+      settings: {
+        get: async () => this.settings(),
+        setCheckRequests: async (requests) => this.setCheckRequests(requests),
+      },
+      trust: {
+        list: async () => this.trustList(),
+        forget: async (target) => this.forgetTrust(target),
       },
       provider: {
         get: async () => this.providerSettings(),
@@ -112,8 +128,20 @@ export class AppCore {
     return { exists, unlocked, dataDir: this.options.dataDir, keychain };
   }
 
-  private openVault(): Vault {
-    if (!this.vault || this.vault.isClosed) this.vault = Vault.open(this.options.dataDir, this.options.kdf ? { kdf: this.options.kdf } : {});
+  /**
+   * The vault, opened if it is not. A vault whose file lost committed changes refuses to open
+   * (`changes_lost`) unless `acceptLostChanges`, the path of the command line's
+   * --accept-lost-changes: the rest is kept and lost ids are never given again.
+   */
+  private openVault(options: { acceptLostChanges?: boolean } = {}): Vault {
+    if (!this.vault || this.vault.isClosed) {
+      try {
+        this.vault = Vault.open(this.options.dataDir, { ...(this.options.kdf ? { kdf: this.options.kdf } : {}), ...(options.acceptLostChanges ? { acceptLostChanges: true } : {}) });
+      } catch (err) {
+        if (err instanceof VaultError && err.code === 'changes_lost') throw lostChangesError(err);
+        throw err;
+      }
+    }
     return this.vault;
   }
 
@@ -134,8 +162,8 @@ export class AppCore {
     return this.status();
   }
 
-  private async unlock(passphrase: string): Promise<VaultStatus> {
-    const vault = this.openVault();
+  private async unlock(passphrase: string, options: { acceptLostChanges?: boolean } = {}): Promise<VaultStatus> {
+    const vault = this.openVault(options);
     await vault.unlock(passphrase);
     this.afterUnlock(vault);
     return this.status();
@@ -274,6 +302,73 @@ export class AppCore {
     return this.flow;
   }
 
+  // ---- settings ----------------------------------------------------------------------------
+
+  /** The stored number of separate check requests, as the flow reads it (else the default). */
+  private checkRequests(vault: Vault): number {
+    const stored = Number(vault.getSetting(SETTING_CHECK_REQUESTS));
+    return Number.isInteger(stored) && stored >= 1 && stored <= MAX_CHECK_REQUESTS ? stored : DEFAULT_CHECK_REQUESTS;
+  }
+
+  private settings(): SettingsView {
+    const requests = this.checkRequests(this.requireVault());
+    const offered = [...new Set<number>([...CHECK_CHOICES, requests])].sort((a, b) => a - b);
+    return { checkRequests: requests, checkChoices: offered.map(checkChoice) };
+  }
+
+  /** Stored in the vault, where the flow reads it for every prediction (and the command line's --save-checks writes it). */
+  private setCheckRequests(requests: number): SettingsView {
+    const vault = this.requireVault();
+    if (!Number.isInteger(requests) || requests < 1 || requests > MAX_CHECK_REQUESTS) {
+      throw new AppError('invalid_setting', `the number of check requests is a whole number from 1 to ${MAX_CHECK_REQUESTS}`);
+    }
+    vault.setSetting(SETTING_CHECK_REQUESTS, String(requests));
+    return this.settings();
+  }
+
+  // ---- trust -------------------------------------------------------------------------------
+
+  /** What the command line's `trust list` shows, from the same vault state. */
+  private trustList(): TrustView {
+    const state = loadTrustState(this.requireVault());
+    const bundled = publisherFingerprint(BUNDLED_PUBLISHER.publicKey);
+    const trusted = [BUNDLED_PUBLISHER, ...state.trusted].map((p) => {
+      const fingerprint = publisherFingerprint(p.publicKey);
+      return { name: p.name, fingerprint: formatFingerprint(fingerprint), modelIds: [...p.modelIds].sort(), builtIn: fingerprint === bundled };
+    });
+    const models = Object.entries(state.models)
+      .sort(([a], [b]) => a.localeCompare(b))
+      .map(([modelId, fp]) => ({
+        modelId,
+        fingerprint: formatFingerprint(fp),
+        versions: Object.keys(state.cards)
+          .filter((k) => k.slice(0, k.lastIndexOf('@')) === modelId)
+          .map((k) => k.slice(k.lastIndexOf('@') + 1))
+          .sort(),
+        firstSeenAt: Object.entries(state.providers)
+          .filter(([, fps]) => fps.includes(fp))
+          .map(([url]) => url)
+          .sort(),
+      }));
+    const providers = Object.entries(state.providers)
+      .sort(([a], [b]) => a.localeCompare(b))
+      .map(([url, fps]) => ({ url, fingerprints: fps.map(formatFingerprint) }));
+    return { trusted, models, providers };
+  }
+
+  /** The command line's `trust forget`: a model id's pins, or a provider's. The next use pins again. */
+  private forgetTrust(target: string): TrustView {
+    const vault = this.requireVault();
+    if (typeof target !== 'string' || target.trim() === '') throw new AppError('invalid_argument', 'name the model or provider whose pins to forget');
+    const forgotten = forgetPins(vault, target);
+    if (forgotten.models.length + forgotten.providers.length + forgotten.cards.length === 0) {
+      throw new AppError('pin_not_found', `no publisher is pinned for "${target}"; the list shows the pinned models and providers`);
+    }
+    // The flow keeps the catalog it checked: the next use checks (and pins) again.
+    this.flow = null;
+    return this.trustList();
+  }
+
   // ---- models and predictions --------------------------------------------------------------
 
   private summary(m: CatalogModel): ModelSummary {
@@ -345,6 +440,7 @@ export class AppCore {
         bytes: r.bytes,
         canary: r.canary,
         historyId: r.historyId,
+        ...(r.outsideTraining ? { outsideTraining: r.outsideTraining } : {}),
       };
     } finally {
       this.runs.delete(request.runId);
@@ -357,14 +453,19 @@ export class AppCore {
     this.runs.set(request.runId, controller);
     try {
       const scored = await scoreCsv(flow, request.modelId, parseCsv(request.csv), { signal: controller.signal, onStage: (e) => this.emit(request.runId, e) });
-      const rows = scored.rows.map((r) => ({
-        row: r.row,
-        ok: r.ok,
-        ...(r.values ? { values: r.values } : {}),
-        ...(r.label !== undefined ? { label: r.label } : {}),
-        ...(r.error ? { error: r.error } : {}),
-        ...(r.field ? { field: r.field } : {}),
-      }));
+      const rows = scored.rows.map(
+        (r): BatchRowView => ({
+          row: r.row,
+          ok: r.ok,
+          ...(r.values ? { values: r.values } : {}),
+          ...(r.label !== undefined ? { label: r.label } : {}),
+          ...(r.error ? { error: r.error } : {}),
+          // A row with the wrong number of cells is refused by the CSV reader before the flow, without a code.
+          ...(r.code ? { code: r.code } : !r.ok ? { code: 'input_invalid' } : {}),
+          ...(r.field ? { field: r.field } : {}),
+          ...(r.outsideTraining ? { outsideTraining: r.outsideTraining } : {}),
+        }),
+      );
       return { modelId: scored.model.id, rows, scored: scored.ok, failed: scored.errors, csv: scored.csv };
     } finally {
       this.runs.delete(request.runId);
@@ -438,4 +539,30 @@ export class AppCore {
     await this.bundled?.stop();
     this.bundled = null;
   }
+}
+
+/** What `requests` separate check requests buy (computed as in docs/SECURITY.md) and cost. */
+export function checkChoice(requests: number): CheckChoiceView {
+  const missed = undetected('replace-one', { placement: 'requests', checks: requests }, { replay: 0, tampered: 0 });
+  return { requests, replacedAnswerCaught: 1 - (missed ?? 1), requestsPerPrediction: requests + 1 };
+}
+
+/**
+ * `changes_lost` in the app's words: the vault's message names the command line's option, which an
+ * app user does not have; what was lost comes from the error's details.
+ */
+function lostChangesError(err: VaultError): AppError {
+  const details = err.details ?? {};
+  const missing = typeof details.missingChanges === 'number' ? details.missingChanges : undefined;
+  const ids = details.historyIds as { from: number; to: number } | null | undefined;
+  const keyVersions = details.keyVersions && typeof details.keyVersions === 'object' ? Object.keys(details.keyVersions).length : 0;
+  const parts: string[] = [];
+  if (ids) parts.push(ids.from === ids.to ? `history entry ${ids.from}` : `history entries ${ids.from} to ${ids.to}`);
+  if (keyVersions > 0) parts.push(`the newest keys of ${keyVersions} key set${keyVersions === 1 ? '' : 's'}`);
+  const what = parts.length > 0 ? `${parts.join(' and ')}, and possibly settings` : 'settings or key records';
+  const count = missing === undefined ? 'some saved changes' : `${missing} saved change${missing === 1 ? '' : 's'}`;
+  return new AppError(
+    'changes_lost',
+    `the vault file is missing ${count} (${what}). They were saved, but the file that held them last (vault.sqlite-wal, beside the vault) was deleted or lost after a crash, or an older copy of the vault was put back. Everything else in the vault is intact and readable`,
+  );
 }

@@ -32,7 +32,10 @@ const api = {
     lock: async () => ({}),
     changePassphrase: async () => ({}),
     wipe: async () => ({}),
+    unlockAcceptingLostChanges: async () => ({}),
   },
+  settings: { get: async () => ({}), setCheckRequests: async () => ({}) },
+  trust: { list: async () => ({}), forget: async () => ({}) },
   provider: { get: async () => ({ kind: 'bundled' }), set: async () => ({ kind: 'bundled' }), test: async () => ({}) },
   models: { list: async () => [] },
   predictions: {
