@@ -6,7 +6,7 @@ import { Disclaimer } from '../result/Disclaimer.js';
 import { ErrorNotice } from '../shell/ErrorNotice.js';
 import { ScreenHeading } from '../shell/ScreenHeading.js';
 import { formatBytes, formatValue } from '../shell/format.js';
-import { sentence } from '../shell/wording.js';
+import { batchRowTitle, errorTitle, sentence } from '../shell/wording.js';
 import { templateCsv } from './csv-template.js';
 
 const MAX_FILE_BYTES = 5 * 2 ** 20;
@@ -219,7 +219,7 @@ export function BatchScreen({ models, initialModelId }: { models: ModelSummary[]
           {busy ? 'Scoring the file…' : view ? `Done: ${view.scored} rows scored, ${view.failed} with errors.` : ''}
         </p>
       </section>
-      <ErrorNotice error={error} title="The file could not be scored.">
+      <ErrorNotice error={error} title={error ? errorTitle(error.code, 'The file could not be scored.') : undefined}>
         {missingColumn && model && (
           <div className="actions" data-testid="error-actions">
             {template && (
@@ -270,7 +270,15 @@ export function BatchScreen({ models, initialModelId }: { models: ModelSummary[]
                     <td>{r.row}</td>
                     <td>{r.ok ? 'Scored' : 'Error'}</td>
                     <td>{r.ok ? resultText(r.values, r.label) : '–'}</td>
-                    <td>{r.error ? sentence(`${r.error}${r.field ? ` (column ${r.field})` : ''}`) : ''}</td>
+                    <td data-code={r.ok ? undefined : r.code}>
+                      {r.ok ? (
+                        ''
+                      ) : (
+                        <>
+                          <strong className="row-problem-title">{batchRowTitle(r.code)}</strong> {r.error ? sentence(`${r.error}${r.field ? ` (column ${r.field})` : ''}`) : ''}
+                        </>
+                      )}
+                    </td>
                   </tr>
                 ))}
               </tbody>

@@ -5,18 +5,14 @@ import { DigitCanvas } from '../digit/DigitCanvas.js';
 import { ResultView } from '../result/ResultView.js';
 import { ErrorNotice } from '../shell/ErrorNotice.js';
 import { ScreenHeading } from '../shell/ScreenHeading.js';
+import { errorTitle } from '../shell/wording.js';
 import { FeatureForm } from './FeatureForm.js';
 import { RunProgress } from './RunProgress.js';
 import { usePredictionRun } from './use-prediction-run.js';
 import { useRunAnnouncement } from './use-run-announcement.js';
 
-const ERROR_TITLES: Record<string, string> = {
-  unauthorized: 'The provider refused the API key.',
-  tls: 'The provider’s certificate is not trusted.',
-  network: 'The provider could not be reached.',
-  provider_wrong_result: 'The provider’s answer failed a check.',
-  provider_check_failed: 'The provider’s answer failed a check. Nothing was shown or stored.',
-  provider_deadline: 'The provider did not answer in time. Nothing was stored.',
+/** This screen's own titles; the provider's and the model cards' refusals share theirs (shell/wording.ts). */
+const PREDICT_TITLES: Record<string, string> = {
   input_out_of_range: 'A value is outside the model’s range.',
   result_out_of_range: 'The model cannot give an answer for this input.',
 };
@@ -59,7 +55,7 @@ export function PredictScreen({ model, onBack }: { model: ModelSummary; onBack: 
         {announcement}
       </p>
       {run.phase !== 'idle' && <RunProgress run={run} onCancel={() => void cancel()} />}
-      {run.phase === 'failed' && <ErrorNotice error={run.error} title={ERROR_TITLES[run.error.code] ?? 'The prediction failed.'} />}
+      {run.phase === 'failed' && <ErrorNotice error={run.error} title={PREDICT_TITLES[run.error.code] ?? errorTitle(run.error.code, 'The prediction failed.')} />}
       {run.phase === 'done' && <ResultView model={model} view={run.view} />}
     </div>
   );

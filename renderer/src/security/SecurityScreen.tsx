@@ -7,11 +7,27 @@ import { StrengthMeter } from '../onboarding/StrengthMeter.js';
 import { ErrorNotice } from '../shell/ErrorNotice.js';
 import { ScreenHeading } from '../shell/ScreenHeading.js';
 import { formatBytes } from '../shell/format.js';
+import { CheckSettings } from './CheckSettings.js';
+import { PublisherPins } from './PublisherPins.js';
 
 type Busy = null | 'rotate' | 'backup' | 'forget' | 'passphrase' | 'wipe' | 'lock';
 
-/** Keys and the vault: key sets, rotation, backup, forgetting keys at the provider, lock, wipe. */
-export function SecurityScreen({ status, onLocked, onWiped }: { status: VaultStatus | null; onLocked: (s: VaultStatus) => void; onWiped: (s: VaultStatus) => void }) {
+/**
+ * Keys and the vault: key sets, rotation, the checks on digit predictions, the publishers trusted
+ * and pinned, backup, forgetting keys at the provider, lock, wipe.
+ */
+export function SecurityScreen({
+  status,
+  onLocked,
+  onWiped,
+  onPinsForgotten,
+}: {
+  status: VaultStatus | null;
+  onLocked: (s: VaultStatus) => void;
+  onWiped: (s: VaultStatus) => void;
+  /** A pin was forgotten: the catalog must be checked (and pinned) again. */
+  onPinsForgotten: () => void;
+}) {
   const [keys, setKeys] = useState<KeysView | null>(null);
   const [busy, setBusy] = useState<Busy>(null);
   const [error, setError] = useState<{ where: Busy | 'load'; error: BridgeError } | null>(null);
@@ -153,6 +169,15 @@ export function SecurityScreen({ status, onLocked, onWiped }: { status: VaultSta
         </div>
         <ErrorNotice error={errorFor('rotate') ?? errorFor('forget')} />
       </section>
+
+      <CheckSettings onSaved={setMessage} />
+
+      <PublisherPins
+        onForgotten={(text) => {
+          setMessage(text);
+          onPinsForgotten();
+        }}
+      />
 
       <form className="card" onSubmit={backup} noValidate aria-labelledby="backup-title">
         <h2 id="backup-title">Export a backup</h2>

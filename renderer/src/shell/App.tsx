@@ -12,6 +12,7 @@ import { ThemeToggle } from '../theme/ThemeToggle.js';
 import { Unlock } from '../unlock/Unlock.js';
 import { ErrorNotice } from './ErrorNotice.js';
 import { ScreenHeading } from './ScreenHeading.js';
+import { errorTitle, isPinRefusal } from './wording.js';
 
 type Screen = { name: 'models' } | { name: 'predict'; modelId: string } | { name: 'history' } | { name: 'batch'; modelId: string | null } | { name: 'provider'; firstRun: boolean } | { name: 'security' };
 
@@ -169,8 +170,19 @@ export function App() {
         {needsModels && modelsError && (
           <div>
             <ScreenHeading>The models could not be loaded</ScreenHeading>
-            <ErrorNotice error={modelsError} title="The evaluation service did not answer." />
+            <ErrorNotice error={modelsError} title={errorTitle(modelsError.code, 'The evaluation service did not answer.')} />
+            {isPinRefusal(modelsError.code) && (
+              <p data-testid="pin-advice">
+                If the publisher told you, through a channel you trust, that its key or card really changed, forget the old pin under “Publishers you have pinned” in Keys and
+                security; the next use then pins what the provider shows.
+              </p>
+            )}
             <div className="actions">
+              {isPinRefusal(modelsError.code) && (
+                <button type="button" className="button" onClick={() => setScreen({ name: 'security' })} data-testid="review-pins">
+                  Review pinned publishers
+                </button>
+              )}
               <button type="button" className="button" onClick={forgetModels}>
                 Try again
               </button>
@@ -195,10 +207,17 @@ export function App() {
             }}
           />
         )}
-        {screen.name === 'security' && <SecurityScreen status={status} onLocked={onLocked} onWiped={(s) => {
+        {screen.name === 'security' && (
+          <SecurityScreen
+            status={status}
+            onLocked={onLocked}
+            onWiped={(s) => {
               setStatus(s);
               forgetModels();
-            }} />}
+            }}
+            onPinsForgotten={forgetModels}
+          />
+        )}
       </main>
       <footer className="app-footer small muted">
         Vault: <code>{status.dataDir}</code> · unlocked

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { sentence, uiMessage } from './wording.js';
+import { ERROR_TITLES, batchRowTitle, errorTitle, isPinRefusal, sentence, uiMessage } from './wording.js';
 
 describe('the app wording of messages', () => {
   it('puts a core message in sentence case with a full stop', () => {
@@ -15,5 +15,31 @@ describe('the app wording of messages', () => {
     // Node.js's advice about its own command-line flag is not for app users.
     const tls = "the provider's TLS certificate could not be verified (self-signed certificate; if the root CA is installed locally, try running Node.js with --use-system-ca)";
     expect(uiMessage({ code: 'tls', message: tls })).toBe("The provider's TLS certificate could not be verified (self-signed certificate).");
+  });
+
+  it('titles every refusal of a signed card or a pin by what was checked and that nothing was sent; other codes keep the screen’s title', () => {
+    for (const code of ['card_invalid', 'card_signature_invalid', 'card_key_invalid', 'card_mismatch', 'card_id_reserved', 'card_publisher_changed', 'card_changed']) {
+      expect(errorTitle(code, 'fallback'), code).toMatch(/^The .*\. Nothing was sent or stored\.$|^A model .*\. Nothing was sent or stored\.$/);
+    }
+    expect(errorTitle('trust_state_invalid', 'fallback')).toBe(ERROR_TITLES.trust_state_invalid);
+    expect(errorTitle('card_signature_invalid', 'x')).toBe('The signature on the provider’s model card does not match the card. Nothing was sent or stored.');
+    expect(errorTitle('something_else', 'The prediction failed.')).toBe('The prediction failed.');
+    expect(isPinRefusal('card_publisher_changed')).toBe(true);
+    expect(isPinRefusal('card_changed')).toBe(true);
+    expect(isPinRefusal('card_signature_invalid')).toBe(false);
+  });
+
+  it('words a malformed publisher key for a person: what it means and what to do', () => {
+    const text = uiMessage({ code: 'card_key_invalid', message: 'a publisher key is the base64 of 32 raw Ed25519 bytes' });
+    expect(text).not.toMatch(/base64|Ed25519/);
+    expect(text).toMatch(/Nothing was sent or stored\. Use another provider/);
+  });
+
+  it('titles a batch row by its code', () => {
+    expect(batchRowTitle('input_out_of_range')).toBe('A value is outside the allowed range.');
+    expect(batchRowTitle('input_invalid')).toBe('A value is missing or is not a number.');
+    expect(batchRowTitle('result_out_of_range')).toBe('The model cannot give an answer for this row.');
+    expect(batchRowTitle(undefined)).toBe('This row was not scored.');
+    expect(batchRowTitle('unknown_code')).toBe('This row was not scored.');
   });
 });

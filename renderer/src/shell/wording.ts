@@ -19,6 +19,9 @@ export function sentence(text: string): string {
  */
 const APP_WORDING: Record<string, string> = {
   api_key_missing: 'Enter the API key that your provider gave you in the “API key” field, then try again.',
+  // he-core's message for a malformed publisher key names key encodings, not what happened or what to do.
+  card_key_invalid:
+    'The provider’s signed model card names a publisher key that is not a valid signing key, so its signature cannot be checked and the model may have been altered. Nothing was sent or stored. Use another provider, or ask this one to fix its card.',
 };
 
 /**
@@ -30,4 +33,48 @@ const NODE_ONLY_ADVICE = /;?\s*if the root CA is installed locally, try running 
 /** The message a person reads for a failure: written for the app, never naming a command. */
 export function uiMessage(error: Pick<BridgeError, 'code' | 'message'>): string {
   return APP_WORDING[error.code] ?? sentence(error.message.replace(NODE_ONLY_ADVICE, ''));
+}
+
+/**
+ * Titles of refusals: what CipherCare checked and what failed, in a few words. The message under
+ * the title says what to do next. Signed model cards and publisher pins (docs/SECURITY.md,
+ * "Signed model cards") first, then the provider's answers.
+ */
+export const ERROR_TITLES: Readonly<Record<string, string>> = {
+  card_invalid: 'The provider’s signed model card could not be read. Nothing was sent or stored.',
+  card_signature_invalid: 'The signature on the provider’s model card does not match the card. Nothing was sent or stored.',
+  card_key_invalid: 'The publisher key on the provider’s model card is not valid. Nothing was sent or stored.',
+  card_mismatch: 'The provider’s model differs from its signed card. Nothing was sent or stored.',
+  card_id_reserved: 'The provider serves a CipherCare model that CipherCare did not sign. Nothing was sent or stored.',
+  card_publisher_changed: 'A model is now signed by another publisher than the one you first used. Nothing was sent or stored.',
+  card_changed: 'The provider changed a model card you had already used. Nothing was sent or stored.',
+  trust_state_invalid: 'The publishers you trust, kept in your vault, could not be read.',
+  model_unverified: 'CipherCare cannot check this provider’s answers for this model.',
+  unauthorized: 'The provider refused the API key.',
+  tls: 'The provider’s certificate is not trusted.',
+  network: 'The provider could not be reached.',
+  provider_wrong_result: 'The provider’s answer failed a check.',
+  provider_check_failed: 'The provider’s answer failed a check. Nothing was shown or stored.',
+  provider_deadline: 'The provider did not answer in time. Nothing was stored.',
+};
+
+/** The title of a failure: its own when the app has one, else the screen's `fallback`. */
+export function errorTitle(code: string, fallback: string): string {
+  return ERROR_TITLES[code] ?? fallback;
+}
+
+/** Refusals that forgetting a publisher pin can resolve, once the person has checked the new key. */
+export function isPinRefusal(code: string): boolean {
+  return code === 'card_publisher_changed' || code === 'card_changed';
+}
+
+/** Titles of a batch row that was not scored, by the row's code (the message under it names the value). */
+const ROW_TITLES: Readonly<Record<string, string>> = {
+  input_out_of_range: 'A value is outside the allowed range.',
+  input_invalid: 'A value is missing or is not a number.',
+  result_out_of_range: 'The model cannot give an answer for this row.',
+};
+
+export function batchRowTitle(code: string | undefined): string {
+  return (code !== undefined ? ROW_TITLES[code] : undefined) ?? 'This row was not scored.';
 }
