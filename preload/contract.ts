@@ -45,6 +45,10 @@ export interface FeatureField {
   max: number;
   typical: number;
   decimals?: number;
+  /** 'integer': whole numbers only; 'categorical': one of `codes`; absent or 'number': any value in range. */
+  type?: 'number' | 'integer' | 'categorical';
+  /** The codes of a categorical field and what each means. */
+  codes?: { value: number; label: string }[];
 }
 
 export type ModelInputView =

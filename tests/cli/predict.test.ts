@@ -140,4 +140,16 @@ describe('ciphercare predict, batch, history and demo (as a process)', () => {
       expect(r.ms).toBeGreaterThan(0);
     }
   });
+
+  it('predict in text: a result outside the range seen in training carries a warning line', async () => {
+    const diabetes = bundledModel('diabetes-progression');
+    const input = join(dir, 'lowest.json');
+    writeFileSync(input, JSON.stringify(Object.fromEntries(features(diabetes).map((f) => [f.name, f.min]))));
+    const res = await runCli([...global, 'predict', '--model', diabetes.id, '--input', input], { env });
+    expect(res.code).toBe(0);
+    const expected = shownReference(diabetes, features(diabetes).map((f) => f.min))[0]!;
+    const shown = Number(/disease progression: (-?[\d.]+) index/.exec(res.stdout)?.[1]);
+    expect(Math.abs(shown - expected)).toBeLessThanOrEqual(10 ** -diabetes.output.precision + 1e-12);
+    expect(res.stdout).toContain('  warning  this result lies outside the results this model saw in training (25.0 to 346.0 index (one year)): the model was never fitted there, so read it with extra caution.');
+  });
 });

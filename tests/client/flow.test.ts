@@ -71,6 +71,34 @@ describe('prediction flow against a real service process', () => {
     expect((err2 as FlowError).field).toBe(bmi!.name);
   });
 
+  it('refuses a coded field between its codes and a fraction in a whole-number field, naming the field', async () => {
+    const model = loadBundledModel('diabetes-progression');
+    const typical = Object.fromEntries((model.input.kind === 'features' ? model.input.features : []).map((f) => [f.name, f.typical]));
+    const before = rig.vault.listHistory().total;
+    const sex = await rig.flow.predict(model.id, { ...typical, sex: 1.5 }).catch((e: unknown) => e);
+    expect(sex).toBeInstanceOf(FlowError);
+    expect([(sex as FlowError).code, (sex as FlowError).field]).toEqual(['input_invalid', 'sex']);
+    expect((sex as FlowError).message).toBe('Sex (coded 1 or 2 as in the source data) (sex) is 1.5; it must be one of the codes 1 (code 1), 2 (code 2)');
+    const age = await rig.flow.predict(model.id, { ...typical, age: 45.5 }).catch((e: unknown) => e);
+    expect([(age as FlowError).code, (age as FlowError).field]).toEqual(['input_invalid', 'age']);
+    expect((age as FlowError).message).toBe('Age (age) is 45.5; it must be a whole number of years');
+    expect(rig.vault.listHistory().total).toBe(before);
+  });
+
+  it('shows a result outside the range seen in training with its warning, and one inside without', async () => {
+    const model = loadBundledModel('diabetes-progression');
+    const features = model.input.kind === 'features' ? model.input.features : [];
+    const lowest = features.map((f) => f.min);
+    const out = await rig.flow.predict(model.id, lowest);
+    const expected = shownReference(model, lowest);
+    // Tolerance: one shown step (0.1), as for every shown result.
+    expect(Math.abs(out.values[0]! - expected[0]!)).toBeLessThanOrEqual(10 ** -model.output.precision + 1e-12);
+    expect(out.values[0]!).toBeLessThan(25);
+    expect(out.outsideTraining).toEqual({ low: 25, high: 346, unit: 'index (one year)' });
+    const inside = await rig.flow.predict(model.id, features.map((f) => f.typical));
+    expect(inside.outsideTraining).toBeUndefined();
+  });
+
   it('scores a batch with bad rows: row-level errors, the good rows still scored', async () => {
     const model = loadBundledModel('breast-cancer');
     const rows: number[][] = loadBreastCancer().test.x.slice(0, 30).map((r) => [...r]);

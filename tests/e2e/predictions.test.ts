@@ -96,6 +96,29 @@ describe('predictions in the browser', () => {
     await checkScreen(page, 'form-validation');
   });
 
+  it('diabetes: sex is chosen from its codes, age takes whole years, and a result outside the training range carries a warning', async () => {
+    const { page } = app;
+    const model = loadModelFile('diabetes-progression');
+    const features = model.input.kind === 'features' ? model.input.features : [];
+    await openModel(page, 'diabetes-progression');
+    const age = page.getByLabel(/^Age/);
+    await age.fill('45.5');
+    await age.blur();
+    expect(await page.getByTestId('error-age').textContent()).toBe('45.5 is not a whole number: enter a whole number from 13 to 85 years.');
+    // Every field at its minimum: a valid patient whose estimate (about -10) lies below the lowest target seen in training (25).
+    for (const f of features) {
+      if (f.type === 'categorical') await page.locator(`select[data-field="${f.name}"]`).selectOption(String(f.min));
+      else await page.locator(`[data-field="${f.name}"]`).fill(String(f.min));
+    }
+    expect(await page.locator('select[data-field="sex"] option').allTextContents()).toEqual(['Choose…', '1: code 1', '2: code 2']);
+    await runAndWait(page);
+    const input = inputFromHistory(model, (await latestHistory(app)).input);
+    expect(input).toEqual(features.map((f) => f.min));
+    expectMatchesReference(model, await shownValues(page, model), input);
+    expect(await page.getByTestId('outside-training').textContent()).toContain('It lies outside the results this model saw in training (25.0 to 346.0 index (one year))');
+    await checkScreen(page, 'result-outside-training');
+  });
+
   it('mnist-cnn: a run can be cancelled, and nothing is stored', async () => {
     const { page, core } = app;
     await openModel(page, 'mnist-cnn');

@@ -1,7 +1,7 @@
 import { useMemo, useRef, useState } from 'react';
 import type { FormEvent } from 'react';
 import type { FeatureField, ModelSummary } from '../api/contract.js';
-import { checkField, fieldText, rangeText } from './validation.js';
+import { checkField, codesText, fieldText, rangeText } from './validation.js';
 
 type Values = Record<string, string>;
 
@@ -91,24 +91,45 @@ export function FeatureForm({ model, features, disabled, onSubmit }: { model: Mo
               <label htmlFor={id}>
                 {f.label} {f.unit && <span className="unit">({f.unit})</span>}
               </label>
-              <input
-                id={id}
-                name={f.name}
-                type="text"
-                inputMode="decimal"
-                autoComplete="off"
-                spellCheck={false}
-                value={values[f.name] ?? ''}
-                placeholder={String(f.typical)}
-                disabled={disabled}
-                onChange={(e) => setValues((v) => ({ ...v, [f.name]: e.target.value }))}
-                onBlur={() => setTouched((t) => ({ ...t, [f.name]: true }))}
-                aria-invalid={showError}
-                aria-describedby={`${id}-hint${showError ? ` ${id}-error` : ''}`}
-                data-field={f.name}
-              />
+              {f.type === 'categorical' && f.codes ? (
+                <select
+                  id={id}
+                  name={f.name}
+                  value={values[f.name] ?? ''}
+                  disabled={disabled}
+                  onChange={(e) => setValues((v) => ({ ...v, [f.name]: e.target.value }))}
+                  onBlur={() => setTouched((t) => ({ ...t, [f.name]: true }))}
+                  aria-invalid={showError}
+                  aria-describedby={`${id}-hint${showError ? ` ${id}-error` : ''}`}
+                  data-field={f.name}
+                >
+                  <option value="">Choose…</option>
+                  {f.codes.map((c) => (
+                    <option key={c.value} value={fieldText(c.value)}>
+                      {c.value}: {c.label}
+                    </option>
+                  ))}
+                </select>
+              ) : (
+                <input
+                  id={id}
+                  name={f.name}
+                  type="text"
+                  inputMode={f.type === 'integer' ? 'numeric' : 'decimal'}
+                  autoComplete="off"
+                  spellCheck={false}
+                  value={values[f.name] ?? ''}
+                  placeholder={String(f.typical)}
+                  disabled={disabled}
+                  onChange={(e) => setValues((v) => ({ ...v, [f.name]: e.target.value }))}
+                  onBlur={() => setTouched((t) => ({ ...t, [f.name]: true }))}
+                  aria-invalid={showError}
+                  aria-describedby={`${id}-hint${showError ? ` ${id}-error` : ''}`}
+                  data-field={f.name}
+                />
+              )}
               <p id={`${id}-hint`} className="hint">
-                Typical {f.typical}; allowed {rangeText(f)}
+                Typical {f.typical}; {f.type === 'categorical' && f.codes ? `one of ${codesText(f)}` : `allowed ${f.type === 'integer' ? 'whole numbers from ' : ''}${rangeText(f)}`}
               </p>
               {showError && (
                 <p id={`${id}-error`} className="field-error" data-testid={`error-${f.name}`}>

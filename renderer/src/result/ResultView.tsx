@@ -54,6 +54,13 @@ export function ResultView({ model, view }: { model: ModelSummary; view: Predict
           <span className="unit">{model.unit ?? ''}</span>
         </p>
       )}
+      {view.outsideTraining && (
+        <p className="notice warning" data-testid="outside-training">
+          <strong>Read this result with extra caution.</strong> It lies outside the results this model saw in training ({formatValue(view.outsideTraining.low, model.precision)} to{' '}
+          {formatValue(view.outsideTraining.high, model.precision)}
+          {view.outsideTraining.unit ? ` ${view.outsideTraining.unit}` : ''}): the model was never fitted there, so the estimate may be far off.
+        </p>
+      )}
       <Disclaimer />
       <div className="result-figure" data-testid="result-figure">
         {model.task === 'binary-classification' && <ProbabilityGauge probability={view.values[0] ?? 0} precision={model.precision} label={positive} />}
