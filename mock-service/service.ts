@@ -197,7 +197,8 @@ export async function startService(input: ServiceOptions): Promise<RunningServic
       if (method !== 'GET') throw new ServiceError('method_not_allowed', 405, 'use GET');
       const s = await healthOf();
       const health: HealthResponse = {
-        status: draining ? 'draining' : s.ready === s.total ? 'ok' : 'starting',
+        // A front with no live worker is not ready to evaluate (embedded, total is never 0).
+        status: draining ? 'draining' : s.ready === s.total && s.total > 0 ? 'ok' : 'starting',
         version: SERVICE_VERSION,
         workers: { total: s.total, ready: s.ready, busy: s.busy },
         queue: { depth: s.queue, limit: s.queueLimit },

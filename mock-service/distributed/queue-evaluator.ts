@@ -65,8 +65,12 @@ export class QueueEvaluator implements Evaluator {
     const subscriber = connectRedis(options.redisUrl, 'ciphercare-front-sub');
     const evaluator = new QueueEvaluator(options, redis, subscriber);
     try {
-      const policy = await redis.config('GET', 'maxmemory-policy');
-      const value = Array.isArray(policy) ? String(policy[1]) : '';
+      // Managed Redis services may refuse CONFIG: then the policy cannot be checked here, only warned about.
+      const policy = await redis.config('GET', 'maxmemory-policy').catch((err: Error) => {
+        options.logger.warn({ err: err.message }, "could not read the queue Redis's maxmemory-policy: make sure it is noeviction");
+        return [];
+      });
+      const value = Array.isArray(policy) ? String(policy[1] ?? '') : '';
       if (value && value !== 'noeviction') {
         throw new Error(`the queue's Redis has maxmemory-policy ${value}: BullMQ needs noeviction (an evicted job is a lost request); give sessions their own instance with --session-redis if they may be evicted`);
       }

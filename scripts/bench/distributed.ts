@@ -2,8 +2,9 @@
 // A real deployment on 127.0.0.1: redis-server (no persistence), one front, worker processes of
 // one evaluation thread each, beside the embedded service as a process of the same CLI.
 //   - throughput: mnist-cnn single predictions from 4 clients (own keys and session each), bodies
-//     encrypted beforehand so that this process's CPU stays out of the timed part, with 1 and
-//     then 2 worker processes;
+//     encrypted beforehand so that this process's CPU stays out of the timed part, with 1 and with
+//     2 worker processes, in alternating rounds (the second worker frozen with SIGSTOP during the
+//     1-worker rounds) so that both see the same background load of a shared machine;
 //   - the time the queue adds per job: breast-cancer single, one request at a time, the
 //     service's own Server-Timing (total minus evaluate) through the queue and embedded;
 //   - mnist-cnn single end to end (encrypt, round trip, decrypt) through the queue and embedded.
@@ -16,11 +17,13 @@ import { loadBundledModels } from '../bundled-models.js';
 import { DistributedClient, call, catalogAt } from '../distributed/client.js';
 import { startEmbedded, startProcess, startRedis } from '../distributed/cluster.js';
 import type { RedisServer, ServiceProcess } from '../distributed/cluster.js';
+import { CpuMeter, othersCores } from './cpu.js';
 import { heldOutRows } from './data.js';
-import { median, round } from './stats.js';
+import { median, round as round2 } from './stats.js';
 
 export interface DistributedRows {
-  throughput: { model: string; clients: number; requests: number; seconds1: number; seconds2: number; perS1: number; perS2: number; ratio: number };
+  /** `requests` per configuration, over `rounds` alternating rounds; other processes' mean busy cores during each. */
+  throughput: { model: string; clients: number; rounds: number; requests: number; seconds1: number; seconds2: number; perS1: number; perS2: number; ratio: number; otherCores1: number; otherCores2: number };
   queue: { model: string; runs: number; distributedMs: number; embeddedMs: number; addedMs: number; roundTripDistributedMs: number; roundTripEmbeddedMs: number };
   mnistSingle: { runs: number; endToEndDistributedMs: number; endToEndEmbeddedMs: number; evaluateDistributedMs: number; evaluateEmbeddedMs: number; queueWaitMs: number };
   /** Answers checked against the plaintext reference, and how many disagreed. */
@@ -29,8 +32,8 @@ export interface DistributedRows {
 }
 
 export interface DistributedBenchOptions {
-  /** mnist-cnn single predictions in each throughput run. */
-  requests: number;
+  /** Alternating throughput rounds (1 worker, then 2), each of 8 mnist-cnn single predictions per configuration. */
+  rounds: number;
   /** Sequential requests for the queue overhead and the end-to-end rows. */
   runs: number;
   log: (line: string) => void;
@@ -87,44 +90,60 @@ export async function benchDistributed(options: DistributedBenchOptions): Promis
     const catalog = await catalogAt(front.url);
     const entry = (id: string): CatalogModel => catalog.find((m) => m.id === id)!;
 
-    // Throughput: 1 worker process, then 2.
+    // Throughput: alternating rounds with 1 and 2 worker processes (the second frozen or running).
+    const worker2 = await startProcess(redis.url, 'worker', { jobLockMs: 5_000 });
+    processes.push(worker2);
+    await waitForWorkers(front, 2);
     const mnistRows = heldOutRows(mnist);
-    const perClient = Math.ceil(options.requests / 4);
+    const perClient = 2;
     for (let i = 0; i < 4; i++) {
       const c = new DistributedClient(entry(mnist.id), 'single');
       await c.generate();
       await c.upload(front.url);
       clients.push(c);
     }
-    const plan = clients.map((c, i) => Array.from({ length: perClient }, (_, k) => mnistRows[(i * perClient + k) % mnistRows.length]!));
+    const plan = clients.map((_, i) => Array.from({ length: perClient }, (_, k) => mnistRows[(i * perClient + k) % mnistRows.length]!));
     const bodies = clients.map((c, i) => plan[i]!.map((row) => c.encrypt([row])));
-    const timedRun = async (label: string): Promise<number> => {
-      // Warm-up: every session twice, so that each worker has loaded the keys it will use.
-      await Promise.all(clients.map(async (c, i) => {
-        for (let k = 0; k < 2; k++) await c.post(front.url, bodies[i]![k % perClient]!);
-      }));
+    const pids = [front, worker1, worker2].flatMap((p) => (p.child.pid === undefined ? [] : [p.child.pid]));
+    const round = async (): Promise<{ seconds: number; otherCores: number }> => {
       const answers: Uint8Array[][] = clients.map(() => []);
+      const meter = CpuMeter.start(pids);
       const started = performance.now();
       await Promise.all(
         clients.map(async (c, i) => {
           for (const body of bodies[i]!) {
             const res = await c.post(front.url, body);
-            if (res.status !== 200) throw new Error(`${label}: a prediction answered ${res.status}: ${Buffer.from(res.body).toString().slice(0, 200)}`);
+            if (res.status !== 200) throw new Error(`a throughput prediction answered ${res.status}: ${Buffer.from(res.body).toString().slice(0, 200)}`);
             answers[i]!.push(res.body);
           }
         }),
       );
       const seconds = (performance.now() - started) / 1000;
+      const otherCores = othersCores(meter);
       clients.forEach((c, i) => answers[i]!.forEach((a, k) => mnistCheck.check(c.decrypt(a, 1)[0]!, plan[i]![k]!)));
-      log(`distributed: ${label}: ${perClient * 4} mnist-cnn predictions in ${seconds.toFixed(2)} s`);
-      return seconds;
+      return { seconds, otherCores };
     };
-    const seconds1 = await timedRun('1 worker process');
-    const worker2 = await startProcess(redis.url, 'worker', { jobLockMs: 5_000 });
-    processes.push(worker2);
-    await waitForWorkers(front, 2);
-    const seconds2 = await timedRun('2 worker processes');
-    const requests = perClient * 4;
+    // Warm-up with both workers: each loads the keys of the sessions it serves.
+    await round();
+    await round();
+    const one: { seconds: number; otherCores: number }[] = [];
+    const two: { seconds: number; otherCores: number }[] = [];
+    for (let r = 0; r < options.rounds; r++) {
+      // Frozen between rounds, when it holds no job: it takes nothing until it is resumed.
+      worker2.child.kill('SIGSTOP');
+      try {
+        one.push(await round());
+      } finally {
+        worker2.child.kill('SIGCONT');
+      }
+      two.push(await round());
+      log(`distributed: round ${r + 1}/${options.rounds}: 8 mnist-cnn predictions in ${one[r]!.seconds.toFixed(2)} s with 1 worker process, ${two[r]!.seconds.toFixed(2)} s with 2`);
+    }
+    const total = (xs: { seconds: number }[]): number => xs.reduce((a, x) => a + x.seconds, 0);
+    const meanCores = (xs: { otherCores: number }[]): number => round2(xs.reduce((a, x) => a + x.otherCores, 0) / xs.length);
+    const seconds1 = total(one);
+    const seconds2 = total(two);
+    const requests = options.rounds * perClient * clients.length;
 
     // The time the queue adds: breast-cancer single, one at a time, through the queue and embedded.
     const smallRows = heldOutRows(small);
@@ -182,9 +201,9 @@ export async function benchDistributed(options: DistributedBenchOptions): Promis
     const e2eEmbedded = await endToEnd(embedded.url);
 
     return {
-      throughput: { model: mnist.id, clients: 4, requests, seconds1: round(seconds1), seconds2: round(seconds2), perS1: round(requests / seconds1), perS2: round(requests / seconds2), ratio: round(seconds1 / seconds2) },
-      queue: { model: small.id, runs: options.runs, distributedMs: round(viaQueue.overheadMs), embeddedMs: round(viaEmbedded.overheadMs), addedMs: round(viaQueue.overheadMs - viaEmbedded.overheadMs), roundTripDistributedMs: round(viaQueue.roundTripMs), roundTripEmbeddedMs: round(viaEmbedded.roundTripMs) },
-      mnistSingle: { runs: options.runs, endToEndDistributedMs: round(e2eQueue.e2e), endToEndEmbeddedMs: round(e2eEmbedded.e2e), evaluateDistributedMs: round(e2eQueue.evaluate), evaluateEmbeddedMs: round(e2eEmbedded.evaluate), queueWaitMs: round(e2eQueue.queue) },
+      throughput: { model: mnist.id, clients: 4, rounds: options.rounds, requests, seconds1: round2(seconds1), seconds2: round2(seconds2), perS1: round2(requests / seconds1), perS2: round2(requests / seconds2), ratio: round2(seconds1 / seconds2), otherCores1: meanCores(one), otherCores2: meanCores(two) },
+      queue: { model: small.id, runs: options.runs, distributedMs: round2(viaQueue.overheadMs), embeddedMs: round2(viaEmbedded.overheadMs), addedMs: round2(viaQueue.overheadMs - viaEmbedded.overheadMs), roundTripDistributedMs: round2(viaQueue.roundTripMs), roundTripEmbeddedMs: round2(viaEmbedded.roundTripMs) },
+      mnistSingle: { runs: options.runs, endToEndDistributedMs: round2(e2eQueue.e2e), endToEndEmbeddedMs: round2(e2eEmbedded.e2e), evaluateDistributedMs: round2(e2eQueue.evaluate), evaluateEmbeddedMs: round2(e2eEmbedded.evaluate), queueWaitMs: round2(e2eQueue.queue) },
       checked: mnistCheck.checked + smallCheck.checked,
       wrong: mnistCheck.wrong + smallCheck.wrong,
     };
@@ -202,8 +221,8 @@ export function distributedTable(rows: DistributedRows): string {
   return [
     '| distributed (1 front, worker processes of 1 thread, Redis on 127.0.0.1) | value |',
     '| --- | --- |',
-    `| ${t.model} single, ${t.clients} clients, ${t.requests} requests, 1 worker process | ${t.seconds1} s (${t.perS1}/s) |`,
-    `| same, 2 worker processes | ${t.seconds2} s (${t.perS2}/s): ×${t.ratio} |`,
+    `| ${t.model} single, ${t.clients} clients, ${t.requests} requests in ${t.rounds} rounds, 1 worker process (other processes: ${t.otherCores1} cores busy) | ${t.seconds1} s (${t.perS1}/s) |`,
+    `| same, 2 worker processes, rounds alternating with the above (other processes: ${t.otherCores2} cores busy) | ${t.seconds2} s (${t.perS2}/s): ×${t.ratio} |`,
     `| time the queue adds per ${q.model} single job (median of ${q.runs}, Server-Timing total − evaluate) | ${q.addedMs} ms (queue ${q.distributedMs} ms, embedded ${q.embeddedMs} ms) |`,
     `| ${q.model} single round trip, queue / embedded (median) | ${q.roundTripDistributedMs} / ${q.roundTripEmbeddedMs} ms |`,
     `| mnist-cnn single end to end (encrypt, round trip, decrypt), queue / embedded (median of ${m.runs}) | ${m.endToEndDistributedMs} / ${m.endToEndEmbeddedMs} ms |`,
@@ -218,7 +237,7 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
     process.stderr.write(`[${((performance.now() - started) / 1000).toFixed(1).padStart(6)} s] ${line}\n`);
   };
   const quick = process.argv.includes('--quick');
-  const rows = await benchDistributed({ requests: quick ? 16 : 32, runs: quick ? 10 : 30, log });
+  const rows = await benchDistributed({ rounds: quick ? 3 : 6, runs: quick ? 10 : 30, log });
   console.log(`\n${distributedTable(rows)}\n`);
   console.log(JSON.stringify(rows));
   if (rows.wrong > 0) process.exitCode = 1;

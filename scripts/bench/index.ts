@@ -123,7 +123,7 @@ log(`memory: 1,000 ${memoryModel.id} predictions against a service process (${wo
 const memory = await benchMemory({ modelId: memoryModel.id, rows: heldOutRows(memoryModel), concurrency: 2, workers });
 
 log('distributed: a front and worker processes on redis-server (127.0.0.1), beside the embedded service');
-const distributed = await benchDistributed({ requests: quick ? 16 : 32, runs: quick ? 10 : 30, log });
+const distributed = await benchDistributed({ rounds: quick ? 3 : 6, runs: quick ? 10 : 30, log });
 
 log('calibration at the end');
 const calibration = combineCalibration(calibrationRig, options.calibrationRuns, calibrationStart, calibrationRig.measure(options.calibrationRuns));

@@ -117,6 +117,8 @@ export interface ProcessOptions {
   sessionTtlMs?: number;
   jobLockMs?: number;
   extraArgs?: string[];
+  /** How long the process may take to listen (it compiles every model's plans first; a loaded machine is slow). */
+  startTimeoutMs?: number;
 }
 
 /** One process of the real CLI (`npm run service`) in a role, in remote mode behind a (pretend) proxy. */
@@ -139,7 +141,7 @@ async function launch(roleArgs: string[], role: ServiceProcess['role'], options:
   const child = spawn(process.execPath, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   live.add(child);
   child.once('exit', () => live.delete(child));
-  const match = await waitForLine(child, /listening on (http:\/\/127\.0\.0\.1:\d+)/, `the ${role} process`, 120_000).catch((err: unknown) => {
+  const match = await waitForLine(child, /listening on (http:\/\/127\.0\.0\.1:\d+)/, `the ${role} process`, options.startTimeoutMs ?? 240_000).catch((err: unknown) => {
     child.kill('SIGKILL');
     throw err;
   });

@@ -57,7 +57,7 @@ describe('the distributed service: 2 fronts and 2 workers on one Redis', () => {
     [frontA, frontB, frontC] = ok as [ServiceProcess, ServiceProcess, ServiceProcess];
     workers.push(ok[3]!, ok[4]!);
     catalog = await catalogAt(frontA.url);
-  }, 180_000);
+  }, 300_000);
 
   afterAll(async () => {
     for (const c of clients.values()) c.close();
