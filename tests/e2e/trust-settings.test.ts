@@ -162,8 +162,10 @@ describe('checks, pins, refused cards, batch row titles and lost changes in the 
     const error = page.getByTestId('error');
     await error.waitFor({ timeout: 60_000 });
     expect(await error.getAttribute('data-code')).toBe('card_publisher_changed');
-    expect(await error.textContent()).toContain('A model is now signed by another publisher than the one you first used. Nothing was sent or stored.');
+    expect(await error.textContent()).toContain('A model is now signed by another publisher than the one you first used.');
     expect(await error.textContent()).toContain(fingerprintOf(keyB));
+    // The message under the title: what failed, that nothing went out, what to do next.
+    expect(await error.textContent()).toMatch(/Nothing was sent or stored\. Ask the publisher whether its key really changed/);
     await checkScreen(page, 'catalog-publisher-changed');
 
     await page.getByTestId('review-pins').click();
@@ -201,7 +203,8 @@ describe('checks, pins, refused cards, batch row titles and lost changes in the 
     const error = page.getByTestId('error');
     await error.waitFor({ timeout: 60_000 });
     expect(await error.getAttribute('data-code')).toBe('card_signature_invalid');
-    expect(await error.textContent()).toContain('The signature on the provider’s model card does not match the card. Nothing was sent or stored.');
+    expect(await error.textContent()).toContain('The signature on the provider’s model card does not match the card.');
+    expect(await error.textContent()).toMatch(/Nothing was sent or stored\. Use another provider, or ask this one to fix its card\./);
     expect(await page.getByTestId('review-pins').count()).toBe(0);
     await checkScreen(page, 'catalog-card-signature-invalid');
     proxy.serve = (real) => [...real, publish(real, 'diabetes-progression', 'acme-diabetes', keyB)];

@@ -37,17 +37,17 @@ export function uiMessage(error: Pick<BridgeError, 'code' | 'message'>): string 
 
 /**
  * Titles of refusals: what CipherCare checked and what failed, in a few words. The message under
- * the title says what to do next. Signed model cards and publisher pins (docs/SECURITY.md,
+ * the title (the core's) says that nothing was sent or stored and what to do next. Signed model cards and publisher pins (docs/SECURITY.md,
  * "Signed model cards") first, then the provider's answers.
  */
 export const ERROR_TITLES: Readonly<Record<string, string>> = {
-  card_invalid: 'The provider’s signed model card could not be read. Nothing was sent or stored.',
-  card_signature_invalid: 'The signature on the provider’s model card does not match the card. Nothing was sent or stored.',
-  card_key_invalid: 'The publisher key on the provider’s model card is not valid. Nothing was sent or stored.',
-  card_mismatch: 'The provider’s model differs from its signed card. Nothing was sent or stored.',
-  card_id_reserved: 'The provider serves a CipherCare model that CipherCare did not sign. Nothing was sent or stored.',
-  card_publisher_changed: 'A model is now signed by another publisher than the one you first used. Nothing was sent or stored.',
-  card_changed: 'The provider changed a model card you had already used. Nothing was sent or stored.',
+  card_invalid: 'The provider’s signed model card could not be read.',
+  card_signature_invalid: 'The signature on the provider’s model card does not match the card.',
+  card_key_invalid: 'The publisher key on the provider’s model card is not valid.',
+  card_mismatch: 'The provider’s model differs from its signed card.',
+  card_id_reserved: 'The provider serves a CipherCare model that CipherCare did not sign.',
+  card_publisher_changed: 'A model is now signed by another publisher than the one you first used.',
+  card_changed: 'The provider changed a model card you had already used.',
   trust_state_invalid: 'The publishers you trust, kept in your vault, could not be read.',
   model_unverified: 'CipherCare cannot check this provider’s answers for this model.',
   unauthorized: 'The provider refused the API key.',
