@@ -127,6 +127,8 @@ export class QueueEvaluator implements Evaluator {
     if (body) await this.redis.set(this.keys.body(jobId), Buffer.from(body.buffer, body.byteOffset, body.byteLength), 'PX', lifetimeMs);
     const data: JobData = { kind, sessionId: session.id, modelId: session.modelId, mode: session.mode, front: this.id, enqueuedAt: Date.now() };
     const finished = this.waitFor(jobId);
+    // Awaited below; if queuing fails first, its time limit must not surface as an unhandled rejection.
+    finished.catch(() => undefined);
     try {
       await queue.add(kind, data, { jobId, attempts: 1, removeOnComplete: true, removeOnFail: { age: 3600 } });
       await this.redis.publish(this.keys.doorbell, queue.name);
@@ -138,6 +140,8 @@ export class QueueEvaluator implements Evaluator {
       const result = kind === 'predict' ? ((await this.redis.getBuffer(this.keys.result(jobId))) ?? undefined) : undefined;
       return { outcome, result: result ? new Uint8Array(result.buffer, result.byteOffset, result.byteLength) : undefined };
     } finally {
+      const waiter = this.waiters.get(jobId);
+      if (waiter) clearTimeout(waiter.timer);
       this.waiters.delete(jobId);
       await this.redis.del(this.keys.body(jobId), this.keys.result(jobId), this.keys.outcome(jobId), this.keys.runs(jobId)).catch(() => undefined);
     }

@@ -52,6 +52,8 @@ export class WorkerRole {
   private readonly bull = new Map<string, Worker<JobData>>();
   /** Session keys this process holds for its threads, least recently used first. */
   private readonly keyBytes = new Map<string, Uint8Array>();
+  /** Key sets being fetched: two lanes that miss the same session share one fetch (and one load). */
+  private readonly fetching = new Map<string, Promise<Uint8Array>>();
   private served: string[] = [];
   private rotation = 0;
   private active = 0;
@@ -247,6 +249,16 @@ export class WorkerRole {
       return held;
     }
     metrics.count('ciphercare_key_cache_misses_total', 'Jobs whose session keys this worker did not hold.');
+    let pending = this.fetching.get(sessionId);
+    if (!pending) {
+      pending = this.fetchKeys(sessionId).finally(() => this.fetching.delete(sessionId));
+      this.fetching.set(sessionId, pending);
+    }
+    return pending;
+  }
+
+  private async fetchKeys(sessionId: string): Promise<Uint8Array> {
+    const { metrics } = this.options;
     const bytes = await this.options.store.keys(sessionId);
     if (!bytes) throw new ServiceError('session_not_found', 404, 'no such session (it may have expired or been evicted): upload the evaluation keys again');
     // Shared memory, as in the embedded service: the threads read the keys without a copy.
