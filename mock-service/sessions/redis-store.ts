@@ -38,15 +38,10 @@ export class RedisSessionStore implements SessionStore {
   async touch(id: string, now: number): Promise<SessionInfo | undefined> {
     const ttl = this.options.ttlMs;
     const expiresAt = now + ttl;
-    const replies = await this.redis.multi().get(this.infoKey(id)).pexpire(this.infoKey(id), ttl).pexpire(this.keysKey(id), ttl).zadd(this.index, 'XX', expiresAt, id).exec();
-    if (!replies) return undefined;
-    const [[, text], , [, keysAlive]] = replies as [[Error | null, string | null], unknown, [Error | null, number]];
+    // One script: the expiry slides only for a session that is still whole (an expired one must
+    // keep its old index score, so that the sweep reports it and the workers free its keys).
+    const text = (await this.redis.eval(TOUCH, 3, this.infoKey(id), this.keysKey(id), this.index, String(ttl), id, String(expiresAt))) as string | null;
     if (text === null) return undefined;
-    if (keysAlive !== 1) {
-      // The keys were evicted apart from the details: the session is gone.
-      await this.delete(id);
-      return undefined;
-    }
     const info = parseInfo(text, id);
     info.lastUsedAt = now;
     info.expiresAt = expiresAt;
@@ -95,6 +90,19 @@ export class RedisSessionStore implements SessionStore {
     await this.redis.quit().catch(() => undefined);
   }
 }
+
+/** KEYS: details, keys, index. ARGV: ttl ms, id, new expiry. Returns the details, or nil when the session is gone. */
+const TOUCH = `
+local info = redis.call('GET', KEYS[1])
+if not info then return false end
+if redis.call('PEXPIRE', KEYS[2], ARGV[1]) == 0 then
+  redis.call('DEL', KEYS[1])
+  return false
+end
+redis.call('PEXPIRE', KEYS[1], ARGV[1])
+redis.call('ZADD', KEYS[3], ARGV[3], ARGV[2])
+return info
+`;
 
 function parseInfo(text: string, id: string): SessionInfo {
   const v = JSON.parse(text) as Partial<SessionInfo>;
