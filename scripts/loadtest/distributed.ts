@@ -2,7 +2,7 @@
 // worker processes of the real CLI on one Redis), clients spread over the fronts, and one worker
 // SIGKILLed during the run and replaced by a new one (docs/deploy.md).
 import type { BundledService } from '../../main/provider/bundled-service.js';
-import { API_KEY, startProcess, startRedis } from '../distributed/cluster.js';
+import { API_KEY, metricValue, startProcess, startRedis } from '../distributed/cluster.js';
 import type { RedisServer, ServiceProcess } from '../distributed/cluster.js';
 import type { Endpoint } from './client.js';
 
@@ -13,7 +13,7 @@ export interface DistributedTarget extends BundledService {
   loadStarted(): void;
   /** What was done to the deployment during the run, for the summary. */
   readonly faults: string[];
-  /** 503 answers counted by all the fronts. */
+  /** 503 answers counted by all the fronts (and, into `faults`, the jobs they saw run more than once). */
   server503(): Promise<number>;
 }
 
@@ -79,10 +79,13 @@ export async function launchDistributedService(options: DistributedLaunch): Prom
     },
     async server503() {
       let n = 0;
+      let reruns = 0;
       for (const f of fronts) {
         const text = await f.metricsText();
         for (const line of text.split('\n')) if (line.startsWith('ciphercare_http_requests_total{') && line.includes('status="503"')) n += Number(line.slice(line.lastIndexOf(' ') + 1));
+        reruns += metricValue(text, 'ciphercare_jobs_rerun_total{role="front"}');
       }
+      faults.push(`jobs answered after running twice (their first worker died): ${reruns}`);
       return n;
     },
     async stop() {
