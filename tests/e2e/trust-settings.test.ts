@@ -148,9 +148,11 @@ describe('checks, pins, refused cards, batch row titles and lost changes in the 
     const builtIn = (await trusted.locator('li[data-builtin="true"]').textContent()) ?? '';
     expect(builtIn).toContain(`${BUNDLED_PUBLISHER.name} built in`);
     expect(builtIn).toContain(`Fingerprint: ${formatFingerprint(publisherFingerprint(BUNDLED_PUBLISHER.publicKey))}`);
-    const pinned = page.locator('[data-testid="pinned-models"] li[data-model="acme-diabetes"]');
+    // Each pinned publisher once: its fingerprint in groups of four, where it was first seen, its models.
+    const pinned = page.locator(`[data-testid="pinned-models"] > li[data-publisher="${fingerprintOf(keyA)}"]`);
     expect(await pinned.textContent()).toContain(`Publisher fingerprint: ${fingerprintOf(keyA)}`);
     expect(await pinned.textContent()).toContain(`First seen at: ${front.url}`);
+    expect(await pinned.locator('li[data-model]').evaluateAll((items) => items.map((i) => i.getAttribute('data-model')))).toEqual(['acme-diabetes']);
     expect(await page.locator(`[data-testid="pinned-providers"] li[data-provider="${front.url}"]`).textContent()).toContain(fingerprintOf(keyA));
     await checkScreen(page, 'security-pins');
 
@@ -186,7 +188,7 @@ describe('checks, pins, refused cards, batch row titles and lost changes in the 
     await page.getByTestId('predict-acme-diabetes').waitFor({ timeout: 60_000 });
     expect(await page.locator('[data-testid="trust-badge"][data-trust="pinned"]').first().textContent()).toContain(fingerprintOf(keyB));
     await navigate(page, 'security');
-    expect(await page.locator('[data-testid="pinned-models"] li[data-model="acme-diabetes"]').textContent()).toContain(fingerprintOf(keyB));
+    expect(await page.locator(`[data-testid="pinned-models"] > li[data-publisher="${fingerprintOf(keyB)}"] li[data-model="acme-diabetes"]`).count()).toBe(1);
   }, 120_000);
 
   it('a card whose signature does not match: refused with a title saying what was checked', async () => {

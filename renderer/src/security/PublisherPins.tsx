@@ -1,9 +1,21 @@
 import { useCallback, useEffect, useState } from 'react';
 import { bridge, toUiError } from '../api/bridge.js';
-import type { BridgeError, TrustView } from '../api/contract.js';
+import type { BridgeError, PinnedModelView, TrustView } from '../api/contract.js';
 import { ErrorNotice } from '../shell/ErrorNotice.js';
 
 type Target = { kind: 'model' | 'provider'; id: string };
+
+/** The pinned models grouped by their publisher: each publisher once, with its models and where it was first seen. */
+function byPublisher(models: PinnedModelView[]): { fingerprint: string; firstSeenAt: string[]; models: PinnedModelView[] }[] {
+  const groups = new Map<string, { fingerprint: string; firstSeenAt: Set<string>; models: PinnedModelView[] }>();
+  for (const m of models) {
+    const group = groups.get(m.fingerprint) ?? { fingerprint: m.fingerprint, firstSeenAt: new Set<string>(), models: [] };
+    for (const url of m.firstSeenAt) group.firstSeenAt.add(url);
+    group.models.push(m);
+    groups.set(m.fingerprint, group);
+  }
+  return [...groups.values()].map((g) => ({ fingerprint: g.fingerprint, firstSeenAt: [...g.firstSeenAt].sort(), models: g.models }));
+}
 
 /**
  * Who vouches for the models: the publishers CipherCare trusts (the bundled one is built in) and
@@ -93,22 +105,27 @@ export function PublisherPins({ onForgotten }: { onForgotten: (message: string) 
             ))}
           </ul>
 
-          <h3>Publishers you have pinned, by model</h3>
+          <h3>Publishers you have pinned</h3>
           {view.models.length === 0 ? (
             <p className="small muted" data-testid="no-pinned-models">
               None yet. A model from a publisher CipherCare does not know is pinned the first time you use it.
             </p>
           ) : (
             <ul className="pin-list" data-testid="pinned-models">
-              {view.models.map((m) => (
-                <li key={m.modelId} data-model={m.modelId}>
-                  <strong>{m.modelId}</strong>
-                  <span className="block small">
-                    Publisher fingerprint: <code className="fingerprint">{m.fingerprint}</code>
+              {byPublisher(view.models).map((group) => (
+                <li key={group.fingerprint} data-publisher={group.fingerprint}>
+                  <span className="block">
+                    Publisher fingerprint: <code className="fingerprint">{group.fingerprint}</code>
                   </span>
-                  <span className="block small">Versions seen: {m.versions.length > 0 ? m.versions.join(', ') : 'none'}</span>
-                  <span className="block small">First seen at: {m.firstSeenAt.length > 0 ? m.firstSeenAt.join(', ') : 'not recorded'}</span>
-                  {forgetControls({ kind: 'model', id: m.modelId }, `the publisher of ${m.modelId}`)}
+                  <span className="block small">First seen at: {group.firstSeenAt.length > 0 ? group.firstSeenAt.join(', ') : 'not recorded'}</span>
+                  <ul className="pin-models">
+                    {group.models.map((m) => (
+                      <li key={m.modelId} data-model={m.modelId}>
+                        <strong>{m.modelId}</strong> <span className="small">(versions seen: {m.versions.length > 0 ? m.versions.join(', ') : 'none'})</span>
+                        {forgetControls({ kind: 'model', id: m.modelId }, `the publisher of ${m.modelId}`)}
+                      </li>
+                    ))}
+                  </ul>
                 </li>
               ))}
             </ul>
