@@ -16,6 +16,7 @@ import {
   evaluateEnvelope,
   explain,
   forwardPreprocessed,
+  inputSize,
   loadSeal,
   openKeyEnvelope,
   postprocess,
@@ -29,7 +30,9 @@ import {
 } from '../../../he-core/index.js';
 import type { FeatureSpec, HeldOutMetrics, Layer, ModelFile, ModelInput, ModelOutput, ModelTask, Plan, PlanMode, Postprocess, PublicPlan, TestVector } from '../../../he-core/index.js';
 import { ClientKeyPair, decryptResult, encryptRequest } from '../../../he-core/client/index.js';
+import { outputHeadroomBits } from '../../../he-core/compiler/compile.js';
 import { lowerModel, opDepth } from '../../../he-core/compiler/lower.js';
+import { inputShape, layerOutputShape, shapeSize } from '../../../he-core/model/shapes.js';
 import { ceilSig, formatModelJson, roundSig } from '../../train/model-file.js';
 import { readCalibration } from './calibration.js';
 import type { Calibration } from './calibration.js';
@@ -97,6 +100,8 @@ export const DEFAULT_TOLERANCE = 0.01;
 export const DEFAULT_PRECISION_BITS = 26;
 /** The most bits of precision the importer picks by itself. */
 const MAX_AUTO_PRECISION_BITS = 40;
+/** Slots of a ciphertext at N = 32768, the largest degree with 128-bit security parameters. */
+const MAX_SLOTS = 16_384;
 const TEST_VECTORS = 4;
 
 /** `relu:poly2:[-4,4]` (also `relu:poly3:-4,4`). */
@@ -293,17 +298,35 @@ export function buildModel(net: MappedNetwork, calib: Calibration, card: CardSou
 
 /** Compiles one mode; when no 128-bit plan exists, says which limit and why. */
 function compileOrExplain(seal: Awaited<ReturnType<typeof loadSeal>>['seal'], model: ModelFile, mode: PlanMode): Plan {
+  // The compiler sizes the first prime from the output's bound over the input box (interval
+  // arithmetic); a deep network can overflow it to NaN, which no parameter search can satisfy.
+  // One sample's values must fit the slots of one ciphertext (N/2, at most 16,384 at 128-bit
+  // security with N = 32768); checked before compiling, which would build matrices that large.
+  if (mode === 'single') {
+    let shape = inputShape(model.input);
+    let widest = { size: shapeSize(shape), what: 'the input' };
+    model.layers.forEach((layer, i) => {
+      shape = layerOutputShape(layer, shape, i);
+      if (shapeSize(shape) > widest.size) widest = { size: shapeSize(shape), what: `layer ${i} (${layer.type === 'activation' ? layer.fn : layer.type})` };
+    });
+    if (widest.size > MAX_SLOTS) {
+      throw new ImportError(`no 128-bit plan for the single layout: ${widest.what} has ${widest.size} values, and one sample must fit the ${MAX_SLOTS} slots of a ciphertext at the largest polynomial degree 128-bit security allows (32768). Use a narrower layer or a smaller input`);
+    }
+  }
+  if (Number.isNaN(outputHeadroomBits(model))) {
+    throw new ImportError(`no 128-bit plan for the ${mode} layout: the output's bound over the input ranges overflows (interval arithmetic through ${model.layers.length} layers gives no finite number), so no first prime can be sized for it. Narrow the input ranges in the card, or use a shallower network`);
+  }
   try {
     return compile(seal, model, { mode });
   } catch (err) {
     if (!(err instanceof HeError)) throw err;
     const ir = lowerModel(model, mode === 'single' && model.he.singleLayout === 'im2col');
     const depth = ir.reduce((a, op) => a + opDepth(op), 0);
-    const widest = Math.max(...ir.map((op) => (op.kind === 'linear' ? op.rows : 0)));
+    const widest = Math.max(inputSize(model.input), ...ir.map((op) => (op.kind === 'linear' ? op.rows : 0)));
     const multiplications = ir.filter((op) => op.kind !== 'linear').length;
     const why =
       err.code === 'params_unsatisfiable'
-        ? `depth ${depth} (${ir.length - multiplications} linear steps after fusing, ${multiplications} activations) at ${model.he.precisionBits}-bit precision needs a longer modulus chain than 128-bit security allows at any polynomial degree up to 32768${mode === 'single' ? `, and the widest layer needs ${widest} slots` : ''}. Fewer activations or layers (each costs a level), a lower precision (card "precisionBits"), or a smaller network fits`
+        ? `depth ${depth} (${ir.length - multiplications} linear steps after fusing, ${multiplications} activations) at ${model.he.precisionBits}-bit precision needs a longer modulus chain than 128-bit security allows at any polynomial degree up to 32768${mode === 'single' ? `, and one sample needs ${widest} slots (its widest tensor)` : ''}. Fewer activations or layers (each costs a level), a lower precision (card "precisionBits"), or a smaller network fits`
         : 'the compiler refused the network';
     throw new ImportError(`no 128-bit plan for the ${mode} layout: ${err.message}. ${why}`);
   }
@@ -445,7 +468,7 @@ export async function importOnnx(options: ImportOptions, log: (line: string) => 
       throw new ImportError(`verification failed: the imported network differs from onnxruntime by up to ${verification.plaintext.maxError.toExponential(2)}, above the tolerance ${tol} (an import error, please report it with the .onnx file). Nothing was written`);
     }
   } else {
-    log('verification skipped (--verify 0)');
+    log(`verification skipped (--verify 0): the model is compiled at ${model.he.precisionBits}-bit precision without checking that its encrypted answers hold its known answers' tolerance; a network with large intermediate values may need more (import without --verify 0 to have it chosen)`);
   }
 
   // Stage everything beside DIR, then move it in: a failure leaves DIR as it was.
