@@ -14,6 +14,7 @@ import { benchDistributed, distributedTable } from './distributed.js';
 import type { ChecksRow } from './checks.js';
 import { EvaluationClock } from './client.js';
 import { heldOutRows } from './data.js';
+import { benchImported } from './imported.js';
 import { benchMemory } from './memory.js';
 import { machine, printReport, writeDocs, writeJson } from './report.js';
 import { parseBenchOptions } from './options.js';
@@ -113,6 +114,12 @@ try {
 } finally {
   await service.close();
 }
+
+log('cnn-padded-digits: a provider\'s model imported from ONNX, served from its own directory (imported.ts)');
+const imported = await benchImported({ workers, single: settings, batch: { runs: settings.runs, slowMs: settings.slowBatchMs, slowRuns: settings.slowBatchRuns, log }, log });
+results.push(imported.single.result, imported.batch.result);
+single.set(imported.id, imported.single.detail);
+batch.set(imported.id, imported.batch.detail);
 
 const scalingModel = models.find((m) => m.id === options.scalingModel) ?? models[0]!;
 log(`scaling: ${settings.scalingPredictions} ${scalingModel.id} predictions, ${settings.scalingClients} clients, service process at 1 then 2 workers`);
