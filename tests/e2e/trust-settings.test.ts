@@ -155,6 +155,10 @@ describe('checks, pins, refused cards, batch row titles and lost changes in the 
     expect(await pinned.locator('li[data-model]').evaluateAll((items) => items.map((i) => i.getAttribute('data-model')))).toEqual(['acme-diabetes']);
     expect(await page.locator(`[data-testid="pinned-providers"] li[data-provider="${front.url}"]`).textContent()).toContain(fingerprintOf(keyA));
     await checkScreen(page, 'security-pins');
+    // Reflow: at 320 px the fingerprints wrap and the screen scrolls only vertically.
+    await page.setViewportSize({ width: 320, height: 720 });
+    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(320);
+    await page.setViewportSize({ width: 1200, height: 900 });
 
     // The provider now serves the model signed by another key: refused, and the app says what to do.
     proxy.serve = (real) => [...real, publish(real, 'diabetes-progression', 'acme-diabetes', keyB)];
