@@ -132,7 +132,7 @@ function calibrationLines(run: BenchRun): string[] {
   return [
     `- One node-seal rotation (by one slot) at ${c.model}'s top level (N = ${c.polyModulusDegree}, level ${c.level}): **${c.rotateMs.toFixed(2)} ms** ("rot"); one multiply_plain there: **${c.multiplyPlainMs.toFixed(3)} ms** ("mp"). Medians of ${c.runs} each, interleaved, in this process while the service was idle, at the start (${c.start.rotateMs.toFixed(2)} / ${c.start.multiplyPlainMs.toFixed(3)} ms) and at the end (${c.end.rotateMs.toFixed(2)} / ${c.end.multiplyPlainMs.toFixed(3)} ms) of the run; the figures use their mean.`,
     '- A duration in calibration units is the duration divided by one operation ("26.5 rot" = as long as 26.5 rotations); a rate is items per operation ("4.84 /rot" = 4.84 items in the time of one rotation). These compare across machines; milliseconds do not (CPU models of these machines differ by up to 1.9×).',
-    '- Reference (`../shared/anchors/native-seal.md`, one AMD EPYC of this kind): node-seal 14.76 ms / 1.119 ms, native SEAL 6.72 ms / 0.366 ms for the same two operations.',
+    '- Reference (issue 15’s back-to-back measurement of native SEAL 4.1.2 against node-seal 7.0.0 on one AMD EPYC of this kind, medians of 50, idle): node-seal 14.76 ms / 1.119 ms, native SEAL 6.72 ms / 0.366 ms for the same two operations.',
   ];
 }
 
@@ -237,7 +237,7 @@ export function writeDocs(file: string, run: BenchRun): void {
     '',
     markdown(leverTable(run)),
     '',
-    '- What is left of mnist-cnn\'s single evaluation after the kernel is almost all rotations: 52 of them from level 5 down to 0 (7 baby and 7 giant steps of the convolution at levels 5 and 4, 17 in the dense layer, 21 in the last), each a key switch inside node-seal (2.2× native SEAL, `../shared/anchors/native-seal.md`). With the plan\'s Galois keys {1, 8, 64, 512} the rotations form chains (each baby step rotates the previous one; Horner\'s rule rotates the accumulator), so a second worker cannot shorten the path without other keys, and the plans and parameters are fixed (signed model cards). The levers left: our own key switching in WebAssembly (NTTs and the key products, bit-exact to SEAL), and hoisting (one decomposition shared by the baby steps), which node-seal does not expose.',
+    '- What is left of mnist-cnn\'s single evaluation after the kernel is almost all rotations: 52 of them from level 5 down to 0 (7 baby and 7 giant steps of the convolution at levels 5 and 4, 17 in the dense layer, 21 in the last), each a key switch inside node-seal (2.2× native SEAL on the same machine, issue 15). With the plan\'s Galois keys {1, 8, 64, 512} the rotations form chains (each baby step rotates the previous one; Horner\'s rule rotates the accumulator), so a second worker cannot shorten the path without other keys, and the plans and parameters are fixed (signed model cards). The levers left: our own key switching in WebAssembly (NTTs and the key products, bit-exact to SEAL), and hoisting (one decomposition shared by the baby steps), which node-seal does not expose.',
     '',
     '## Cost breakdown',
     '',
