@@ -99,7 +99,8 @@ export interface ImportResult {
 export const DEFAULT_TOLERANCE = 0.01;
 export const DEFAULT_PRECISION_BITS = 26;
 /** The most bits of precision the importer picks by itself. */
-const MAX_AUTO_PRECISION_BITS = 40;
+const MAX_AUTO_PRECISION_BITS = 38;
+const PRECISION_STEP_BITS = 4;
 /** Slots of a ciphertext at N = 32768, the largest degree with 128-bit security parameters. */
 const MAX_SLOTS = 16_384;
 const TEST_VECTORS = 4;
@@ -440,8 +441,8 @@ export async function importOnnx(options: ImportOptions, log: (line: string) => 
     // Without a precision in the card, raise it until the encrypted error is within half the
     // tolerance (a network with large intermediate values needs more bits than 2^26 gives).
     for (let attempt = 0; card.precisionBits === undefined && attempt < 3 && verification.encryptedVsPlain > verification.tolerance / 2; attempt++) {
-      const extra = Math.max(2, Math.ceil(Math.log2(verification.encryptedVsPlain / (verification.tolerance / 4))));
-      const bits = Math.min(MAX_AUTO_PRECISION_BITS, model.he.precisionBits + extra);
+      // Steps of 4 bits (26, 30, 34, 38): the choice does not hang on one draw of the encryption noise.
+      const bits = Math.min(MAX_AUTO_PRECISION_BITS, model.he.precisionBits + PRECISION_STEP_BITS);
       if (bits === model.he.precisionBits) break;
       log(`encrypted error ${verification.encryptedVsPlain.toExponential(2)} at ${model.he.precisionBits}-bit precision is above half the tolerance ${verification.tolerance}: compiling at ${bits} bits`);
       model = buildModel(net, calib, { ...card, precisionBits: bits });
