@@ -187,13 +187,12 @@ describe('ONNX import refusals', () => {
 
   it('says which limit leaves no 128-bit plan: the depth, or the slots', async () => {
     const layers: NodeSpec[] = [];
-    let weights: Record<string, { dims: number[] }> = {};
+    let weights: Record<string, { dims: number[]; values?: number[] }> = {};
     for (let i = 0; i < 16; i++) {
       const g = gemm(4, 4, `l${i}`);
       layers.push(g.node, { op: 'Mul', inputs: ['$', '$'] });
       // Small weights keep the values (and their interval bounds) finite through 16 squares.
       weights = { ...weights, [`l${i}.w`]: { dims: [4, 4], values: Array.from({ length: 16 }, () => 0.05 + 0.01 * rand()) }, [`l${i}.b`]: { dims: [4], values: [0.01, 0.02, 0.03, 0.04] } };
-      void g.weights;
     }
     const last = gemm(4, 1, 'out');
     const deep = onnx({ input: [4], nodes: [...layers, last.node], weights: { ...weights, ...last.weights } });
