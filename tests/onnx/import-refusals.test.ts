@@ -280,6 +280,30 @@ describe('ONNX import of the ops the fixtures do not use, checked against onnxru
   }, 60_000);
 });
 
+describe('--approximate: a ReLU network imported with a fitted polynomial', () => {
+  it('replaces the ReLU by the least-squares quadratic on the declared range and reports its cost against onnxruntime', async () => {
+    const lines: string[] = [];
+    const parent = mkdtempSync(join(dir, 'relu-'));
+    const { model, verification, network } = await importOnnx(
+      { onnx: join(FIXTURES, 'mlp-relu-breast-cancer.onnx'), calibration: join(FIXTURES, 'breast-cancer.calibration.csv'), out: join(parent, 'models'), approximate: ['relu:poly2:[-40,40]'], verifyRows: 100 },
+      (l) => lines.push(l),
+    );
+    const poly = model.layers[1]!;
+    expect(poly).toMatchObject({ type: 'activation', fn: 'poly', approximates: 'relu', range: [-40, 40] });
+    // The least-squares quadratic of max(0, x) on [-a, a] is 3a/32 + x/2 + 15x²/(32a) (Legendre basis).
+    const c = poly.type === 'activation' && poly.fn === 'poly' ? poly.coefficients : [];
+    [120 / 32, 0.5, 15 / (32 * 40)].forEach((want, k) => expect(Math.abs(c[k]! - want)).toBeLessThan(2e-3 * Math.max(1, want)));
+    expect(network.approximated).toHaveLength(1);
+    expect(lines.join('\n')).toMatch(/Relu "\/Relu" approximated by 3\.75\d x?\+? ?.* on \[-40, 40\]; \d+ of 3640 calibration values entering it lie outside that range/);
+    // The approximation's cost is measured against onnxruntime's exact ReLU and printed; the encrypted
+    // evaluation still matches the imported (approximated) network within the tolerance.
+    expect(lines.join('\n')).toMatch(/the approximation costs [\d.e+-]+ on the raw output and changes \d+ of 100 classes/);
+    expect(verification!.plaintext.maxError).toBeGreaterThan(0.01);
+    expect(verification!.encryptedVsPlain).toBeLessThanOrEqual(0.01);
+    expect(verification!.plaintext.agree).toBeGreaterThanOrEqual(90);
+  }, 60_000);
+});
+
 /** Gives a Constant node its value tensor. */
 function setConstant(bytes: Uint8Array, output: string, dims: number[], values: number[]): Uint8Array {
   const type = onnxModelType();

@@ -297,6 +297,32 @@ export function buildModel(net: MappedNetwork, calib: Calibration, card: CardSou
   }
 }
 
+/** c0 + c1 x + c2 x² (+ c3 x³), 4 significant digits. */
+export function polynomialText(coefficients: readonly number[]): string {
+  const powers = ['', ' x', ' x²', ' x³'];
+  return coefficients
+    .map((c, k) => `${k === 0 ? '' : c < 0 ? ' − ' : ' + '}${(k === 0 ? c : Math.abs(c)).toPrecision(4)}${powers[k]}`)
+    .join('');
+}
+
+/** How many values entering the `which`-th fitted activation, over the calibration rows, lie outside its range. */
+function outsideRange(model: ModelFile, calib: Calibration, [low, high]: [number, number], which: number): { count: number; total: number; largest: number } {
+  const index = model.layers.map((l, i) => (l.type === 'activation' && l.fn === 'poly' ? i : -1)).filter((i) => i >= 0)[which]!;
+  let count = 0;
+  let total = 0;
+  let largest = 0;
+  for (const row of calib.rows) {
+    for (const v of forwardPreprocessed(model, applyPreprocess(model, row)).layerInputs[index]!) {
+      total++;
+      if (v < low || v > high) {
+        count++;
+        largest = Math.max(largest, Math.abs(v));
+      }
+    }
+  }
+  return { count, total, largest };
+}
+
 /** Compiles one mode; when no 128-bit plan exists, says which limit and why. */
 function compileOrExplain(seal: Awaited<ReturnType<typeof loadSeal>>['seal'], model: ModelFile, mode: PlanMode): Plan {
   // The compiler sizes the first prime from the output's bound over the input box (interval
@@ -432,7 +458,10 @@ export async function importOnnx(options: ImportOptions, log: (line: string) => 
   let model = buildModel(net, calib, card);
   log(`${options.onnx}: ONNX IR ${graph.irVersion}, opset ${graph.opset}, from ${graph.producer}; ${graph.nodes.length} nodes -> ${model.layers.length} layers (${model.layers.map((l) => (l.type === 'activation' ? l.fn : l.type)).join(', ')})`);
   for (const note of net.notes) log(`  ${note}`);
-  for (const a of net.approximated) log(`  ${a.op} "${a.node}" approximated by ${a.coefficients.map((c) => c.toPrecision(4)).join(' + ')}·x^k on [${a.range.join(', ')}]`);
+  for (const a of net.approximated) {
+    const outside = outsideRange(model, calib, a.range, net.approximated.indexOf(a));
+    log(`  ${a.op} "${a.node}" approximated by ${polynomialText(a.coefficients)} on [${a.range.join(', ')}]; ${outside.count} of ${outside.total} calibration values entering it lie outside that range${outside.count > 0 ? ` (up to ${outside.largest.toPrecision(3)}): widen the range` : ''}`);
+  }
   const { seal } = await loadSeal();
   let plans = { single: compileOrExplain(seal, model, 'single'), batch: compileOrExplain(seal, model, 'batch') };
   let verification: Verification | null = null;
