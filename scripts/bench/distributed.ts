@@ -4,7 +4,10 @@
 //   - throughput: mnist-cnn single predictions from 4 clients (own keys and session each), bodies
 //     encrypted beforehand so that this process's CPU stays out of the timed part, with 1 and with
 //     2 worker processes, in alternating rounds (the second worker frozen with SIGSTOP during the
-//     1-worker rounds) so that both see the same background load of a shared machine;
+//     1-worker rounds) so that both see the same background load of a shared machine; the front
+//     and the workers run in sessions of their own (see ProcessOptions.ownSession: in one session
+//     they would share one CPU share whatever their number, unlike on separate machines), and so
+//     does the embedded service it is compared with;
 //   - the time the queue adds per job: breast-cancer single, one request at a time, the
 //     service's own Server-Timing (total minus evaluate) through the queue and embedded;
 //   - mnist-cnn single end to end (encrypt, round trip, decrypt) through the queue and embedded.
@@ -85,13 +88,13 @@ export async function benchDistributed(options: DistributedBenchOptions): Promis
   try {
     redis = await startRedis();
     log(`distributed: redis-server on ${redis.url}; starting a front, a worker and the embedded service`);
-    const [front, worker1, embedded] = await Promise.all([startProcess(redis.url, 'front', { maxQueue: 10_000 }), startProcess(redis.url, 'worker', { jobLockMs: 5_000 }), startEmbedded({ workers: 1 })]);
+    const [front, worker1, embedded] = await Promise.all([startProcess(redis.url, 'front', { maxQueue: 10_000, ownSession: true }), startProcess(redis.url, 'worker', { jobLockMs: 5_000, ownSession: true }), startEmbedded({ workers: 1, ownSession: true })]);
     processes.push(front, worker1, embedded);
     const catalog = await catalogAt(front.url);
     const entry = (id: string): CatalogModel => catalog.find((m) => m.id === id)!;
 
     // Throughput: alternating rounds with 1 and 2 worker processes (the second frozen or running).
-    const worker2 = await startProcess(redis.url, 'worker', { jobLockMs: 5_000 });
+    const worker2 = await startProcess(redis.url, 'worker', { jobLockMs: 5_000, ownSession: true });
     processes.push(worker2);
     await waitForWorkers(front, 2);
     const mnistRows = heldOutRows(mnist);
@@ -219,7 +222,7 @@ export function distributedTable(rows: DistributedRows): string {
   const q = rows.queue;
   const m = rows.mnistSingle;
   return [
-    '| distributed (1 front, worker processes of 1 thread, Redis on 127.0.0.1) | value |',
+    '| distributed (1 front, worker processes of 1 thread, each in its own session; Redis on 127.0.0.1) | value |',
     '| --- | --- |',
     `| ${t.model} single, ${t.clients} clients, ${t.requests} requests in ${t.rounds} rounds, 1 worker process (other processes: ${t.otherCores1} cores busy) | ${t.seconds1} s (${t.perS1}/s) |`,
     `| same, 2 worker processes, rounds alternating with the above (other processes: ${t.otherCores2} cores busy) | ${t.seconds2} s (${t.perS2}/s): ×${t.ratio} |`,

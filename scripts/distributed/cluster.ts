@@ -119,6 +119,13 @@ export interface ProcessOptions {
   extraArgs?: string[];
   /** How long the process may take to listen (it compiles every model's plans first; a loaded machine is slow). */
   startTimeoutMs?: number;
+  /**
+   * Start it in a session of its own (setsid). Linux's autogroup scheduling shares the CPU between
+   * sessions, not threads: on a shared machine, every process started from one shell gets one
+   * share in all, whatever their number. In its own session a worker gets a share of its own, as
+   * on its own machine (for throughput measurements; killed by `stop()` and the exit hook alike).
+   */
+  ownSession?: boolean;
 }
 
 /** One process of the real CLI (`npm run service`) in a role, in remote mode behind a (pretend) proxy. */
@@ -138,7 +145,7 @@ async function launch(roleArgs: string[], role: ServiceProcess['role'], options:
   args.push(...(options.extraArgs ?? []));
   const env: NodeJS.ProcessEnv = { ...process.env, CIPHERCARE_API_KEYS: API_KEY, CIPHERCARE_LOG_LEVEL: 'warn', MALLOC_ARENA_MAX: '2' };
   if (options.sessionTtlMs !== undefined) env.CIPHERCARE_SESSION_TTL_MS = String(options.sessionTtlMs);
-  const child = spawn(process.execPath, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'], detached: options.ownSession ?? false });
   live.add(child);
   child.once('exit', () => live.delete(child));
   const match = await waitForLine(child, /listening on (http:\/\/127\.0\.0\.1:\d+)/, `the ${role} process`, options.startTimeoutMs ?? 240_000).catch((err: unknown) => {
