@@ -247,6 +247,20 @@ describe('ONNX import of the ops the fixtures do not use, checked against onnxru
     expect(verification!.encrypted.maxError).toBeLessThanOrEqual(0.01);
   }, 60_000);
 
+  it('one output and no final node: a regression, compared after post-processing; the draft card has no training range', async () => {
+    const a = gemm(4, 1, 'r');
+    const { result, out } = await attempt(onnx({ input: [4], nodes: [a.node], weights: a.weights }), calibration(4, 30, 10), { verifyRows: 30 });
+    const { model, verification } = result!;
+    expect(model.task).toBe('regression');
+    expect(model.postprocess).toEqual({ fn: 'identity', scale: 1, offset: 0 });
+    expect(verification!.classification).toBe(false);
+    expect(verification!.plaintext.maxError).toBeLessThan(1e-5);
+    expect(verification!.encrypted.maxError).toBeLessThanOrEqual(0.01);
+    const draft = JSON.parse(readFileSync(join(out, 'drafts', `${model.id}.card.json`), 'utf8')) as CardSource;
+    expect(draft.output).toEqual({ labels: ['output'], unit: '', precision: 3 });
+    expect(model.output.trainingRange).toBeUndefined();
+  }, 60_000);
+
   it('GlobalAveragePool and Reshape: the plaintext import equals onnxruntime; a draft card can be edited and imported again with --card', async () => {
     const g = gemm(2, 3, 'g');
     const bytes = onnx({
