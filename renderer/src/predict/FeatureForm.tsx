@@ -86,23 +86,24 @@ export function FeatureForm({ model, features, disabled, onSubmit }: { model: Mo
           const check = checks[f.name]!;
           const showError = !check.ok && (submitted || touched[f.name] === true);
           const id = idOf(f);
+          // What the text field and the choice of codes share.
+          const control = {
+            id,
+            name: f.name,
+            value: values[f.name] ?? '',
+            disabled,
+            onBlur: () => setTouched((t) => ({ ...t, [f.name]: true })),
+            'aria-invalid': showError,
+            'aria-describedby': `${id}-hint${showError ? ` ${id}-error` : ''}`,
+            'data-field': f.name,
+          };
           return (
             <div className="field" key={f.name}>
               <label htmlFor={id}>
                 {f.label} {f.unit && <span className="unit">({f.unit})</span>}
               </label>
               {f.type === 'categorical' && f.codes ? (
-                <select
-                  id={id}
-                  name={f.name}
-                  value={values[f.name] ?? ''}
-                  disabled={disabled}
-                  onChange={(e) => setValues((v) => ({ ...v, [f.name]: e.target.value }))}
-                  onBlur={() => setTouched((t) => ({ ...t, [f.name]: true }))}
-                  aria-invalid={showError}
-                  aria-describedby={`${id}-hint${showError ? ` ${id}-error` : ''}`}
-                  data-field={f.name}
-                >
+                <select {...control} onChange={(e) => setValues((v) => ({ ...v, [f.name]: e.target.value }))}>
                   <option value="">Choose…</option>
                   {f.codes.map((c) => (
                     <option key={c.value} value={fieldText(c.value)}>
@@ -112,20 +113,13 @@ export function FeatureForm({ model, features, disabled, onSubmit }: { model: Mo
                 </select>
               ) : (
                 <input
-                  id={id}
-                  name={f.name}
+                  {...control}
                   type="text"
                   inputMode={f.type === 'integer' ? 'numeric' : 'decimal'}
                   autoComplete="off"
                   spellCheck={false}
-                  value={values[f.name] ?? ''}
                   placeholder={String(f.typical)}
-                  disabled={disabled}
                   onChange={(e) => setValues((v) => ({ ...v, [f.name]: e.target.value }))}
-                  onBlur={() => setTouched((t) => ({ ...t, [f.name]: true }))}
-                  aria-invalid={showError}
-                  aria-describedby={`${id}-hint${showError ? ` ${id}-error` : ''}`}
-                  data-field={f.name}
                 />
               )}
               <p id={`${id}-hint`} className="hint">
