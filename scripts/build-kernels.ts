@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { compileKernel } from './kernels.js';
 
 const dir = fileURLToPath(new URL('../he-core/evaluator/kernels/', import.meta.url));
-for (const name of ['mac']) {
+for (const name of ['mac', 'keyswitch']) {
   const source = readFileSync(`${dir}${name}.wat`, 'utf8');
   const binary = await compileKernel(`${name}.wat`, source);
   writeFileSync(`${dir}${name}-wasm.ts`, kernelModule(name, binary));

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { MAC_WASM_BASE64 } from '../he-core/evaluator/kernels/mac-wasm.js';
+import { KEYSWITCH_WASM_BASE64 } from '../he-core/evaluator/kernels/keyswitch-wasm.js';
 import { compileKernel } from './kernels.js';
 
 describe('WebAssembly kernels', () => {
@@ -9,5 +10,11 @@ describe('WebAssembly kernels', () => {
     const source = readFileSync(fileURLToPath(new URL('../he-core/evaluator/kernels/mac.wat', import.meta.url)), 'utf8');
     const binary = await compileKernel('mac.wat', source);
     expect(Buffer.from(binary).toString('base64')).toBe(MAC_WASM_BASE64);
+  });
+
+  it('the committed keyswitch-wasm.ts is keyswitch.wat compiled (run `npm run build:kernels` after editing the .wat)', async () => {
+    const source = readFileSync(fileURLToPath(new URL('../he-core/evaluator/kernels/keyswitch.wat', import.meta.url)), 'utf8');
+    const binary = await compileKernel('keyswitch.wat', source);
+    expect(Buffer.from(binary).toString('base64')).toBe(KEYSWITCH_WASM_BASE64);
   });
 });

@@ -3,6 +3,7 @@ import type { Ciphertext, Plaintext } from 'node-seal';
 import { keyedContext } from '../testing/keyed-context.js';
 import type { KeyedContext } from '../testing/keyed-context.js';
 import { mulberry32 } from '../testing/mulberry32.js';
+import { fillResidues } from '../testing/residues.js';
 import { ciphertextData, plaintextData } from '../seal/layout.js';
 import { free } from '../seal/scope.js';
 import { ScalarMac } from './mac.js';
@@ -12,24 +13,6 @@ import { ScalarMac } from './mac.js';
 // arithmetic: residues 0, 1, q − 1 and random ones in both operands, for the 26-bit primes (SIMD
 // doubles), a 38-bit one and 45–49-bit ones (64-bit integers with a floating-point quotient).
 const bytesOf = (k: KeyedContext, ct: Ciphertext): Buffer => Buffer.from(ct.saveToArray(k.ctx.seal.ComprModeType.none) as Uint8Array);
-
-/** Overwrites coefficients with residues mod each prime: edge values first, then uniform ones. */
-function fillResidues(k: KeyedContext, data: number, primes: number, polys: number, rnd: () => number): void {
-  const N = k.ctx.params.polyModulusDegree;
-  const words = new BigUint64Array(k.ctx.runtime.heapBuffer(), data, polys * primes * N);
-  for (let poly = 0; poly < polys; poly++) {
-    for (let j = 0; j < primes; j++) {
-      const q = BigInt(k.ctx.params.primes[j]!);
-      const base = (poly * primes + j) * N;
-      const edges = [0n, 1n, q - 1n, q - 2n, q / 2n, q / 2n + 1n];
-      for (let i = 0; i < N; i++) {
-        const hi = BigInt(Math.floor(rnd() * 2 ** 26));
-        const lo = BigInt(Math.floor(rnd() * 2 ** 26));
-        words[base + i] = i < edges.length * 4 ? edges[(i + poly + j) % edges.length]! : ((hi << 26n) | lo) % q;
-      }
-    }
-  }
-}
 
 function suite(name: string, make: () => Promise<KeyedContext>, levels: number[], largestPrimeBits: number): void {
   describe(`ScalarMac.addPlain on ${name}: SEAL's multiply_plain + add, bit for bit`, () => {
@@ -57,7 +40,7 @@ function suite(name: string, make: () => Promise<KeyedContext>, levels: number[]
         ctx.encoder.encode(Float64Array.from({ length: ctx.slots }, () => rnd() - 0.5), 2 ** 20, pt);
         k.encryptor.encryptSymmetric(pt, ct);
         if (level < ctx.topLevel) ctx.evaluator.cipherModSwitchToInplace(ct, ctx.parmsId(level));
-        fillResidues(k, ciphertextData(ctx.runtime, ct, ctx.params.polyModulusDegree, level + 1)!, level + 1, 2, rnd);
+        fillResidues(k.ctx, ciphertextData(ctx.runtime, ct, ctx.params.polyModulusDegree, level + 1)!, level + 1, 2, rnd);
         return ct;
       } catch (err) {
         free(ct);
@@ -73,7 +56,7 @@ function suite(name: string, make: () => Promise<KeyedContext>, levels: number[]
       // Small scales: the product's scale must fit below the last prime (the coefficients are overwritten anyway).
       ctx.encoder.encode(Float64Array.from({ length: ctx.slots }, () => rnd() - 0.5), 2 ** 12, pt);
       if (level < ctx.topLevel) ctx.evaluator.plainModSwitchToInplace(pt, ctx.parmsId(level));
-      fillResidues(k, plaintextData(ctx.runtime, pt)!, level + 1, 1, rnd);
+      fillResidues(k.ctx, plaintextData(ctx.runtime, pt)!, level + 1, 1, rnd);
       return pt;
     }
 

@@ -7,6 +7,8 @@ import { sealCall } from '../seal/runtime.js';
 import { free } from '../seal/scope.js';
 import { ConstantWriter } from './constants.js';
 import { ScalarMac } from './mac.js';
+import { KeySwitchKernel } from './keyswitch.js';
+import { ciphertextData } from '../seal/layout.js';
 import type { EvaluationKeys } from './evaluation-keys.js';
 
 interface PreparedLinear {
@@ -71,6 +73,11 @@ export class PlanEvaluator {
   /** Per linear step, the product scale whose first kernel product matched SEAL's in this evaluation. */
   private readonly diagonalVerified = new Map<LinearStep, number>();
   private diagonalFailure: string | null = null;
+  /** Rotations (Galois automorphism and key switching) by he-core's kernel (null: SEAL's; see `rotationPath`). */
+  private keySwitch: KeySwitchKernel | null = null;
+  /** Levels and steps ("level|step") whose first kernel rotation matched SEAL's, bit for bit, in this evaluator. */
+  private readonly rotationVerified = new Set<string>();
+  private rotationFailure: string | null = null;
   private readonly shares = new Map<string, { rows: number[]; columns: number[] }>();
   private disposed = false;
 
@@ -87,6 +94,7 @@ export class PlanEvaluator {
     this.diagonalMac = null;
     try {
       this.diagonalMac = kernels && plan.steps.some((s) => s.op === 'linear') ? ScalarMac.create(ctx) : null;
+      this.keySwitch = kernels && Object.keys(plan.rotationPaths).length > 0 ? KeySwitchKernel.create(ctx) : null;
       for (const step of plan.steps) {
         if (step.op === 'linear') this.prepared.set(step, this.prepareLinear(step));
         else if (step.op === 'cube') this.prepared.set(step, step.e === 0 ? null : this.constant(step.e, (step.scaleIn * step.scaleIn) / primeAt(ctx.params, step.levelIn), step.levelIn - 1));
@@ -165,6 +173,20 @@ export class PlanEvaluator {
   }
 
   /**
+   * How rotations are computed: 'kernel' (he-core's WebAssembly key switching, on SEAL's memory)
+   * or 'seal' (Evaluator::rotate_vector; when the plan has no rotation, when the kernel cannot be
+   * used, or after it failed its self-check, see `rotationProblem`). The same bits either way.
+   */
+  get rotationPath(): 'kernel' | 'seal' {
+    return this.keySwitch ? 'kernel' : 'seal';
+  }
+
+  /** Why the rotation kernel was turned off, or null. */
+  get rotationProblem(): string | null {
+    return this.rotationFailure;
+  }
+
+  /**
    * Multiplies by the scalar `value` encoded at `scale` (a new ciphertext): through the constant
    * writer when there is one, else through the (bounded) cache of encoded constants.
    */
@@ -215,13 +237,57 @@ export class PlanEvaluator {
     const { seal, evaluator } = this.ctx;
     const path = this.plan.rotationPaths[amount];
     if (!path || !keys.galois) throw new HeError('keys_missing', `no Galois key path for a rotation by ${amount}`);
-    const out = new seal.Ciphertext();
     const galois = keys.galois;
-    sealCall(seal, 'seal_failure', 'rotating', () => {
-      evaluator.rotateVector(ct, path[0]!, galois, out);
-      for (const s of path.slice(1)) evaluator.rotateVectorInplace(out, s, galois);
-    });
+    if (this.keySwitch) {
+      const rotated = this.kernelRotate(this.keySwitch, ct, path, keys);
+      if (rotated) return rotated;
+    }
+    const out = new seal.Ciphertext();
+    try {
+      sealCall(seal, 'seal_failure', 'rotating', () => {
+        evaluator.rotateVector(ct, path[0]!, galois, out);
+        for (const s of path.slice(1)) evaluator.rotateVectorInplace(out, s, galois);
+      });
+    } catch (err) {
+      free(out);
+      throw err;
+    }
     return out;
+  }
+
+  /**
+   * A rotation by the kernel, or null (and the kernel stops being used) if anything about it is
+   * off. The first rotation of each level and path in this evaluator is also computed by SEAL and
+   * must equal it bit for bit (one SEAL rotation per level and path, in the first evaluations).
+   */
+  private kernelRotate(kernel: KeySwitchKernel, ct: Ciphertext, path: readonly number[], keys: EvaluationKeys): Ciphertext | null {
+    const { seal, evaluator } = this.ctx;
+    const galois = keys.galois!;
+    const key = `${ct.coeffModulusSize()}|${path.join(',')}`;
+    const out = new seal.Ciphertext();
+    let check: Ciphertext | null = null;
+    try {
+      kernel.rotate(ct, path, galois, out);
+      if (!this.rotationVerified.has(key)) {
+        check = new seal.Ciphertext();
+        const reference = check;
+        sealCall(seal, 'seal_failure', 'rotating', () => {
+          evaluator.rotateVector(ct, path[0]!, galois, reference);
+          for (const s of path.slice(1)) evaluator.rotateVectorInplace(reference, s, galois);
+        });
+        if (!sameCoefficients(this.ctx, out, reference)) throw new Error('its rotation differs from SEAL’s');
+        this.rotationVerified.add(key);
+      }
+      return out;
+    } catch (err) {
+      free(out);
+      this.rotationFailure = err instanceof Error ? err.message : String(err);
+      this.keySwitch?.dispose();
+      this.keySwitch = null;
+      return null;
+    } finally {
+      free(check);
+    }
   }
 
   private rotateInplace(ct: Ciphertext, amount: number, keys: EvaluationKeys): void {
@@ -667,10 +733,33 @@ export class PlanEvaluator {
     this.mac = null;
     this.diagonalMac?.dispose();
     this.diagonalMac = null;
+    this.keySwitch?.dispose();
+    this.keySwitch = null;
     this.prepared.clear();
     this.constants.clear();
     this.cached.clear();
   }
+}
+
+function levelOf(ctx: HeContext, ct: Ciphertext): number {
+  const pid = ct.parmsId();
+  try {
+    return ctx.levelOf(pid);
+  } finally {
+    free(pid);
+  }
+}
+
+/** Whether two two-polynomial NTT ciphertexts at one level have the same metadata and coefficients, bit for bit. */
+function sameCoefficients(ctx: HeContext, a: Ciphertext, b: Ciphertext): boolean {
+  const primes = a.coeffModulusSize();
+  if (b.coeffModulusSize() !== primes || a.scale() !== b.scale() || a.isNttForm() !== b.isNttForm() || levelOf(ctx, a) !== levelOf(ctx, b)) return false;
+  const N = ctx.params.polyModulusDegree;
+  const pa = ciphertextData(ctx.runtime, a, N, primes);
+  const pb = ciphertextData(ctx.runtime, b, N, primes);
+  if (pa === null || pb === null) return false;
+  const heap = ctx.runtime.heapBuffer();
+  return Buffer.from(heap, pa, 2 * N * primes * 8).equals(Buffer.from(heap, pb, 2 * N * primes * 8));
 }
 
 function sealMessage(ctx: HeContext, err: unknown): string {

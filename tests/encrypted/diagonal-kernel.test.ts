@@ -6,6 +6,7 @@ import { ClientKeyPair, decryptResult, encryptRequest } from '../../he-core/clie
 import { loadBreastCancer } from '../../scripts/datasets/breast-cancer.js';
 import { loadMnist } from '../../scripts/datasets/mnist.js';
 import { compare, loadBundledModel } from './harness.js';
+import { ciphertextData } from '../../he-core/seal/layout.js';
 
 // The linear layers' diagonal products summed by the WebAssembly kernel (ScalarMac.addPlain)
 // instead of SEAL's multiply_plain + add: the evaluation's output ciphertexts must be SEAL's bit
@@ -135,4 +136,103 @@ for (const { id, samples } of [
       }
     });
   });
+}
+
+// Rotations by he-core's key-switching kernel (KeySwitchKernel) instead of SEAL's rotate_vector:
+// the same output bits, the kernel used where the primes allow it (mnist-cnn) and not elsewhere
+// (breast-cancer-mlp's 60-bit special prime), and SEAL taking over when the kernel's rotation
+// differs from SEAL's (the self-check) or when it breaks after its rotations were verified.
+describe('rotations: the key-switching kernel gives SEAL’s ciphertexts bit for bit', () => {
+  let mnist: Rig;
+  let mlp: Rig;
+  let seal: PlanEvaluator;
+  const rows = loadMnist().test.x.slice(0, 3);
+  beforeAll(async () => {
+    mnist = await rig(loadBundledModel('mnist-cnn'));
+    mlp = await rig(loadBundledModel('breast-cancer-mlp'));
+    seal = new PlanEvaluator(mnist.ctx, mnist.plan, { kernels: false });
+  });
+  afterAll(() => {
+    seal?.dispose();
+    mnist?.dispose();
+    mlp?.dispose();
+  });
+
+  it('mnist-cnn rotates with the kernel (same bits, same class as the plaintext model); breast-cancer-mlp with SEAL', () => {
+    const kernel = new PlanEvaluator(mnist.ctx, mnist.plan);
+    const other = new PlanEvaluator(mlp.ctx, mlp.plan);
+    try {
+      expect(kernel.rotationPath).toBe('kernel');
+      expect(seal.rotationPath).toBe('seal');
+      const answers: Float64Array[] = [];
+      for (const row of rows) {
+        const request = encryptRequest(mnist.client, mnist.plan.public, [row]);
+        const viaKernel = evaluateBoth(mnist, kernel, request);
+        expect(sameBits(viaKernel.bytes, outputBytes(mnist, seal, request))).toBe(true);
+        answers.push(decryptResult(mnist.client, mnist.plan.public, viaKernel.envelope, 1)[0]!);
+      }
+      expect(kernel.rotationPath).toBe('kernel');
+      expect(kernel.rotationProblem).toBeNull();
+      const model = loadBundledModel('mnist-cnn');
+      const agreement = compare(model, rows, answers);
+      expect(agreement.sameClass).toBe(rows.length);
+      expect(agreement.maxOutputError).toBeLessThanOrEqual(Math.max(...model.testVectors.map((tv) => tv.tolerance)));
+      // 60-bit special prime: beyond the kernel's exact range, so SEAL rotates, and says nothing is wrong.
+      expect(other.rotationPath).toBe('seal');
+      expect(other.rotationProblem).toBeNull();
+    } finally {
+      kernel.dispose();
+      other.dispose();
+    }
+  });
+
+  it('falls back to SEAL, same bits, when a rotation differs from SEAL’s or the kernel breaks later', () => {
+    const request = encryptRequest(mnist.client, mnist.plan.public, [rows[0]!]);
+    const expected = outputBytes(mnist, seal, request);
+    type Rotate = (ct: Ciphertext, steps: readonly number[], galois: unknown, out: Ciphertext) => void;
+    const misread = new PlanEvaluator(mnist.ctx, mnist.plan);
+    const broken = new PlanEvaluator(mnist.ctx, mnist.plan);
+    try {
+      // A kernel that misreads SEAL's memory: its rotations come out with one coefficient changed.
+      const unit = (misread as unknown as { keySwitch: { rotate: Rotate } }).keySwitch;
+      const rotate = unit.rotate.bind(unit);
+      unit.rotate = (ct, steps, galois, out) => {
+        rotate(ct, steps, galois, out);
+        const data = new BigUint64Array(mnist.ctx.runtime.heapBuffer(), ciphertextWords(mnist, out), 1);
+        data[0] = data[0]! === 0n ? 1n : data[0]! - 1n;
+      };
+      expect(sameBits(outputBytes(mnist, misread, request), expected)).toBe(true);
+      expect(misread.rotationPath).toBe('seal');
+      expect(misread.rotationProblem).toMatch(/differs from SEAL/);
+
+      // Verified in a first evaluation, then breaking halfway through the next one.
+      const unit2 = (broken as unknown as { keySwitch: { rotate: Rotate } }).keySwitch;
+      const rotate2 = unit2.rotate.bind(unit2);
+      let calls = 0;
+      let breakAfter = Infinity;
+      unit2.rotate = (ct, steps, galois, out) => {
+        if (++calls > breakAfter) throw new Error('unexpected Galois key layout for element 3');
+        rotate2(ct, steps, galois, out);
+      };
+      expect(sameBits(outputBytes(mnist, broken, request), expected)).toBe(true);
+      expect(broken.rotationPath).toBe('kernel');
+      breakAfter = Math.floor(calls / 2);
+      expect(breakAfter).toBeGreaterThan(10);
+      calls = 0;
+      expect(sameBits(outputBytes(mnist, broken, request), expected)).toBe(true);
+      expect(calls).toBe(breakAfter + 1);
+      expect(broken.rotationPath).toBe('seal');
+      expect(broken.rotationProblem).toMatch(/layout/);
+    } finally {
+      misread.dispose();
+      broken.dispose();
+    }
+  });
+});
+
+/** The byte offset of a single-mode ciphertext's coefficients in SEAL's heap. */
+function ciphertextWords(r: Rig, ct: Ciphertext): number {
+  const data = ciphertextData(r.ctx.runtime, ct, r.ctx.params.polyModulusDegree, ct.coeffModulusSize());
+  if (data === null) throw new Error('unexpected ciphertext layout');
+  return data;
 }

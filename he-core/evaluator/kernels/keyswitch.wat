@@ -1,0 +1,431 @@
+;; The inner loops of SEAL's key switching (Evaluator::switch_key_inplace, CKKS) and of the Galois
+;; automorphism in NTT form, on SEAL's own memory. Build: `npm run build:kernels` (wabt) writes
+;; keyswitch-wasm.ts; a test checks the two agree.
+;;
+;; Every value is a residue mod a prime q < 2^50, stored as u64, and every function leaves its
+;; outputs fully reduced in [0, q). Key switching is exact modular arithmetic, so fully reduced
+;; outputs are the same bits as SEAL's (which reduces lazily in between but fully at the end).
+;;
+;; Products x·w mod q use a floating-point quotient estimate. With x, w < q < 2^50 the quotient
+;; t = x·w/q is below 2^50; its estimate t' = x · (w/q) in double precision (w/q precomputed where
+;; w is fixed: NTT roots, scalars; x · w · (1/q) otherwise) carries at most three roundings of
+;; relative size 2^-53, an absolute error below 0.4. Adding 2^52 rounds t' to an integer k in its
+;; low mantissa bits ("magic number"; exact since t' < 2^51), and k is floor(t) or floor(t) + 1.
+;; So r = x·w − k·q, computed in wrapping 64-bit integers, lies in (−q, q) and is exact; adding q
+;; where it is negative gives the residue in [0, q). With the bits B = 0x4330…0 of 2^52 and
+;; k = bits(t' + 2^52) − B: r = x·w − bits(t' + 2^52)·q + B·q, with B·q precomputed (wrapping).
+;; A u64 value x < 2^52 becomes a double the same way backwards: double(bits(x) | B) − 2^52.
+;;
+;; The SIMD functions do two coefficients at a time (i64x2, f64x2); n is even. Every comparison
+;; is a mask, so no path depends on the data.
+;;
+;; The forward NTT follows SEAL's DWTHandler::transform_to_rev (Cooley–Tukey, input in natural
+;; order, output in bit-reversed order, root powers in SEAL's scrambled order, read one per block
+;; from index 1 on); the inverse follows transform_from_rev (Gentleman–Sande) and then multiplies
+;; by n^-1. The tables are built by he-core/evaluator/keyswitch.ts the way SEAL's NTTTables are.
+(module
+  (import "env" "memory" (memory 1))
+
+  ;; x·w mod q in [0, q), for x, w < q < 2^50, wq = w/q and c = B·q
+  (func $mulmod (param $x i64) (param $w i64) (param $wq f64) (param $q i64) (param $c i64) (result i64)
+    (local $r i64)
+    (local.set $r (i64.add (i64.sub (i64.mul (local.get $x) (local.get $w))
+      (i64.mul (i64.reinterpret_f64 (f64.add (f64.mul (f64.convert_i64_s (local.get $x)) (local.get $wq)) (f64.const 0x1p52))) (local.get $q)))
+      (local.get $c)))
+    (select (i64.add (local.get $r) (local.get $q)) (local.get $r) (i64.lt_s (local.get $r) (i64.const 0))))
+
+  ;; In-place forward negacyclic NTT of n coefficients at $a (SEAL's ntt_negacyclic_harvey):
+  ;; stages with at least two butterflies per root in SIMD, the last one (one per root) scalar.
+  (func (export "ntt_forward") (param $a i32) (param $roots i32) (param $quots i32) (param $n i32) (param $q i64)
+    (local $m i32) (local $gap i32) (local $i i32) (local $x i32) (local $y i32) (local $end i32)
+    (local $vq v128) (local $vc v128) (local $vw v128) (local $vwq v128) (local $u v128) (local $v v128) (local $s v128)
+    (local $c i64) (local $su i64) (local $sv i64) (local $ss i64)
+    (local.set $c (i64.mul (i64.const 0x4330000000000000) (local.get $q)))
+    (local.set $vq (i64x2.splat (local.get $q)))
+    (local.set $vc (i64x2.splat (local.get $c)))
+    (local.set $m (i32.const 1))
+    (local.set $gap (i32.shl (i32.shr_u (local.get $n) (i32.const 1)) (i32.const 3)))
+    (local.set $roots (i32.add (local.get $roots) (i32.const 8)))
+    (local.set $quots (i32.add (local.get $quots) (i32.const 8)))
+    (block $stages_done
+      (loop $stage
+        (br_if $stages_done (i32.lt_u (local.get $gap) (i32.const 16)))
+        (local.set $x (local.get $a))
+        (local.set $i (i32.const 0))
+        (loop $block
+          (local.set $vw (v128.load64_splat (local.get $roots)))
+          (local.set $vwq (v128.load64_splat (local.get $quots)))
+          (local.set $roots (i32.add (local.get $roots) (i32.const 8)))
+          (local.set $quots (i32.add (local.get $quots) (i32.const 8)))
+          (local.set $y (i32.add (local.get $x) (local.get $gap)))
+          (local.set $end (local.get $y))
+          (loop $butterfly
+            (local.set $u (v128.load (local.get $x)))
+            (local.set $v (i64x2.add (i64x2.sub (i64x2.mul (v128.load (local.get $y)) (local.get $vw)) (i64x2.mul (f64x2.add (f64x2.mul (f64x2.sub (v128.or (v128.load (local.get $y)) (v128.const i64x2 0x4330000000000000 0x4330000000000000)) (v128.const f64x2 0x1p52 0x1p52)) (local.get $vwq)) (v128.const f64x2 0x1p52 0x1p52)) (local.get $vq))) (local.get $vc)))
+            (local.set $v (i64x2.add (local.get $v) (v128.and (local.get $vq) (i64x2.lt_s (local.get $v) (v128.const i64x2 0 0)))))
+            (local.set $s (i64x2.sub (i64x2.add (local.get $u) (local.get $v)) (local.get $vq)))
+            (v128.store (local.get $x) (i64x2.add (local.get $s) (v128.and (local.get $vq) (i64x2.lt_s (local.get $s) (v128.const i64x2 0 0)))))
+            (local.set $s (i64x2.sub (local.get $u) (local.get $v)))
+            (v128.store (local.get $y) (i64x2.add (local.get $s) (v128.and (local.get $vq) (i64x2.lt_s (local.get $s) (v128.const i64x2 0 0)))))
+            (local.set $x (i32.add (local.get $x) (i32.const 16)))
+            (local.set $y (i32.add (local.get $y) (i32.const 16)))
+            (br_if $butterfly (i32.lt_u (local.get $x) (local.get $end))))
+          (local.set $x (local.get $y))
+          (local.set $i (i32.add (local.get $i) (i32.const 1)))
+          (br_if $block (i32.lt_u (local.get $i) (local.get $m))))
+        (local.set $m (i32.shl (local.get $m) (i32.const 1)))
+        (local.set $gap (i32.shr_u (local.get $gap) (i32.const 1)))
+        (br $stage)))
+    ;; the last stage: pairs (x[2i], x[2i+1]), root i
+    (local.set $x (local.get $a))
+    (local.set $end (i32.add (local.get $a) (i32.shl (local.get $n) (i32.const 3))))
+    (loop $pair
+      (local.set $su (i64.load (local.get $x)))
+      (local.set $sv (call $mulmod (i64.load offset=8 (local.get $x)) (i64.load (local.get $roots)) (f64.load (local.get $quots)) (local.get $q) (local.get $c)))
+      (local.set $ss (i64.sub (i64.add (local.get $su) (local.get $sv)) (local.get $q)))
+      (i64.store (local.get $x) (select (i64.add (local.get $ss) (local.get $q)) (local.get $ss) (i64.lt_s (local.get $ss) (i64.const 0))))
+      (local.set $ss (i64.sub (local.get $su) (local.get $sv)))
+      (i64.store offset=8 (local.get $x) (select (i64.add (local.get $ss) (local.get $q)) (local.get $ss) (i64.lt_s (local.get $ss) (i64.const 0))))
+      (local.set $roots (i32.add (local.get $roots) (i32.const 8)))
+      (local.set $quots (i32.add (local.get $quots) (i32.const 8)))
+      (local.set $x (i32.add (local.get $x) (i32.const 16)))
+      (br_if $pair (i32.lt_u (local.get $x) (local.get $end)))))
+
+  ;; In-place inverse negacyclic NTT (SEAL's inverse_ntt_negacyclic_harvey), $ninv = n^-1 mod q,
+  ;; $ninvq = ninv/q: the first stage (one butterfly per root) scalar, the others in SIMD, then × n^-1.
+  (func (export "ntt_inverse") (param $a i32) (param $roots i32) (param $quots i32) (param $n i32) (param $q i64) (param $ninv i64) (param $ninvq f64)
+    (local $m i32) (local $gap i32) (local $i i32) (local $x i32) (local $y i32) (local $end i32)
+    (local $vq v128) (local $vc v128) (local $vw v128) (local $vwq v128) (local $u v128) (local $v v128) (local $s v128)
+    (local $c i64) (local $su i64) (local $sv i64) (local $ss i64)
+    (local.set $c (i64.mul (i64.const 0x4330000000000000) (local.get $q)))
+    (local.set $vq (i64x2.splat (local.get $q)))
+    (local.set $vc (i64x2.splat (local.get $c)))
+    (local.set $roots (i32.add (local.get $roots) (i32.const 8)))
+    (local.set $quots (i32.add (local.get $quots) (i32.const 8)))
+    ;; the first stage: pairs (x[2i], x[2i+1]), root i
+    (local.set $x (local.get $a))
+    (local.set $end (i32.add (local.get $a) (i32.shl (local.get $n) (i32.const 3))))
+    (loop $pair
+      (local.set $su (i64.load (local.get $x)))
+      (local.set $sv (i64.load offset=8 (local.get $x)))
+      (local.set $ss (i64.sub (i64.add (local.get $su) (local.get $sv)) (local.get $q)))
+      (i64.store (local.get $x) (select (i64.add (local.get $ss) (local.get $q)) (local.get $ss) (i64.lt_s (local.get $ss) (i64.const 0))))
+      (local.set $ss (i64.sub (local.get $su) (local.get $sv)))
+      (local.set $ss (select (i64.add (local.get $ss) (local.get $q)) (local.get $ss) (i64.lt_s (local.get $ss) (i64.const 0))))
+      (i64.store offset=8 (local.get $x) (call $mulmod (local.get $ss) (i64.load (local.get $roots)) (f64.load (local.get $quots)) (local.get $q) (local.get $c)))
+      (local.set $roots (i32.add (local.get $roots) (i32.const 8)))
+      (local.set $quots (i32.add (local.get $quots) (i32.const 8)))
+      (local.set $x (i32.add (local.get $x) (i32.const 16)))
+      (br_if $pair (i32.lt_u (local.get $x) (local.get $end))))
+    (local.set $m (i32.shr_u (local.get $n) (i32.const 2)))
+    (local.set $gap (i32.const 16))
+    (block $stages_done
+      (loop $stage
+        (br_if $stages_done (i32.eqz (local.get $m)))
+        (local.set $x (local.get $a))
+        (local.set $i (i32.const 0))
+        (loop $block
+          (local.set $vw (v128.load64_splat (local.get $roots)))
+          (local.set $vwq (v128.load64_splat (local.get $quots)))
+          (local.set $roots (i32.add (local.get $roots) (i32.const 8)))
+          (local.set $quots (i32.add (local.get $quots) (i32.const 8)))
+          (local.set $y (i32.add (local.get $x) (local.get $gap)))
+          (local.set $end (local.get $y))
+          (loop $butterfly
+            (local.set $u (v128.load (local.get $x)))
+            (local.set $v (v128.load (local.get $y)))
+            (local.set $s (i64x2.sub (i64x2.add (local.get $u) (local.get $v)) (local.get $vq)))
+            (v128.store (local.get $x) (i64x2.add (local.get $s) (v128.and (local.get $vq) (i64x2.lt_s (local.get $s) (v128.const i64x2 0 0)))))
+            (local.set $s (i64x2.sub (local.get $u) (local.get $v)))
+            (local.set $s (i64x2.add (local.get $s) (v128.and (local.get $vq) (i64x2.lt_s (local.get $s) (v128.const i64x2 0 0)))))
+            (local.set $s (i64x2.add (i64x2.sub (i64x2.mul (local.get $s) (local.get $vw)) (i64x2.mul (f64x2.add (f64x2.mul (f64x2.sub (v128.or (local.get $s) (v128.const i64x2 0x4330000000000000 0x4330000000000000)) (v128.const f64x2 0x1p52 0x1p52)) (local.get $vwq)) (v128.const f64x2 0x1p52 0x1p52)) (local.get $vq))) (local.get $vc)))
+            (v128.store (local.get $y) (i64x2.add (local.get $s) (v128.and (local.get $vq) (i64x2.lt_s (local.get $s) (v128.const i64x2 0 0)))))
+            (local.set $x (i32.add (local.get $x) (i32.const 16)))
+            (local.set $y (i32.add (local.get $y) (i32.const 16)))
+            (br_if $butterfly (i32.lt_u (local.get $x) (local.get $end))))
+          (local.set $x (local.get $y))
+          (local.set $i (i32.add (local.get $i) (i32.const 1)))
+          (br_if $block (i32.lt_u (local.get $i) (local.get $m))))
+        (local.set $m (i32.shr_u (local.get $m) (i32.const 1)))
+        (local.set $gap (i32.shl (local.get $gap) (i32.const 1)))
+        (br $stage)))
+    ;; times n^-1
+    (local.set $vw (i64x2.splat (local.get $ninv)))
+    (local.set $vwq (f64x2.splat (local.get $ninvq)))
+    (local.set $end (i32.add (local.get $a) (i32.shl (local.get $n) (i32.const 3))))
+    (loop $scale
+      (local.set $s (i64x2.add (i64x2.sub (i64x2.mul (v128.load (local.get $a)) (local.get $vw)) (i64x2.mul (f64x2.add (f64x2.mul (f64x2.sub (v128.or (v128.load (local.get $a)) (v128.const i64x2 0x4330000000000000 0x4330000000000000)) (v128.const f64x2 0x1p52 0x1p52)) (local.get $vwq)) (v128.const f64x2 0x1p52 0x1p52)) (local.get $vq))) (local.get $vc)))
+      (v128.store (local.get $a) (i64x2.add (local.get $s) (v128.and (local.get $vq) (i64x2.lt_s (local.get $s) (v128.const i64x2 0 0)))))
+      (local.set $a (i32.add (local.get $a) (i32.const 16)))
+      (br_if $scale (i32.lt_u (local.get $a) (local.get $end)))))
+
+  ;; dst[i] = src[i] mod q, for src[i] < 2^50 ($qinv = 1/q)
+  (func (export "reduce") (param $src i32) (param $dst i32) (param $n i32) (param $q i64) (param $qinv f64)
+    (local $end i32) (local $vq v128) (local $vc v128) (local $vinv v128) (local $x v128) (local $r v128)
+    (local.set $vq (i64x2.splat (local.get $q)))
+    (local.set $vc (i64x2.splat (i64.mul (i64.const 0x4330000000000000) (local.get $q))))
+    (local.set $vinv (f64x2.splat (local.get $qinv)))
+    (local.set $end (i32.add (local.get $src) (i32.shl (local.get $n) (i32.const 3))))
+    (loop $next
+      (local.set $x (v128.load (local.get $src)))
+      (local.set $r (i64x2.add (i64x2.sub (local.get $x)
+        (i64x2.mul (f64x2.add (f64x2.mul (f64x2.sub (v128.or (local.get $x) (v128.const i64x2 0x4330000000000000 0x4330000000000000)) (v128.const f64x2 0x1p52 0x1p52)) (local.get $vinv)) (v128.const f64x2 0x1p52 0x1p52)) (local.get $vq))) (local.get $vc)))
+      (v128.store (local.get $dst) (i64x2.add (local.get $r) (v128.and (local.get $vq) (i64x2.lt_s (local.get $r) (v128.const i64x2 0 0)))))
+      (local.set $src (i32.add (local.get $src) (i32.const 16)))
+      (local.set $dst (i32.add (local.get $dst) (i32.const 16)))
+      (br_if $next (i32.lt_u (local.get $src) (local.get $end)))))
+
+  ;; a[i] = (a[i] + c) mod q, for a[i], c < q
+  (func (export "add_scalar") (param $a i32) (param $n i32) (param $c i64) (param $q i64)
+    (local $end i32) (local $vq v128) (local $vadd v128) (local $s v128)
+    (local.set $vq (i64x2.splat (local.get $q)))
+    (local.set $vadd (i64x2.splat (i64.sub (local.get $c) (local.get $q))))
+    (local.set $end (i32.add (local.get $a) (i32.shl (local.get $n) (i32.const 3))))
+    (loop $next
+      (local.set $s (i64x2.add (v128.load (local.get $a)) (local.get $vadd)))
+      (v128.store (local.get $a) (i64x2.add (local.get $s) (v128.and (local.get $vq) (i64x2.lt_s (local.get $s) (v128.const i64x2 0 0)))))
+      (local.set $a (i32.add (local.get $a) (i32.const 16)))
+      (br_if $next (i32.lt_u (local.get $a) (local.get $end)))))
+
+  ;; acc0[i] = (acc0[i] + x[i]·k0[i]) mod q and acc1[i] likewise with k1: one decomposition limb
+  ;; times both components of its key ($qinv = 1/q; the accumulators start at zero).
+  (func (export "mac_key") (param $x i32) (param $k0 i32) (param $k1 i32) (param $acc0 i32) (param $acc1 i32) (param $n i32) (param $q i64) (param $qinv f64)
+    (local $end i32) (local $vq v128) (local $vc v128) (local $xv v128) (local $xf v128) (local $kv v128) (local $r v128)
+    (local.set $vq (i64x2.splat (local.get $q)))
+    (local.set $vc (i64x2.splat (i64.mul (i64.const 0x4330000000000000) (local.get $q))))
+    (local.set $end (i32.add (local.get $x) (i32.shl (local.get $n) (i32.const 3))))
+    (loop $next
+      (local.set $xv (v128.load (local.get $x)))
+      (local.set $xf (f64x2.mul (f64x2.sub (v128.or (local.get $xv) (v128.const i64x2 0x4330000000000000 0x4330000000000000)) (v128.const f64x2 0x1p52 0x1p52)) (f64x2.splat (local.get $qinv))))
+      ;; component 0: r in (−q, q), plus the accumulator: (−q, 2q)
+      (local.set $kv (v128.load (local.get $k0)))
+      (local.set $r (i64x2.add (i64x2.add (i64x2.sub (i64x2.mul (local.get $xv) (local.get $kv))
+        (i64x2.mul (f64x2.add (f64x2.mul (local.get $xf) (f64x2.sub (v128.or (local.get $kv) (v128.const i64x2 0x4330000000000000 0x4330000000000000)) (v128.const f64x2 0x1p52 0x1p52))) (v128.const f64x2 0x1p52 0x1p52)) (local.get $vq)))
+        (local.get $vc)) (v128.load (local.get $acc0))))
+      (local.set $r (i64x2.add (local.get $r) (v128.and (local.get $vq) (i64x2.lt_s (local.get $r) (v128.const i64x2 0 0)))))
+      (local.set $r (i64x2.sub (local.get $r) (local.get $vq)))
+      (v128.store (local.get $acc0) (i64x2.add (local.get $r) (v128.and (local.get $vq) (i64x2.lt_s (local.get $r) (v128.const i64x2 0 0)))))
+      ;; component 1
+      (local.set $kv (v128.load (local.get $k1)))
+      (local.set $r (i64x2.add (i64x2.add (i64x2.sub (i64x2.mul (local.get $xv) (local.get $kv))
+        (i64x2.mul (f64x2.add (f64x2.mul (local.get $xf) (f64x2.sub (v128.or (local.get $kv) (v128.const i64x2 0x4330000000000000 0x4330000000000000)) (v128.const f64x2 0x1p52 0x1p52))) (v128.const f64x2 0x1p52 0x1p52)) (local.get $vq)))
+        (local.get $vc)) (v128.load (local.get $acc1))))
+      (local.set $r (i64x2.add (local.get $r) (v128.and (local.get $vq) (i64x2.lt_s (local.get $r) (v128.const i64x2 0 0)))))
+      (local.set $r (i64x2.sub (local.get $r) (local.get $vq)))
+      (v128.store (local.get $acc1) (i64x2.add (local.get $r) (v128.and (local.get $vq) (i64x2.lt_s (local.get $r) (v128.const i64x2 0 0)))))
+      (local.set $x (i32.add (local.get $x) (i32.const 16)))
+      (local.set $k0 (i32.add (local.get $k0) (i32.const 16)))
+      (local.set $k1 (i32.add (local.get $k1) (i32.const 16)))
+      (local.set $acc0 (i32.add (local.get $acc0) (i32.const 16)))
+      (local.set $acc1 (i32.add (local.get $acc1) (i32.const 16)))
+      (br_if $next (i32.lt_u (local.get $x) (local.get $end)))))
+
+  ;; c[i] = (c[i] + (p[i] − t[i])·inv) mod q: the last step of the modulus switch down
+  ;; (inv = q_special^-1 mod q, invq = inv/q)
+  (func (export "mod_down") (param $c i32) (param $p i32) (param $t i32) (param $n i32) (param $q i64) (param $inv i64) (param $invq f64)
+    (local $end i32) (local $vq v128) (local $vc v128) (local $vw v128) (local $vwq v128) (local $d v128)
+    (local.set $vq (i64x2.splat (local.get $q)))
+    (local.set $vc (i64x2.splat (i64.mul (i64.const 0x4330000000000000) (local.get $q))))
+    (local.set $vw (i64x2.splat (local.get $inv)))
+    (local.set $vwq (f64x2.splat (local.get $invq)))
+    (local.set $end (i32.add (local.get $c) (i32.shl (local.get $n) (i32.const 3))))
+    (loop $next
+      (local.set $d (i64x2.sub (v128.load (local.get $p)) (v128.load (local.get $t))))
+      (local.set $d (i64x2.add (local.get $d) (v128.and (local.get $vq) (i64x2.lt_s (local.get $d) (v128.const i64x2 0 0)))))
+      (local.set $d (i64x2.add (i64x2.sub (i64x2.mul (local.get $d) (local.get $vw)) (i64x2.mul (f64x2.add (f64x2.mul (f64x2.sub (v128.or (local.get $d) (v128.const i64x2 0x4330000000000000 0x4330000000000000)) (v128.const f64x2 0x1p52 0x1p52)) (local.get $vwq)) (v128.const f64x2 0x1p52 0x1p52)) (local.get $vq))) (local.get $vc)))
+      (local.set $d (i64x2.add (local.get $d) (v128.and (local.get $vq) (i64x2.lt_s (local.get $d) (v128.const i64x2 0 0)))))
+      (local.set $d (i64x2.sub (i64x2.add (local.get $d) (v128.load (local.get $c))) (local.get $vq)))
+      (v128.store (local.get $c) (i64x2.add (local.get $d) (v128.and (local.get $vq) (i64x2.lt_s (local.get $d) (v128.const i64x2 0 0)))))
+      (local.set $c (i32.add (local.get $c) (i32.const 16)))
+      (local.set $p (i32.add (local.get $p) (i32.const 16)))
+      (local.set $t (i32.add (local.get $t) (i32.const 16)))
+      (br_if $next (i32.lt_u (local.get $c) (local.get $end)))))
+
+  ;; dst[i] = src[table[i]] for i in [0, n): SEAL's GaloisTool::apply_galois_ntt (table: u32)
+  (func (export "permute") (param $src i32) (param $dst i32) (param $table i32) (param $n i32)
+    (local $end i32)
+    (local.set $end (i32.add (local.get $dst) (i32.shl (local.get $n) (i32.const 3))))
+    (loop $next
+      (i64.store (local.get $dst) (i64.load (i32.add (local.get $src) (i32.shl (i32.load (local.get $table)) (i32.const 3)))))
+      (local.set $dst (i32.add (local.get $dst) (i32.const 8)))
+      (local.set $table (i32.add (local.get $table) (i32.const 4)))
+      (br_if $next (i32.lt_u (local.get $dst) (local.get $end)))))
+
+  ;; ---- Primes below 2^26: the same functions in double precision, two lanes at a time. ----
+  ;; Residues below 2^26 have products below 2^52, exact in a double; r = v − round(v/q)·q is then
+  ;; exact and lies in (−q, q) (the estimate of v/q is off by far less than 1/2); adding q where
+  ;; it is negative gives the residue. The NTTs convert their limb to doubles in place, transform
+  ;; it, and convert it back; the root tables of these primes hold doubles.
+
+  ;; a[i]: u64 → double, in place
+  (func $to_f64 (param $a i32) (param $n i32)
+    (local $end i32)
+    (local.set $end (i32.add (local.get $a) (i32.shl (local.get $n) (i32.const 3))))
+    (loop $next
+      (v128.store (local.get $a) (f64x2.sub (v128.or (v128.load (local.get $a)) (v128.const i64x2 0x4330000000000000 0x4330000000000000)) (v128.const f64x2 0x1p52 0x1p52)))
+      (local.set $a (i32.add (local.get $a) (i32.const 16)))
+      (br_if $next (i32.lt_u (local.get $a) (local.get $end)))))
+
+  ;; a[i]: double → u64, in place
+  (func $to_u64 (param $a i32) (param $n i32)
+    (local $end i32)
+    (local.set $end (i32.add (local.get $a) (i32.shl (local.get $n) (i32.const 3))))
+    (loop $next
+      (v128.store (local.get $a) (v128.xor (f64x2.add (v128.load (local.get $a)) (v128.const f64x2 0x1p52 0x1p52)) (v128.const i64x2 0x4330000000000000 0x4330000000000000)))
+      (local.set $a (i32.add (local.get $a) (i32.const 16)))
+      (br_if $next (i32.lt_u (local.get $a) (local.get $end)))))
+
+  (func (export "ntt_forward_small") (param $a i32) (param $roots i32) (param $n i32) (param $q f64)
+    (local $m i32) (local $gap i32) (local $i i32) (local $x i32) (local $y i32) (local $end i32)
+    (local $vq v128) (local $vinv v128) (local $vw v128) (local $u v128) (local $v v128) (local $s v128) (local $b v128)
+    (call $to_f64 (local.get $a) (local.get $n))
+    (local.set $vq (f64x2.splat (local.get $q)))
+    (local.set $vinv (f64x2.splat (f64.div (f64.const 1) (local.get $q))))
+    (local.set $m (i32.const 1))
+    (local.set $gap (i32.shl (i32.shr_u (local.get $n) (i32.const 1)) (i32.const 3)))
+    (local.set $roots (i32.add (local.get $roots) (i32.const 8)))
+    (block $stages_done
+      (loop $stage
+        (br_if $stages_done (i32.lt_u (local.get $gap) (i32.const 16)))
+        (local.set $x (local.get $a))
+        (local.set $i (i32.const 0))
+        (loop $block
+          (local.set $vw (v128.load64_splat (local.get $roots)))
+          (local.set $roots (i32.add (local.get $roots) (i32.const 8)))
+          (local.set $y (i32.add (local.get $x) (local.get $gap)))
+          (local.set $end (local.get $y))
+          (loop $butterfly
+            (local.set $u (v128.load (local.get $x)))
+            (local.set $v (f64x2.mul (v128.load (local.get $y)) (local.get $vw)))
+            (local.set $v (f64x2.sub (local.get $v) (f64x2.mul (f64x2.sub (f64x2.add (f64x2.mul (local.get $v) (local.get $vinv)) (v128.const f64x2 0x1p52 0x1p52)) (v128.const f64x2 0x1p52 0x1p52)) (local.get $vq))))
+            (local.set $v (f64x2.add (local.get $v) (v128.and (local.get $vq) (f64x2.lt (local.get $v) (v128.const f64x2 0 0)))))
+            (local.set $s (f64x2.sub (f64x2.add (local.get $u) (local.get $v)) (local.get $vq)))
+            (v128.store (local.get $x) (f64x2.add (local.get $s) (v128.and (local.get $vq) (f64x2.lt (local.get $s) (v128.const f64x2 0 0)))))
+            (local.set $s (f64x2.sub (local.get $u) (local.get $v)))
+            (v128.store (local.get $y) (f64x2.add (local.get $s) (v128.and (local.get $vq) (f64x2.lt (local.get $s) (v128.const f64x2 0 0)))))
+            (local.set $x (i32.add (local.get $x) (i32.const 16)))
+            (local.set $y (i32.add (local.get $y) (i32.const 16)))
+            (br_if $butterfly (i32.lt_u (local.get $x) (local.get $end))))
+          (local.set $x (local.get $y))
+          (local.set $i (i32.add (local.get $i) (i32.const 1)))
+          (br_if $block (i32.lt_u (local.get $i) (local.get $m))))
+        (local.set $m (i32.shl (local.get $m) (i32.const 1)))
+        (local.set $gap (i32.shr_u (local.get $gap) (i32.const 1)))
+        (br $stage)))
+    ;; the last stage: pairs (x[2i], x[2i+1]) with root i, two pairs at a time (lanes regrouped)
+    (local.set $x (local.get $a))
+    (local.set $end (i32.add (local.get $a) (i32.shl (local.get $n) (i32.const 3))))
+    (loop $pairs
+      (local.set $s (v128.load (local.get $x)))
+      (local.set $b (v128.load offset=16 (local.get $x)))
+      (local.set $u (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $s) (local.get $b)))
+      (local.set $v (f64x2.mul (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $s) (local.get $b)) (v128.load (local.get $roots))))
+      (local.set $v (f64x2.sub (local.get $v) (f64x2.mul (f64x2.sub (f64x2.add (f64x2.mul (local.get $v) (local.get $vinv)) (v128.const f64x2 0x1p52 0x1p52)) (v128.const f64x2 0x1p52 0x1p52)) (local.get $vq))))
+      (local.set $v (f64x2.add (local.get $v) (v128.and (local.get $vq) (f64x2.lt (local.get $v) (v128.const f64x2 0 0)))))
+      (local.set $s (f64x2.sub (f64x2.add (local.get $u) (local.get $v)) (local.get $vq)))
+      (local.set $s (f64x2.add (local.get $s) (v128.and (local.get $vq) (f64x2.lt (local.get $s) (v128.const f64x2 0 0)))))
+      (local.set $b (f64x2.sub (local.get $u) (local.get $v)))
+      (local.set $b (f64x2.add (local.get $b) (v128.and (local.get $vq) (f64x2.lt (local.get $b) (v128.const f64x2 0 0)))))
+      (v128.store (local.get $x) (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $s) (local.get $b)))
+      (v128.store offset=16 (local.get $x) (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $s) (local.get $b)))
+      (local.set $roots (i32.add (local.get $roots) (i32.const 16)))
+      (local.set $x (i32.add (local.get $x) (i32.const 32)))
+      (br_if $pairs (i32.lt_u (local.get $x) (local.get $end))))
+    (call $to_u64 (local.get $a) (local.get $n)))
+
+  (func (export "ntt_inverse_small") (param $a i32) (param $roots i32) (param $n i32) (param $q f64) (param $ninv f64)
+    (local $m i32) (local $gap i32) (local $i i32) (local $x i32) (local $y i32) (local $end i32)
+    (local $vq v128) (local $vinv v128) (local $vw v128) (local $u v128) (local $v v128) (local $s v128) (local $b v128)
+    (call $to_f64 (local.get $a) (local.get $n))
+    (local.set $vq (f64x2.splat (local.get $q)))
+    (local.set $vinv (f64x2.splat (f64.div (f64.const 1) (local.get $q))))
+    (local.set $roots (i32.add (local.get $roots) (i32.const 8)))
+    ;; the first stage: pairs (x[2i], x[2i+1]) with root i, two pairs at a time
+    (local.set $x (local.get $a))
+    (local.set $end (i32.add (local.get $a) (i32.shl (local.get $n) (i32.const 3))))
+    (loop $pairs
+      (local.set $s (v128.load (local.get $x)))
+      (local.set $b (v128.load offset=16 (local.get $x)))
+      (local.set $u (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $s) (local.get $b)))
+      (local.set $v (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $s) (local.get $b)))
+      (local.set $s (f64x2.sub (f64x2.add (local.get $u) (local.get $v)) (local.get $vq)))
+      (local.set $s (f64x2.add (local.get $s) (v128.and (local.get $vq) (f64x2.lt (local.get $s) (v128.const f64x2 0 0)))))
+      (local.set $b (f64x2.sub (local.get $u) (local.get $v)))
+      (local.set $b (f64x2.add (local.get $b) (v128.and (local.get $vq) (f64x2.lt (local.get $b) (v128.const f64x2 0 0)))))
+      (local.set $b (f64x2.mul (local.get $b) (v128.load (local.get $roots))))
+      (local.set $b (f64x2.sub (local.get $b) (f64x2.mul (f64x2.sub (f64x2.add (f64x2.mul (local.get $b) (local.get $vinv)) (v128.const f64x2 0x1p52 0x1p52)) (v128.const f64x2 0x1p52 0x1p52)) (local.get $vq))))
+      (local.set $b (f64x2.add (local.get $b) (v128.and (local.get $vq) (f64x2.lt (local.get $b) (v128.const f64x2 0 0)))))
+      (v128.store (local.get $x) (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $s) (local.get $b)))
+      (v128.store offset=16 (local.get $x) (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $s) (local.get $b)))
+      (local.set $roots (i32.add (local.get $roots) (i32.const 16)))
+      (local.set $x (i32.add (local.get $x) (i32.const 32)))
+      (br_if $pairs (i32.lt_u (local.get $x) (local.get $end))))
+    (local.set $m (i32.shr_u (local.get $n) (i32.const 2)))
+    (local.set $gap (i32.const 16))
+    (block $stages_done
+      (loop $stage
+        (br_if $stages_done (i32.eqz (local.get $m)))
+        (local.set $x (local.get $a))
+        (local.set $i (i32.const 0))
+        (loop $block
+          (local.set $vw (v128.load64_splat (local.get $roots)))
+          (local.set $roots (i32.add (local.get $roots) (i32.const 8)))
+          (local.set $y (i32.add (local.get $x) (local.get $gap)))
+          (local.set $end (local.get $y))
+          (loop $butterfly
+            (local.set $u (v128.load (local.get $x)))
+            (local.set $v (v128.load (local.get $y)))
+            (local.set $s (f64x2.sub (f64x2.add (local.get $u) (local.get $v)) (local.get $vq)))
+            (v128.store (local.get $x) (f64x2.add (local.get $s) (v128.and (local.get $vq) (f64x2.lt (local.get $s) (v128.const f64x2 0 0)))))
+            (local.set $s (f64x2.sub (local.get $u) (local.get $v)))
+            (local.set $s (f64x2.add (local.get $s) (v128.and (local.get $vq) (f64x2.lt (local.get $s) (v128.const f64x2 0 0)))))
+            (local.set $s (f64x2.mul (local.get $s) (local.get $vw)))
+            (local.set $s (f64x2.sub (local.get $s) (f64x2.mul (f64x2.sub (f64x2.add (f64x2.mul (local.get $s) (local.get $vinv)) (v128.const f64x2 0x1p52 0x1p52)) (v128.const f64x2 0x1p52 0x1p52)) (local.get $vq))))
+            (v128.store (local.get $y) (f64x2.add (local.get $s) (v128.and (local.get $vq) (f64x2.lt (local.get $s) (v128.const f64x2 0 0)))))
+            (local.set $x (i32.add (local.get $x) (i32.const 16)))
+            (local.set $y (i32.add (local.get $y) (i32.const 16)))
+            (br_if $butterfly (i32.lt_u (local.get $x) (local.get $end))))
+          (local.set $x (local.get $y))
+          (local.set $i (i32.add (local.get $i) (i32.const 1)))
+          (br_if $block (i32.lt_u (local.get $i) (local.get $m))))
+        (local.set $m (i32.shr_u (local.get $m) (i32.const 1)))
+        (local.set $gap (i32.shl (local.get $gap) (i32.const 1)))
+        (br $stage)))
+    ;; times n^-1, back to u64
+    (local.set $vw (f64x2.splat (local.get $ninv)))
+    (local.set $x (local.get $a))
+    (local.set $end (i32.add (local.get $a) (i32.shl (local.get $n) (i32.const 3))))
+    (loop $scale
+      (local.set $s (f64x2.mul (v128.load (local.get $x)) (local.get $vw)))
+      (local.set $s (f64x2.sub (local.get $s) (f64x2.mul (f64x2.sub (f64x2.add (f64x2.mul (local.get $s) (local.get $vinv)) (v128.const f64x2 0x1p52 0x1p52)) (v128.const f64x2 0x1p52 0x1p52)) (local.get $vq))))
+      (v128.store (local.get $x) (v128.xor (f64x2.add (f64x2.add (local.get $s) (v128.and (local.get $vq) (f64x2.lt (local.get $s) (v128.const f64x2 0 0)))) (v128.const f64x2 0x1p52 0x1p52)) (v128.const i64x2 0x4330000000000000 0x4330000000000000)))
+      (local.set $x (i32.add (local.get $x) (i32.const 16)))
+      (br_if $scale (i32.lt_u (local.get $x) (local.get $end)))))
+
+  ;; mac_key for q < 2^26: products exact in doubles; accumulators u64 in [0, q)
+  (func (export "mac_key_small") (param $x i32) (param $k0 i32) (param $k1 i32) (param $acc0 i32) (param $acc1 i32) (param $n i32) (param $q f64)
+    (local $end i32) (local $vq v128) (local $vinv v128) (local $xf v128) (local $r v128)
+    (local.set $vq (f64x2.splat (local.get $q)))
+    (local.set $vinv (f64x2.splat (f64.div (f64.const 1) (local.get $q))))
+    (local.set $end (i32.add (local.get $x) (i32.shl (local.get $n) (i32.const 3))))
+    (loop $next
+      (local.set $xf (f64x2.sub (v128.or (v128.load (local.get $x)) (v128.const i64x2 0x4330000000000000 0x4330000000000000)) (v128.const f64x2 0x1p52 0x1p52)))
+      (local.set $r (f64x2.mul (local.get $xf) (f64x2.sub (v128.or (v128.load (local.get $k0)) (v128.const i64x2 0x4330000000000000 0x4330000000000000)) (v128.const f64x2 0x1p52 0x1p52))))
+      (local.set $r (f64x2.sub (local.get $r) (f64x2.mul (f64x2.sub (f64x2.add (f64x2.mul (local.get $r) (local.get $vinv)) (v128.const f64x2 0x1p52 0x1p52)) (v128.const f64x2 0x1p52 0x1p52)) (local.get $vq))))
+      (local.set $r (f64x2.add (local.get $r) (f64x2.sub (v128.or (v128.load (local.get $acc0)) (v128.const i64x2 0x4330000000000000 0x4330000000000000)) (v128.const f64x2 0x1p52 0x1p52))))
+      (local.set $r (f64x2.add (local.get $r) (v128.and (local.get $vq) (f64x2.lt (local.get $r) (v128.const f64x2 0 0)))))
+      (local.set $r (f64x2.sub (local.get $r) (local.get $vq)))
+      (v128.store (local.get $acc0) (v128.xor (f64x2.add (f64x2.add (local.get $r) (v128.and (local.get $vq) (f64x2.lt (local.get $r) (v128.const f64x2 0 0)))) (v128.const f64x2 0x1p52 0x1p52)) (v128.const i64x2 0x4330000000000000 0x4330000000000000)))
+      (local.set $r (f64x2.mul (local.get $xf) (f64x2.sub (v128.or (v128.load (local.get $k1)) (v128.const i64x2 0x4330000000000000 0x4330000000000000)) (v128.const f64x2 0x1p52 0x1p52))))
+      (local.set $r (f64x2.sub (local.get $r) (f64x2.mul (f64x2.sub (f64x2.add (f64x2.mul (local.get $r) (local.get $vinv)) (v128.const f64x2 0x1p52 0x1p52)) (v128.const f64x2 0x1p52 0x1p52)) (local.get $vq))))
+      (local.set $r (f64x2.add (local.get $r) (f64x2.sub (v128.or (v128.load (local.get $acc1)) (v128.const i64x2 0x4330000000000000 0x4330000000000000)) (v128.const f64x2 0x1p52 0x1p52))))
+      (local.set $r (f64x2.add (local.get $r) (v128.and (local.get $vq) (f64x2.lt (local.get $r) (v128.const f64x2 0 0)))))
+      (local.set $r (f64x2.sub (local.get $r) (local.get $vq)))
+      (v128.store (local.get $acc1) (v128.xor (f64x2.add (f64x2.add (local.get $r) (v128.and (local.get $vq) (f64x2.lt (local.get $r) (v128.const f64x2 0 0)))) (v128.const f64x2 0x1p52 0x1p52)) (v128.const i64x2 0x4330000000000000 0x4330000000000000)))
+      (local.set $x (i32.add (local.get $x) (i32.const 16)))
+      (local.set $k0 (i32.add (local.get $k0) (i32.const 16)))
+      (local.set $k1 (i32.add (local.get $k1) (i32.const 16)))
+      (local.set $acc0 (i32.add (local.get $acc0) (i32.const 16)))
+      (local.set $acc1 (i32.add (local.get $acc1) (i32.const 16)))
+      (br_if $next (i32.lt_u (local.get $x) (local.get $end)))))
+)

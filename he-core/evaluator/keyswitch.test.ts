@@ -1,0 +1,131 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Ciphertext, GaloisKeys, KeyGenerator } from 'node-seal';
+import { keyedContext, keyedContextWithChain } from '../testing/keyed-context.js';
+import type { KeyedContext } from '../testing/keyed-context.js';
+import { mulberry32 } from '../testing/mulberry32.js';
+import { fillResidues } from '../testing/residues.js';
+import { ciphertextData } from '../seal/layout.js';
+import { free } from '../seal/scope.js';
+import { KeySwitchKernel, minimalPrimitiveRoot } from './keyswitch.js';
+
+// KeySwitchKernel: CKKS rotations (Galois automorphism in NTT form + key switching + modulus switch
+// down) in our WebAssembly kernel. The rotated ciphertexts must be SEAL's bit for bit (serialised,
+// metadata included) at every level, for single rotations and paths of several, on ciphertexts
+// whose coefficients include the edge residues 0, 1, q − 1, q − 2, q/2: with 26-bit primes (the
+// double-precision functions), 38–49-bit ones (64-bit integers with a floating-point quotient) and
+// mnist-cnn's own mix (42, 5 × 26, 46 bits).
+const STEPS = [1, 8, 64, 512, -1, -3, 7, 2047];
+
+function suite(name: string, make: () => Promise<KeyedContext>, expectBits: { data: number; special: number }): void {
+  describe(`KeySwitchKernel on ${name}: SEAL's rotations, bit for bit`, () => {
+    let k: KeyedContext;
+    let keygen: KeyGenerator;
+    let galois: GaloisKeys;
+    let kernel: KeySwitchKernel;
+
+    beforeAll(async () => {
+      k = await make();
+      const primes = k.ctx.params.primes.map(Number);
+      expect(Math.ceil(Math.log2(Math.max(...primes.slice(0, -1))))).toBe(expectBits.data);
+      expect(Math.ceil(Math.log2(primes[primes.length - 1]!))).toBe(expectBits.special);
+      keygen = new k.ctx.seal.KeyGenerator(k.ctx.context);
+      galois = keygen.createGaloisKeysWithSteps(Int32Array.from(STEPS));
+      const created = KeySwitchKernel.create(k.ctx);
+      expect(created).not.toBeNull();
+      kernel = created!;
+    });
+    afterAll(() => {
+      kernel?.dispose();
+      free(galois, keygen);
+      k?.dispose();
+    });
+
+    const bytesOf = (ct: Ciphertext): Buffer => Buffer.from(ct.saveToArray(k.ctx.seal.ComprModeType.none) as Uint8Array);
+
+    function ciphertextAt(level: number, rnd: () => number): Ciphertext {
+      const { ctx } = k;
+      const pt = new ctx.seal.Plaintext();
+      const ct = new ctx.seal.Ciphertext();
+      try {
+        ctx.encoder.encode(Float64Array.from({ length: ctx.slots }, () => rnd() - 0.5), 2 ** 20, pt);
+        k.encryptor.encryptSymmetric(pt, ct);
+        if (level < ctx.topLevel) ctx.evaluator.cipherModSwitchToInplace(ct, ctx.parmsId(level));
+        fillResidues(ctx, ciphertextData(ctx.runtime, ct, ctx.params.polyModulusDegree, level + 1)!, level + 1, 2, rnd);
+        return ct;
+      } catch (err) {
+        free(ct);
+        throw err;
+      } finally {
+        free(pt);
+      }
+    }
+
+    it('every level, every step and a path of three steps: the same bytes as SEAL', () => {
+      const { ctx } = k;
+      for (let level = ctx.topLevel; level >= 0; level--) {
+        const x = ciphertextAt(level, mulberry32(0x5eed + level));
+        const ours = new ctx.seal.Ciphertext();
+        const seals = new ctx.seal.Ciphertext();
+        try {
+          for (const step of STEPS) {
+            kernel.rotate(x, [step], galois, ours);
+            ctx.evaluator.rotateVector(x, step, galois, seals);
+            expect({ level, step, same: bytesOf(ours).equals(bytesOf(seals)) }).toEqual({ level, step, same: true });
+          }
+          kernel.rotate(x, [512, 64, -3], galois, ours);
+          ctx.evaluator.rotateVector(x, 512, galois, seals);
+          ctx.evaluator.rotateVectorInplace(seals, 64, galois);
+          ctx.evaluator.rotateVectorInplace(seals, -3, galois);
+          expect({ level, path: bytesOf(ours).equals(bytesOf(seals)) }).toEqual({ level, path: true });
+          // The input is left as it was.
+          expect(bytesOf(x).equals(bytesOf(ours))).toBe(false);
+        } finally {
+          free(x, ours, seals);
+        }
+      }
+    });
+
+    it('refuses a step it has no key for, and a ciphertext that is not two polynomials in NTT form', () => {
+      const { ctx } = k;
+      const x = ciphertextAt(ctx.topLevel, mulberry32(3));
+      const out = new ctx.seal.Ciphertext();
+      const squared = new ctx.seal.Ciphertext();
+      try {
+        expect(() => kernel.rotate(x, [2], galois, out)).toThrow(/no Galois key for element|Galois key shape/);
+        ctx.evaluator.square(x, squared);
+        expect(() => kernel.rotate(squared, [1], galois, out)).toThrow(/layout or shape/);
+      } finally {
+        free(x, out, squared);
+      }
+    });
+  });
+}
+
+// The test default (mnist-cnn's earlier set): 38-bit first prime, five 26-bit ones.
+suite('38 + 5 × 26 bits (special prime just below 2^50)', () => keyedContext(), { data: 38, special: 50 });
+// mnist-cnn's parameters since issue 11 (q0 42 bits, special prime 46).
+suite('mnist-cnn’s 42 + 5 × 26 + 46 bits', () => keyedContext({ depth: 5, scaleBits: 26, headroomBits: 12, minSlots: 4096, wantedHeadroomBits: 16 }), { data: 42, special: 46 });
+// Larger primes, near the kernel's 2^50 limit: the integer path's quotient estimate at its worst.
+suite('45–49-bit primes', () => keyedContextWithChain(8192, [49, 45, 45, 49], 45), { data: 49, special: 49 });
+// A special prime smaller than a data prime (SEAL reduces c1's limbs into it; the reverse elsewhere).
+suite('a 30-bit special prime below 40-bit data primes', () => keyedContextWithChain(4096, [40, 30, 30], 30), { data: 40, special: 30 });
+
+describe('KeySwitchKernel: where it does not apply', () => {
+  it('declines parameters with a prime of 2^50 or more (SEAL rotates instead)', async () => {
+    const k = await keyedContext({ depth: 2, scaleBits: 40, headroomBits: 20, minSlots: 4096 });
+    try {
+      const largest = Math.max(...k.ctx.params.primes.map(Number));
+      expect(largest).toBeGreaterThanOrEqual(2 ** 50);
+      expect(KeySwitchKernel.create(k.ctx)).toBeNull();
+    } finally {
+      k.dispose();
+    }
+  });
+
+  it('finds SEAL’s minimal primitive root (checked by brute force on a small prime)', () => {
+    // 2N = 16, q = 97: the primitive 16th roots are the x with x^8 = −1.
+    const roots = Array.from({ length: 96 }, (_, i) => BigInt(i + 1)).filter((x) => x ** 8n % 97n === 96n);
+    expect(minimalPrimitiveRoot(16, 97n)).toBe(roots[0]);
+    expect(() => minimalPrimitiveRoot(16, 101n)).toThrow(/not 1 mod 16/);
+  });
+});

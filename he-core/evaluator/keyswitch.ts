@@ -1,0 +1,348 @@
+import type { Ciphertext, GaloisKeys, Plaintext } from 'node-seal';
+import type { HeContext } from '../params/context.js';
+import { ciphertextData, plaintextData } from '../seal/layout.js';
+import { sealCall } from '../seal/runtime.js';
+import { free } from '../seal/scope.js';
+import { galoisElement } from './galois.js';
+import { KEYSWITCH_WASM_BASE64 } from './kernels/keyswitch-wasm.js';
+
+/** The kernel's exports (kernels/keyswitch.wat). Pointers are byte offsets in SEAL's memory. */
+interface KeySwitchExports {
+  ntt_forward(a: number, roots: number, quots: number, n: number, q: bigint): void;
+  ntt_inverse(a: number, roots: number, quots: number, n: number, q: bigint, ninv: bigint, ninvq: number): void;
+  reduce(src: number, dst: number, n: number, q: bigint, qinv: number): void;
+  add_scalar(a: number, n: number, c: bigint, q: bigint): void;
+  mac_key(x: number, k0: number, k1: number, acc0: number, acc1: number, n: number, q: bigint, qinv: number): void;
+  mod_down(c: number, p: number, t: number, n: number, q: bigint, inv: bigint, invq: number): void;
+  permute(src: number, dst: number, table: number, n: number): void;
+  ntt_forward_small(a: number, roots: number, n: number, q: number): void;
+  ntt_inverse_small(a: number, roots: number, n: number, q: number, ninv: number): void;
+  mac_key_small(x: number, k0: number, k1: number, acc0: number, acc1: number, n: number, q: number): void;
+}
+
+/** The few WebAssembly APIs used here (the DOM lib that declares them is not loaded for Node code). */
+interface WasmSync {
+  Module: new (bytes: Uint8Array) => object;
+  Instance: new (module: object, imports: Record<string, Record<string, unknown>>) => { exports: Record<string, unknown> };
+}
+const Wasm = (globalThis as unknown as { WebAssembly: WasmSync }).WebAssembly;
+
+/** Primes below this keep the kernel's products exact (see kernels/keyswitch.wat). */
+const MAX_PRIME = 2n ** 50n;
+/** Primes up to this use the kernel's double-precision functions (products below 2^52 are exact). */
+const SMALL_PRIME = 2n ** 26n;
+/** Bytes of one SEAL `PublicKey` (a `Ciphertext`, 88 bytes, and a pool handle, 8) in node-seal 7's 32-bit build. */
+const PUBLIC_KEY_BYTES = 96;
+/** Bytes of one `std::vector` (begin, end, capacity) in the 32-bit build. */
+const VECTOR_BYTES = 12;
+/** Offset of `KSwitchKeys::keys_` (after the pool handle, 8 bytes, and the parms_id, 32). */
+const KEYS_OFFSET = 40;
+
+function modPow(base: bigint, exp: bigint, q: bigint): bigint {
+  let result = 1n;
+  let b = base % q;
+  let e = exp;
+  while (e > 0n) {
+    if (e & 1n) result = (result * b) % q;
+    b = (b * b) % q;
+    e >>= 1n;
+  }
+  return result;
+}
+
+function reverseBits(value: number, bits: number): number {
+  let r = 0;
+  for (let i = 0; i < bits; i++) r |= ((value >>> i) & 1) << (bits - 1 - i);
+  return r;
+}
+
+/**
+ * SEAL's `try_minimal_primitive_root(2N, q)`: the smallest primitive 2N-th root of unity mod q
+ * (SEAL starts from a random one and takes the least of its odd powers: the same root).
+ */
+export function minimalPrimitiveRoot(twoN: number, q: bigint): bigint {
+  const order = BigInt(twoN);
+  if ((q - 1n) % order !== 0n) throw new Error(`${q} is not 1 mod ${twoN}`);
+  let root = 0n;
+  for (let x = 2n; x < q && root === 0n; x++) {
+    const g = modPow(x, (q - 1n) / order, q);
+    if (modPow(g, order / 2n, q) === q - 1n) root = g;
+  }
+  if (root === 0n) throw new Error(`no primitive ${twoN}-th root mod ${q}`);
+  const square = (root * root) % q;
+  let current = root;
+  let least = root;
+  for (let i = 0; i < twoN; i += 2) {
+    if (current < least) least = current;
+    current = (current * square) % q;
+  }
+  return least;
+}
+
+/** Word offsets of one prime's NTT tables inside the tables buffer. */
+interface PrimeTables {
+  q: bigint;
+  /** Below 2^26: the double-precision functions, with root tables of doubles (no quotient tables). */
+  small: boolean;
+  qNumber: number;
+  roots: number;
+  rootQuots: number;
+  invRoots: number;
+  invRootQuots: number;
+  nInv: bigint;
+}
+
+/**
+ * CKKS rotations (SEAL's `Evaluator::apply_galois_inplace` followed by `switch_key_inplace`),
+ * computed by he-core's WebAssembly kernel (kernels/keyswitch.wat) on SEAL's memory: the Galois
+ * permutation in NTT form, the decomposition of c1 over the data primes, the NTTs, the products
+ * with the Galois key and the modulus switch down by the special prime. Every step is exact
+ * modular arithmetic with fully reduced results, so the rotated ciphertext is the same bits as
+ * SEAL's; `PlanEvaluator` checks its first rotation of each evaluation against SEAL's, bit for
+ * bit, and falls back to SEAL if anything differs.
+ *
+ * It reads the Galois keys' coefficients through the layout of SEAL's `KSwitchKeys` in node-seal
+ * 7's 32-bit build (`keys_` at byte 40, each key a `PublicKey` of 96 bytes), checked on every
+ * access (shape, degree, prime count, NTT form, buffer bounds).
+ */
+export class KeySwitchKernel {
+  private readonly kernel: KeySwitchExports;
+  private readonly N: number;
+  private readonly logN: number;
+  /** The key primes: the data primes, then the special prime. */
+  private readonly primes: bigint[];
+  private readonly tables: PrimeTables[] = [];
+  private readonly tablesPt: Plaintext;
+  private readonly scratchPt: Plaintext;
+  private readonly galoisTables = new Map<number, Plaintext>();
+  /** q_special^-1 mod q_j for each data prime. */
+  private readonly specialInverse: bigint[];
+
+  private constructor(
+    private readonly ctx: HeContext,
+    kernel: KeySwitchExports,
+  ) {
+    this.kernel = kernel;
+    this.N = ctx.params.polyModulusDegree;
+    this.logN = Math.log2(this.N);
+    this.primes = ctx.params.primes.map((p) => BigInt(p));
+    const K = this.primes.length;
+    const special = this.primes[K - 1]!;
+    this.specialInverse = this.primes.slice(0, K - 1).map((q) => modPow(special % q, q - 2n, q));
+    this.tablesPt = new ctx.seal.Plaintext();
+    this.scratchPt = new ctx.seal.Plaintext();
+    const D = K - 1;
+    try {
+      sealCall(ctx.seal, 'seal_failure', 'allocating the key-switching tables', () => {
+        this.tablesPt.resize(4 * K * this.N);
+        // c1 in NTT form and in coefficient form (D limbs each), the products (2 × K limbs), two limbs of scratch
+        this.scratchPt.resize((2 * D + 2 * K + 2) * this.N);
+      });
+      this.writeTables();
+    } catch (err) {
+      free(this.tablesPt, this.scratchPt);
+      throw err;
+    }
+  }
+
+  /** A key-switching kernel for this context, or null when its primes are too large for the kernel. */
+  static create(ctx: HeContext): KeySwitchKernel | null {
+    if (ctx.params.primes.some((p) => BigInt(p) >= MAX_PRIME)) return null;
+    const module = new Wasm.Module(Buffer.from(KEYSWITCH_WASM_BASE64, 'base64'));
+    const instance = new Wasm.Instance(module, { env: { memory: ctx.runtime.heapMemory() } });
+    const kernel = instance.exports as unknown as KeySwitchExports;
+    const names: (keyof KeySwitchExports)[] = ['ntt_forward', 'ntt_inverse', 'reduce', 'add_scalar', 'mac_key', 'mod_down', 'permute', 'ntt_forward_small', 'ntt_inverse_small', 'mac_key_small'];
+    if (names.some((name) => typeof kernel[name] !== 'function')) return null;
+    return new KeySwitchKernel(ctx, kernel);
+  }
+
+  private ownedData(pt: Plaintext): number {
+    const data = plaintextData(this.ctx.runtime, pt);
+    if (data === null) throw new Error('unexpected plaintext layout');
+    return data;
+  }
+
+  /** SEAL's NTTTables for each key prime: root powers in SEAL's scrambled order, with w/q beside each. */
+  private writeTables(): void {
+    const N = this.N;
+    const base = this.ownedData(this.tablesPt);
+    const words = new BigUint64Array(this.ctx.runtime.heapBuffer(), base, 4 * this.primes.length * N);
+    const doubles = new Float64Array(this.ctx.runtime.heapBuffer(), base, 4 * this.primes.length * N);
+    this.primes.forEach((q, p) => {
+      const root = minimalPrimitiveRoot(2 * N, q);
+      const invRoot = modPow(root, q - 2n, q);
+      const qNumber = Number(q);
+      const at = 4 * p * N;
+      const small = q < SMALL_PRIME;
+      const t: PrimeTables = { q, small, qNumber, roots: base + at * 8, rootQuots: base + (at + N) * 8, invRoots: base + (at + 2 * N) * 8, invRootQuots: base + (at + 3 * N) * 8, nInv: modPow(BigInt(N), q - 2n, q) };
+      const put = (table: number, index: number, value: bigint): void => {
+        if (small) doubles[at + table * N + index] = Number(value);
+        else {
+          words[at + table * N + index] = value;
+          doubles[at + (table + 1) * N + index] = Number(value) / qNumber;
+        }
+      };
+      put(0, 0, 1n);
+      let power = root;
+      for (let i = 1; i < N; i++) {
+        put(0, reverseBits(i, this.logN), power);
+        power = (power * root) % q;
+      }
+      put(2, 0, 1n);
+      power = invRoot;
+      for (let i = 1; i < N; i++) {
+        put(2, reverseBits(i - 1, this.logN) + 1, power);
+        power = (power * invRoot) % q;
+      }
+      this.tables.push(t);
+    });
+  }
+
+  /** SEAL's permutation table of a Galois element in NTT form (GaloisTool::generate_table_ntt), as u32. */
+  private galoisTable(elt: number): number {
+    let pt = this.galoisTables.get(elt);
+    if (!pt) {
+      const N = this.N;
+      pt = new this.ctx.seal.Plaintext();
+      const owned = pt;
+      sealCall(this.ctx.seal, 'seal_failure', 'allocating a Galois table', () => owned.resize(N / 2));
+      const table = new Uint32Array(this.ctx.runtime.heapBuffer(), this.ownedData(pt), N);
+      const mask = N - 1;
+      for (let i = N; i < 2 * N; i++) {
+        const reversed = reverseBits(i, this.logN + 1);
+        const raw = Number((BigInt(elt) * BigInt(reversed)) >> 1n) & mask;
+        table[i - N] = reverseBits(raw, this.logN);
+      }
+      this.galoisTables.set(elt, pt);
+    }
+    return this.ownedData(pt);
+  }
+
+  /**
+   * Byte offsets of the Galois key for `elt`: for each decomposition limb j < D, the data of the
+   * key's ciphertext (two components × all key primes), checked against its header.
+   */
+  private keyData(galois: GaloisKeys, elt: number, D: number): number[] {
+    const heap = this.ctx.runtime.heapBytes();
+    const ptr = (galois as unknown as { $$?: { ptr?: unknown } }).$$?.ptr;
+    if (typeof ptr !== 'number' || ptr % 4 !== 0 || ptr + KEYS_OFFSET + VECTOR_BYTES > heap) throw new Error('unexpected Galois keys layout');
+    const buffer = this.ctx.runtime.heapBuffer();
+    const outer = new Uint32Array(buffer, ptr + KEYS_OFFSET, 2);
+    const index = (elt - 1) >> 1;
+    if (outer[1]! < outer[0]! || (outer[1]! - outer[0]!) % VECTOR_BYTES !== 0 || index >= (outer[1]! - outer[0]!) / VECTOR_BYTES) throw new Error(`no Galois key for element ${elt}`);
+    const inner = new Uint32Array(buffer, outer[0]! + index * VECTOR_BYTES, 2);
+    const count = (inner[1]! - inner[0]!) / PUBLIC_KEY_BYTES;
+    if (!Number.isInteger(count) || count < D || inner[1]! > heap) throw new Error(`unexpected Galois key shape for element ${elt}`);
+    const K = this.primes.length;
+    const out: number[] = [];
+    for (let j = 0; j < D; j++) {
+      const at = inner[0]! + j * PUBLIC_KEY_BYTES;
+      const w = new Uint32Array(buffer, at, 21);
+      const nttForm = new Uint8Array(buffer, at + 32, 1)[0];
+      const data = w[20]!;
+      if (nttForm !== 1 || w[9] !== 2 || w[10] !== this.N || w[11] !== K || w[19] !== 2 * K * this.N || w[18]! < w[19]! || data % 8 !== 0 || data + 2 * K * this.N * 8 > heap) {
+        throw new Error(`unexpected Galois key layout for element ${elt}`);
+      }
+      out.push(data);
+    }
+    return out;
+  }
+
+  private forward(a: number, t: PrimeTables): void {
+    if (t.small) this.kernel.ntt_forward_small(a, t.roots, this.N, t.qNumber);
+    else this.kernel.ntt_forward(a, t.roots, t.rootQuots, this.N, t.q);
+  }
+
+  private inverse(a: number, t: PrimeTables): void {
+    if (t.small) this.kernel.ntt_inverse_small(a, t.invRoots, this.N, t.qNumber, Number(t.nInv));
+    else this.kernel.ntt_inverse(a, t.invRoots, t.invRootQuots, this.N, t.q, t.nInv, Number(t.nInv) / t.qNumber);
+  }
+
+  /** `out` = `ct` rotated by `steps` (each one rotation with its own Galois key, in order). */
+  rotate(ct: Ciphertext, steps: readonly number[], galois: GaloisKeys, out: Ciphertext): void {
+    sealCall(this.ctx.seal, 'seal_failure', 'rotating', () => out.assign(ct));
+    for (const step of steps) this.applyGalois(out, galoisElement(step, this.N), galois);
+  }
+
+  /** SEAL's apply_galois_inplace on a two-polynomial CKKS ciphertext in NTT form. */
+  private applyGalois(ct: Ciphertext, elt: number, galois: GaloisKeys): void {
+    const N = this.N;
+    const K = this.primes.length;
+    const D = ct.coeffModulusSize();
+    if (D < 1 || D > K - 1) throw new Error('unexpected ciphertext level');
+    const data = ciphertextData(this.ctx.runtime, ct, N, D);
+    if (data === null) throw new Error('unexpected ciphertext layout or shape');
+    const keys = this.keyData(galois, elt, D);
+    const table = this.galoisTable(elt);
+    const k = this.kernel;
+    const limb = N * 8;
+    const scratch = this.ownedData(this.scratchPt);
+    const c1Ntt = scratch;
+    const c1Coeff = c1Ntt + D * limb;
+    const prod = c1Coeff + D * limb; // component c, prime I at prod + (c·K + I)·limb
+    const tmp = prod + 2 * K * limb;
+    const tmp2 = tmp + limb;
+    const heap = (): Uint8Array => new Uint8Array(this.ctx.runtime.heapBuffer());
+    const c0 = (j: number): number => data + j * limb;
+    const c1 = (j: number): number => data + (D + j) * limb;
+
+    // The automorphism, in NTT form: c0 in place (through scratch), c1 into c1Ntt; c1 becomes 0.
+    for (let j = 0; j < D; j++) {
+      k.permute(c0(j), tmp, table, N);
+      heap().copyWithin(c0(j), tmp, tmp + limb);
+      k.permute(c1(j), c1Ntt + j * limb, table, N);
+    }
+    heap().copyWithin(c1Coeff, c1Ntt, c1Ntt + D * limb);
+    heap().fill(0, c1(0), c1(0) + D * limb);
+    for (let j = 0; j < D; j++) {
+      const t = this.tables[j]!;
+      this.inverse(c1Coeff + j * limb, t);
+    }
+
+    // Products with the key, per output prime I (the data primes, then the special prime).
+    for (let I = 0; I <= D; I++) {
+      const ki = I === D ? K - 1 : I;
+      const t = this.tables[ki]!;
+      const qinv = 1 / t.qNumber;
+      heap().fill(0, prod + I * limb, prod + (I + 1) * limb);
+      heap().fill(0, prod + (K + I) * limb, prod + (K + I + 1) * limb);
+      for (let J = 0; J < D; J++) {
+        let operand: number;
+        if (I === J) operand = c1Ntt + J * limb;
+        else {
+          if (this.primes[J]! <= t.q) heap().copyWithin(tmp, c1Coeff + J * limb, c1Coeff + (J + 1) * limb);
+          else k.reduce(c1Coeff + J * limb, tmp, N, t.q, qinv);
+          this.forward(tmp, t);
+          operand = tmp;
+        }
+        const key = keys[J]!;
+        if (t.small) k.mac_key_small(operand, key + ki * limb, key + (K + ki) * limb, prod + I * limb, prod + (K + I) * limb, N, t.qNumber);
+        else k.mac_key(operand, key + ki * limb, key + (K + ki) * limb, prod + I * limb, prod + (K + I) * limb, N, t.q, qinv);
+      }
+    }
+
+    // Modulus switch down by the special prime, added into the ciphertext.
+    const sp = this.tables[K - 1]!;
+    const half = sp.q >> 1n;
+    for (let c = 0; c < 2; c++) {
+      const last = prod + (c * K + D) * limb;
+      this.inverse(last, sp);
+      k.add_scalar(last, N, half, sp.q);
+      for (let J = 0; J < D; J++) {
+        const t = this.tables[J]!;
+        if (sp.q > t.q) k.reduce(last, tmp2, N, t.q, 1 / t.qNumber);
+        else heap().copyWithin(tmp2, last, last + limb);
+        const fix = (t.q - (half % t.q)) % t.q;
+        k.add_scalar(tmp2, N, fix, t.q);
+        this.forward(tmp2, t);
+        const inv = this.specialInverse[J]!;
+        k.mod_down(c === 0 ? c0(J) : c1(J), prod + (c * K + J) * limb, tmp2, N, t.q, inv, Number(inv) / t.qNumber);
+      }
+    }
+  }
+
+  dispose(): void {
+    free(this.tablesPt, this.scratchPt, ...this.galoisTables.values());
+    this.galoisTables.clear();
+  }
+}
