@@ -17,6 +17,8 @@ interface ServiceFlags {
   workers?: number;
   maxQueue?: number;
   models?: string;
+  sessionCacheBytes?: number;
+  workerKeyCacheBytes?: number;
   redis?: string;
   role?: string;
   sessionRedis?: string;
@@ -39,6 +41,8 @@ export function serviceCommand(): Command {
     .option('--workers <n>', 'evaluation worker threads (default: one per core)', (v) => Number.parseInt(v, 10))
     .option('--max-queue <n>', 'jobs that may wait for a worker before 503', (v) => Number.parseInt(v, 10))
     .option('--models <dir>', 'directory of model files (default: the bundled models)')
+    .option('--session-cache-bytes <n>', 'memory for evaluation keys, every copy counted: stored envelopes + the workers\' loaded keys (default 512 MiB)', Number)
+    .option('--worker-key-cache-bytes <n>', 'of it, loaded key bytes each worker keeps (default: half of --session-cache-bytes shared by the workers)', Number)
     .option('--redis <url>', 'run as part of a distributed deployment on this Redis (redis://HOST:PORT; docs/deploy.md)')
     .option('--role <role>', 'with --redis: front (HTTP API), worker (evaluations) or both (default)')
     .option('--session-redis <url>', 'with --redis: keep sessions on this other Redis (it may evict)')
@@ -57,6 +61,8 @@ export function serviceCommand(): Command {
       if (flags.workers !== undefined) options.workers = flags.workers;
       if (flags.maxQueue !== undefined) options.maxQueue = flags.maxQueue;
       if (flags.models) options.modelsDir = flags.models;
+      if (flags.sessionCacheBytes !== undefined) options.sessionCacheBytes = flags.sessionCacheBytes;
+      if (flags.workerKeyCacheBytes !== undefined) options.workerKeyCacheBytes = flags.workerKeyCacheBytes;
       if (flags.behindProxy) options.behindProxy = true;
       if (flags.redis) options.redis = flags.redis;
       if (flags.role) options.role = parseRole(flags.role);

@@ -24,7 +24,15 @@ export interface ServiceOptions {
   maxQueue?: number;
   jobTimeoutMs?: number;
   sessionTtlMs?: number;
+  /**
+   * Memory the evaluation keys may take, all copies counted: the session store's key envelopes plus
+   * every worker's loaded (SEAL) key sets (`loadedKeyBytes`, about 3× an envelope). Split by
+   * `keyBudget` (mock-service/pool/key-bytes.ts): by default half to the store, half shared by the workers.
+   * Default: 512 MiB, or more with many workers (each needs room for two of the largest loaded key sets).
+   */
   sessionCacheBytes?: number;
+  /** Loaded key bytes each worker keeps (default: half of sessionCacheBytes shared by the workers). */
+  workerKeyCacheBytes?: number;
   /** Hard cap of any request body, whatever the plan allows. */
   maxBodyBytes?: number;
   modelsDir?: string;
@@ -58,7 +66,7 @@ export interface ServiceOptions {
 export type ServiceRole = 'front' | 'worker' | 'both';
 export const SERVICE_ROLES: readonly ServiceRole[] = ['front', 'worker', 'both'];
 
-type OptionalOptions = 'token' | 'apiKeys' | 'tls' | 'logger' | 'sessionStore' | 'redis' | 'sessionRedis' | 'role';
+type OptionalOptions = 'sessionCacheBytes' | 'workerKeyCacheBytes' | 'token' | 'apiKeys' | 'tls' | 'logger' | 'sessionStore' | 'redis' | 'sessionRedis' | 'role';
 export type ResolvedOptions = Required<Omit<ServiceOptions, OptionalOptions>> & Pick<ServiceOptions, OptionalOptions>;
 
 export const DEFAULT_MODELS_DIR = fileURLToPath(new URL('../assets/models/', import.meta.url));
@@ -72,7 +80,6 @@ export function resolveOptions(options: ServiceOptions): ResolvedOptions {
     maxQueue: 32,
     jobTimeoutMs: 120_000,
     sessionTtlMs: 30 * 60_000,
-    sessionCacheBytes: 512 * 2 ** 20,
     maxBodyBytes: 256 * 2 ** 20,
     modelsDir: DEFAULT_MODELS_DIR,
     workerKeyCacheEntries: 16,
@@ -99,6 +106,7 @@ export function optionsFromEnv(env: NodeJS.ProcessEnv): Partial<ServiceOptions> 
   if (num('CIPHERCARE_JOB_TIMEOUT_MS') !== undefined) out.jobTimeoutMs = num('CIPHERCARE_JOB_TIMEOUT_MS')!;
   if (num('CIPHERCARE_SESSION_TTL_MS') !== undefined) out.sessionTtlMs = num('CIPHERCARE_SESSION_TTL_MS')!;
   if (num('CIPHERCARE_SESSION_CACHE_BYTES') !== undefined) out.sessionCacheBytes = num('CIPHERCARE_SESSION_CACHE_BYTES')!;
+  if (num('CIPHERCARE_WORKER_KEY_CACHE_BYTES') !== undefined) out.workerKeyCacheBytes = num('CIPHERCARE_WORKER_KEY_CACHE_BYTES')!;
   if (env.CIPHERCARE_MODELS_DIR) out.modelsDir = env.CIPHERCARE_MODELS_DIR;
   if (env.CIPHERCARE_BEHIND_PROXY === '1') out.behindProxy = true;
   if (env.CIPHERCARE_REDIS) out.redis = env.CIPHERCARE_REDIS;

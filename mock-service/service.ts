@@ -17,6 +17,7 @@ import { Authenticator } from './http/auth.js';
 import { lingerAfterRefusal, readBody } from './http/body.js';
 import { ServiceMetrics } from './http/metrics.js';
 import { ServiceError, statusFor } from './pool/errors.js';
+import { keyBudget } from './pool/key-bytes.js';
 import { WorkerPool } from './pool/worker-pool.js';
 import { MemorySessionStore } from './sessions/memory-store.js';
 import type { SessionInfo, SessionRecord, SessionStore } from './sessions/session-store.js';
@@ -81,9 +82,18 @@ export async function startService(input: ServiceOptions): Promise<RunningServic
   const { catalog, splittable } = buildCatalogAndSplits(rt.seal, models);
   for (const problem of attachCards(catalog, join(options.modelsDir, 'cards'))) logger.warn({ problem }, 'model card not served');
   const byId = new Map(catalog.map((m) => [m.id, m]));
+  // The evaluation keys' memory, every copy counted (checked before anything starts or any store is touched).
+  const budget = keyBudget({
+    sessionCacheBytes: options.sessionCacheBytes,
+    workerKeyCacheBytes: options.workerKeyCacheBytes,
+    workers: role === 'front' ? 0 : options.workers,
+    plans: catalog.flatMap((m) => (['single', 'batch'] as const).map((mode) => ({ modelId: m.id, mode, plan: m.plans[mode] }))),
+    storeInMemory: !options.redis,
+  });
+  logger.info({ keyMemory: budget }, 'evaluation keys: envelopes in the store and loaded keys in each worker, within this budget');
   // A front evaluates nothing itself: no threads. A worker's pool takes as many jobs as it has threads
   // (and a split batch's shares), so its own queue bound is never what refuses a request.
-  const pool = role === 'front' ? null : new WorkerPool({ size: options.workers, maxQueue: role === 'embedded' ? options.maxQueue : options.workers * 4, jobTimeoutMs: options.jobTimeoutMs, models: texts, keyCacheEntries: options.workerKeyCacheEntries });
+  const pool = role === 'front' ? null : new WorkerPool({ size: options.workers, maxQueue: role === 'embedded' ? options.maxQueue : options.workers * 4, jobTimeoutMs: options.jobTimeoutMs, models: texts, keyCacheEntries: options.workerKeyCacheEntries, keyCacheBytes: budget.workerBytes });
   const stopping: (() => Promise<void>)[] = [];
   const stopAll = async (): Promise<void> => {
     for (const stop of stopping.splice(0).reverse()) await stop().catch((err: unknown) => logger.warn({ err: (err as Error).message }, 'stopping a part of the service failed'));
@@ -103,8 +113,8 @@ export async function startService(input: ServiceOptions): Promise<RunningServic
       }
     }
     if (!options.redis) {
-      store = options.sessionStore ?? new MemorySessionStore({ ttlMs: options.sessionTtlMs, maxBytes: options.sessionCacheBytes });
-      evaluator = new PoolEvaluator(pool!, store, splittable, options.splitBatches);
+      store = options.sessionStore ?? new MemorySessionStore({ ttlMs: options.sessionTtlMs, maxBytes: budget.storeBytes });
+      evaluator = new PoolEvaluator(pool!, store, splittable, options.splitBatches, budget.totalBytes);
     } else {
       const redisUrl = options.redis;
       const d = await import('./distributed/index.js');

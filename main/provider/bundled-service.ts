@@ -20,6 +20,8 @@ export interface LaunchOptions {
   startTimeoutMs?: number;
   /** Where the service's own log lines go (default: discarded). */
   logLevel?: string;
+  /** More `service` flags (e.g. `--session-cache-bytes`), for benchmarks and tests. */
+  extraArgs?: readonly string[];
 }
 
 // From TypeScript sources the service needs tsx's loader; a build ships cli.js.
@@ -35,6 +37,7 @@ export async function launchBundledService(options: LaunchOptions = {}): Promise
   const args = ['--host', '127.0.0.1', '--port', '0'];
   if (options.workers) args.push('--workers', String(options.workers));
   if (options.modelsDir) args.push('--models', options.modelsDir);
+  if (options.extraArgs) args.push(...options.extraArgs);
   const child = fork(fileURLToPath(cliUrl), args, {
     execArgv,
     env: {

@@ -12,6 +12,8 @@ export class PoolEvaluator implements Evaluator {
     /** Models whose batch plan can be shared among the workers (`batchSplit`). */
     private readonly splittable: ReadonlySet<string>,
     private readonly splitBatches: boolean,
+    /** What `sessionCacheBytes` allows the envelopes and the loaded keys together (`keyBudget`). */
+    private readonly keyMemoryLimit = 0,
   ) {}
 
   async openSession(record: SessionRecord, store: SessionStore): Promise<string[]> {
@@ -39,7 +41,17 @@ export class PoolEvaluator implements Evaluator {
   }
 
   async gauges(): Promise<GaugeValue[]> {
-    return [];
+    const memory = this.pool.memory();
+    const stored = (await this.store.stats()).bytes;
+    return [
+      { name: 'ciphercare_worker_key_sets', help: 'Loaded evaluation-key sets held by the workers (as each last reported).', value: memory.workers.reduce((a, w) => a + w.keySets, 0) },
+      { name: 'ciphercare_worker_key_bytes', help: 'Bytes of loaded evaluation keys held by the workers (loadedKeyBytes of their plans).', value: memory.keyBytes },
+      { name: 'ciphercare_worker_key_bytes_limit', help: 'Bytes of loaded evaluation keys each worker may hold.', value: memory.keyCacheBytes },
+      { name: 'ciphercare_worker_heap_bytes', help: "The workers' WebAssembly heaps, summed (they only grow).", value: memory.heapBytes },
+      { name: 'ciphercare_worker_heap_bytes_max', help: 'The largest WebAssembly heap of one worker.', value: Math.max(0, ...memory.workers.map((w) => w.heapBytes)) },
+      { name: 'ciphercare_key_memory_bytes', help: 'Evaluation keys held, every copy: stored envelopes plus the workers\' loaded keys.', value: stored + memory.keyBytes },
+      { name: 'ciphercare_key_memory_limit_bytes', help: 'The bound of ciphercare_key_memory_bytes (sessionCacheBytes).', value: this.keyMemoryLimit },
+    ];
   }
 
   async close(): Promise<void> {

@@ -16,14 +16,27 @@ export type WorkerResponse =
    * `sealMac`: batch plans whose products SEAL accumulates because the kernel cannot be used;
    * `sealDiagonals`: single plans whose diagonal products SEAL sums because the kernel cannot be used.
    */
-  | { kind: 'ready'; encoderConstants: string[]; sealMac: string[]; sealDiagonals?: string[] }
+  | { kind: 'ready'; encoderConstants: string[]; sealMac: string[]; sealDiagonals?: string[]; memory?: WorkerMemory }
   | { kind: 'start-failed'; message: string }
-  | { kind: 'done'; jobId: number; result: Uint8Array | null; evaluateMs: number; share?: (Uint8Array | null)[] }
-  | { kind: 'failed'; jobId: number; code: ApiErrorCode; message: string };
+  | { kind: 'done'; jobId: number; result: Uint8Array | null; evaluateMs: number; share?: (Uint8Array | null)[]; memory?: WorkerMemory }
+  | { kind: 'failed'; jobId: number; code: ApiErrorCode; message: string; memory?: WorkerMemory };
+
+/** What a worker holds, reported with each answer. */
+export interface WorkerMemory {
+  /** Loaded key sets and their bytes (`loadedKeyBytes` of their plans). */
+  keySets: number;
+  keyBytes: number;
+  /** The WebAssembly heap (it only grows). */
+  heapBytes: number;
+  /** Sessions whose keys the worker freed to stay within its bound since its last answer. */
+  evicted: string[];
+}
 
 export interface WorkerInit {
   /** Model files as JSON text; every worker compiles its own plans (deterministic). */
   models: string[];
   /** Loaded evaluation-key sets a worker keeps (least recently used beyond this are freed). */
   keyCacheEntries: number;
+  /** Bytes of loaded evaluation keys a worker keeps (`loadedKeyBytes`; least recently used beyond this are freed). */
+  keyCacheBytes: number;
 }

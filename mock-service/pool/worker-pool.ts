@@ -1,7 +1,7 @@
 import { Worker } from 'node:worker_threads';
 import type { PlanMode } from '../../he-core/index.js';
 import { ServiceError } from './errors.js';
-import type { WorkerInit, WorkerRequest, WorkerResponse } from './messages.js';
+import type { WorkerInit, WorkerMemory, WorkerRequest, WorkerResponse } from './messages.js';
 
 export interface PoolOptions {
   size: number;
@@ -11,6 +11,18 @@ export interface PoolOptions {
   jobTimeoutMs: number;
   models: string[];
   keyCacheEntries: number;
+  /** Loaded key bytes each worker keeps (`loadedKeyBytes`); see `keyBudget`. */
+  keyCacheBytes: number;
+}
+
+/** What the workers hold, as each last reported it (with its last answer). */
+export interface PoolMemory {
+  /** Per worker: loaded key sets, their bytes, the WebAssembly heap. */
+  workers: { keySets: number; keyBytes: number; heapBytes: number }[];
+  keyBytes: number;
+  heapBytes: number;
+  /** The bound of each worker's loaded keys. */
+  keyCacheBytes: number;
 }
 
 export type PoolJob =
@@ -41,6 +53,7 @@ interface Slot {
   job: Pending | null;
   timer: NodeJS.Timeout | null;
   sessions: Set<string>;
+  memory: WorkerMemory | null;
 }
 
 // From TypeScript sources (tests, tsx) the worker needs tsx's loader; a build ships worker.js.
@@ -67,9 +80,9 @@ export class WorkerPool {
   }
 
   private spawn(): Slot {
-    const init: WorkerInit = { models: this.options.models, keyCacheEntries: this.options.keyCacheEntries };
+    const init: WorkerInit = { models: this.options.models, keyCacheEntries: this.options.keyCacheEntries, keyCacheBytes: this.options.keyCacheBytes };
     const worker = new Worker(workerUrl, { workerData: init, execArgv: workerExecArgv });
-    const slot: Slot = { worker, ready: false, job: null, timer: null, sessions: new Set() };
+    const slot: Slot = { worker, ready: false, job: null, timer: null, sessions: new Set(), memory: null };
     worker.on('message', (msg: WorkerResponse) => this.onMessage(slot, msg));
     worker.on('error', (err: unknown) => this.onExit(slot, err instanceof Error ? err : new Error(String(err))));
     worker.on('exit', (code) => this.onExit(slot, new Error(`evaluation worker exited with code ${code}`)));
@@ -84,6 +97,10 @@ export class WorkerPool {
   }
 
   private onMessage(slot: Slot, msg: WorkerResponse): void {
+    if (msg.kind !== 'start-failed' && msg.memory) {
+      slot.memory = msg.memory;
+      for (const id of msg.memory.evicted) slot.sessions.delete(id);
+    }
     if (msg.kind === 'ready') {
       slot.ready = true;
       for (const plan of msg.encoderConstants) this.encoderConstants.add(plan);
@@ -199,6 +216,17 @@ export class WorkerPool {
     for (const slot of this.slots) {
       if (slot.sessions.delete(sessionId)) slot.worker.postMessage({ kind: 'forget', sessionId } satisfies WorkerRequest);
     }
+  }
+
+  /** The workers' loaded keys and heaps, as each last reported them. */
+  memory(): PoolMemory {
+    const workers = this.slots.map((s) => ({ keySets: s.memory?.keySets ?? 0, keyBytes: s.memory?.keyBytes ?? 0, heapBytes: s.memory?.heapBytes ?? 0 }));
+    return {
+      workers,
+      keyBytes: workers.reduce((a, w) => a + w.keyBytes, 0),
+      heapBytes: workers.reduce((a, w) => a + w.heapBytes, 0),
+      keyCacheBytes: this.options.keyCacheBytes,
+    };
   }
 
   stats(): { total: number; ready: number; busy: number; queue: number; queueLimit: number } {

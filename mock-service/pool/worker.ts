@@ -2,9 +2,10 @@
 // small cache of loaded evaluation keys. It never sees a secret key: it imports he-core's server side only.
 import { parentPort, workerData } from 'node:worker_threads';
 import { HeContext, HeError, PlanEvaluator, compile, evaluateEnvelope, evaluatePartEnvelope, loadSeal, mergePartsToEnvelope, openKeyEnvelope, parseModel } from '../../he-core/index.js';
-import type { EvaluationKeys, PlanMode } from '../../he-core/index.js';
+import type { EvaluationKeys, PlanMode, SealRuntime } from '../../he-core/index.js';
 import { apiCodeFor } from './errors.js';
-import type { WorkerInit, WorkerRequest, WorkerResponse } from './messages.js';
+import { loadedKeyBytes } from './key-bytes.js';
+import type { WorkerInit, WorkerMemory, WorkerRequest, WorkerResponse } from './messages.js';
 
 const port = parentPort!;
 const init = workerData as WorkerInit;
@@ -14,15 +15,40 @@ interface LoadedModel {
   evaluator: Record<PlanMode, PlanEvaluator>;
 }
 
+interface CachedKeys {
+  keys: EvaluationKeys;
+  /** `loadedKeyBytes` of the plan: what the loaded set holds in the WebAssembly heap. */
+  bytes: number;
+}
+
 const models = new Map<string, LoadedModel>();
-const keyCache = new Map<string, EvaluationKeys>();
+/** Loaded key sets, least recently used first; their bytes stay within init.keyCacheBytes. */
+const keyCache = new Map<string, CachedKeys>();
+let keyBytesHeld = 0;
+let evictedSinceReport: string[] = [];
+let runtime: SealRuntime | null = null;
+
+function memory(): WorkerMemory {
+  const evicted = evictedSinceReport;
+  evictedSinceReport = [];
+  return { keySets: keyCache.size, keyBytes: keyBytesHeld, heapBytes: runtime?.heapBytes() ?? 0, evicted };
+}
 
 function send(message: WorkerResponse, transfer: ArrayBuffer[] = []): void {
-  port.postMessage(message, transfer);
+  port.postMessage(message.kind !== 'start-failed' ? { ...message, memory: memory() } : message, transfer);
+}
+
+function drop(sessionId: string): void {
+  const cached = keyCache.get(sessionId);
+  if (!cached) return;
+  keyCache.delete(sessionId);
+  keyBytesHeld -= cached.bytes;
+  cached.keys.dispose();
 }
 
 async function start(): Promise<void> {
   const rt = await loadSeal();
+  runtime = rt;
   for (const text of init.models) {
     const model = parseModel(text);
     const entry = { ctx: {}, evaluator: {} } as LoadedModel;
@@ -39,25 +65,32 @@ function cacheKey(sessionId: string): string {
   return sessionId;
 }
 
-/** Loads (or reuses) a session's evaluation keys, checked against the plan; least recently used are freed. */
+/**
+ * Loads (or reuses) a session's evaluation keys, checked against the plan. Before a load, the least
+ * recently used sets are freed until the new one fits both bounds (bytes and entries), so that the
+ * heap never holds more than init.keyCacheBytes of keys; a set in use is never freed (one job at a
+ * time). Freed keys are not lost: the session's envelope stays in the store and loads again.
+ */
 function keysFor(sessionId: string, modelId: string, mode: PlanMode, bytes: Uint8Array): EvaluationKeys {
   const key = cacheKey(sessionId);
   const cached = keyCache.get(key);
   if (cached) {
     keyCache.delete(key);
     keyCache.set(key, cached);
-    return cached;
+    return cached.keys;
   }
   const model = models.get(modelId);
   if (!model) throw new HeError('model_invalid', `model ${modelId} is not loaded`);
+  const size = loadedKeyBytes(model.evaluator[mode].plan.public);
+  for (const [oldest] of keyCache) {
+    if (keyBytesHeld + size <= init.keyCacheBytes && keyCache.size < init.keyCacheEntries) break;
+    drop(oldest);
+    evictedSinceReport.push(oldest);
+  }
   // Copy out of shared memory: the loader must see bytes no other thread can change underneath it.
   const keys = openKeyEnvelope(model.ctx[mode], model.evaluator[mode].plan.public, Uint8Array.from(bytes));
-  keyCache.set(key, keys);
-  while (keyCache.size > init.keyCacheEntries) {
-    const [oldest, value] = keyCache.entries().next().value as [string, EvaluationKeys];
-    keyCache.delete(oldest);
-    value.dispose();
-  }
+  keyCache.set(key, { keys, bytes: size });
+  keyBytesHeld += size;
   return keys;
 }
 
@@ -68,12 +101,9 @@ function fail(jobId: number, err: unknown, what: 'keys' | 'ciphertexts'): void {
 
 port.on('message', (request: WorkerRequest) => {
   switch (request.kind) {
-    case 'forget': {
-      const keys = keyCache.get(cacheKey(request.sessionId));
-      keyCache.delete(cacheKey(request.sessionId));
-      keys?.dispose();
+    case 'forget':
+      drop(cacheKey(request.sessionId));
       return;
-    }
     case 'open-session':
       try {
         keysFor(request.sessionId, request.modelId, request.mode, request.keys);

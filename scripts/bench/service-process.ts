@@ -16,8 +16,8 @@ export interface ServiceProcess {
   stop(): Promise<void>;
 }
 
-export async function startServiceProcess(workers: number): Promise<ServiceProcess> {
-  const service: BundledService = await launchBundledService({ workers });
+export async function startServiceProcess(workers: number, extraArgs: readonly string[] = []): Promise<ServiceProcess> {
+  const service: BundledService = await launchBundledService({ workers, extraArgs });
   try {
     const endpoint = { url: service.url, token: service.token };
     const catalog = await providerFor(endpoint).catalog();

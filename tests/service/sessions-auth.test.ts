@@ -3,6 +3,7 @@ import { Routes } from '../../he-core/index.js';
 import type { SessionResponse } from '../../he-core/index.js';
 import type { RunningService } from '../../mock-service/service.js';
 import { referenceForward } from '../../he-core/index.js';
+import { MemorySessionStore } from '../../mock-service/sessions/memory-store.js';
 import { loadBundledModel } from '../encrypted/harness.js';
 import { TestClient, call, catalogOf, problemOf, startTestService } from './harness.js';
 
@@ -85,8 +86,9 @@ describe('authentication and sessions', () => {
     const keyBytes = probe.keyEnvelope.byteLength;
     probe.close();
     await service.close();
-    // Room for two sessions' keys, not three.
-    service = await startTestService({ workers: 1, sessionCacheBytes: Math.floor(keyBytes * 2.5) });
+    // A store with room for two sessions' keys, not three (the service's own budget must hold one
+    // envelope of every bundled model, mnist-cnn's included; key-memory.test.ts tests that budget).
+    service = await startTestService({ workers: 1, sessionStore: new MemorySessionStore({ ttlMs: 60_000, maxBytes: Math.floor(keyBytes * 2.5) }) });
     const clients = [0, 1, 2].map(() => new TestClient(service!, entry, 'single'));
     try {
       for (const c of clients) await c.open();
