@@ -41,7 +41,7 @@ export function serviceCommand(): Command {
     .option('--workers <n>', 'evaluation worker threads (default: one per core)', (v) => Number.parseInt(v, 10))
     .option('--max-queue <n>', 'jobs that may wait for a worker before 503', (v) => Number.parseInt(v, 10))
     .option('--models <dir>', 'directory of model files (default: the bundled models)')
-    .option('--session-cache-bytes <n>', 'memory for evaluation keys, every copy counted: stored envelopes + the workers\' loaded keys (default 512 MiB)', Number)
+    .option('--session-cache-bytes <n>', 'memory for evaluation keys, every copy counted: stored envelopes + the workers\' loaded keys (default 1 GiB)', Number)
     .option('--worker-key-cache-bytes <n>', 'of it, loaded key bytes each worker keeps (default: half of --session-cache-bytes shared by the workers)', Number)
     .option('--redis <url>', 'run as part of a distributed deployment on this Redis (redis://HOST:PORT; docs/deploy.md)')
     .option('--role <role>', 'with --redis: front (HTTP API), worker (evaluations) or both (default)')

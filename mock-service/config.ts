@@ -28,7 +28,7 @@ export interface ServiceOptions {
    * Memory the evaluation keys may take, all copies counted: the session store's key envelopes plus
    * every worker's loaded (SEAL) key sets (`loadedKeyBytes`, about 3× an envelope). Split by
    * `keyBudget` (mock-service/pool/key-bytes.ts): by default half to the store, half shared by the workers.
-   * Default: 512 MiB, or more with many workers (each needs room for two of the largest loaded key sets).
+   * Default: 1 GiB, or more with many workers (each needs room for two of the largest loaded key sets).
    */
   sessionCacheBytes?: number;
   /** Loaded key bytes each worker keeps (default: half of sessionCacheBytes shared by the workers). */

@@ -66,8 +66,8 @@ describe('keyBudget', () => {
   it('gives half of the bytes to the store and half to the workers by default, or what the operator sets', () => {
     expect(keyBudget({ sessionCacheBytes: 512 * MiB, workers: 2, plans, storeInMemory: true })).toEqual({ storeBytes: 256 * MiB, workerBytes: 128 * MiB, workers: 2, totalBytes: 512 * MiB });
     expect(keyBudget({ sessionCacheBytes: 512 * MiB, workerKeyCacheBytes: 64 * MiB, workers: 2, plans, storeInMemory: true })).toEqual({ storeBytes: 384 * MiB, workerBytes: 64 * MiB, workers: 2, totalBytes: 512 * MiB });
-    // The default: 512 MiB, or enough for two of the largest sets in each of many workers.
-    expect(keyBudget({ workers: 2, plans, storeInMemory: true }).totalBytes).toBe(512 * MiB);
+    // The default: 1 GiB, or enough for two of the largest sets in each of many workers.
+    expect(keyBudget({ workers: 2, plans, storeInMemory: true })).toEqual({ storeBytes: 512 * MiB, workerBytes: 256 * MiB, workers: 2, totalBytes: 1024 * MiB });
     const many = keyBudget({ workers: 16, plans, storeInMemory: true });
     expect(many.workerBytes).toBe(2 * largest);
     expect(many.storeBytes).toBe(16 * 2 * largest);
