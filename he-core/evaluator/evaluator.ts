@@ -73,11 +73,11 @@ export class PlanEvaluator {
   /** Per linear step, the product scale whose first kernel product matched SEAL's in this evaluation. */
   private readonly diagonalVerified = new Map<LinearStep, number>();
   private diagonalFailure: string | null = null;
-  /** Rotations (Galois automorphism and key switching) by he-core's kernel (null: SEAL's; see `rotationPath`). */
+  /** Rotations, squares (with relinearisation) and rescales by he-core's kernel (null: SEAL's; see `keySwitchPath`). */
   private keySwitch: KeySwitchKernel | null = null;
-  /** Levels and steps ("level|step") whose first kernel rotation matched SEAL's, bit for bit, in this evaluator. */
-  private readonly rotationVerified = new Set<string>();
-  private rotationFailure: string | null = null;
+  /** The operations, by kind, level, path and scale, whose first kernel result matched SEAL's, bit for bit, in this evaluator. */
+  private readonly keySwitchVerified = new Set<string>();
+  private keySwitchFailure: string | null = null;
   private readonly shares = new Map<string, { rows: number[]; columns: number[] }>();
   private disposed = false;
 
@@ -94,7 +94,7 @@ export class PlanEvaluator {
     this.diagonalMac = null;
     try {
       this.diagonalMac = kernels && plan.steps.some((s) => s.op === 'linear') ? ScalarMac.create(ctx) : null;
-      this.keySwitch = kernels && Object.keys(plan.rotationPaths).length > 0 ? KeySwitchKernel.create(ctx) : null;
+      this.keySwitch = kernels ? KeySwitchKernel.create(ctx) : null;
       for (const step of plan.steps) {
         if (step.op === 'linear') this.prepared.set(step, this.prepareLinear(step));
         else if (step.op === 'cube') this.prepared.set(step, step.e === 0 ? null : this.constant(step.e, (step.scaleIn * step.scaleIn) / primeAt(ctx.params, step.levelIn), step.levelIn - 1));
@@ -173,17 +173,62 @@ export class PlanEvaluator {
   }
 
   /**
-   * How rotations are computed: 'kernel' (he-core's WebAssembly key switching, on SEAL's memory)
-   * or 'seal' (Evaluator::rotate_vector; when the plan has no rotation, when the kernel cannot be
-   * used, or after it failed its self-check, see `rotationProblem`). The same bits either way.
+   * How rotations, squares (with relinearisation) and rescales are computed: 'kernel' (he-core's
+   * WebAssembly key switching, NTTs and modulus switching, on SEAL's memory) or 'seal' (SEAL's
+   * rotate_vector, square, relinearize, rescale_to_next; when the kernel cannot be used, e.g. a
+   * prime of 2^50 or more, or after it failed its self-check, see `keySwitchProblem`). The same
+   * bits either way.
    */
-  get rotationPath(): 'kernel' | 'seal' {
+  get keySwitchPath(): 'kernel' | 'seal' {
     return this.keySwitch ? 'kernel' : 'seal';
   }
 
-  /** Why the rotation kernel was turned off, or null. */
-  get rotationProblem(): string | null {
-    return this.rotationFailure;
+  /** Why the key-switching kernel was turned off, or null. */
+  get keySwitchProblem(): string | null {
+    return this.keySwitchFailure;
+  }
+
+  /** The kernel is turned off for this evaluator; SEAL does its operations from now on. */
+  private keySwitchFailed(err: unknown): void {
+    this.keySwitchFailure = err instanceof Error ? err.message : String(err);
+    this.keySwitch?.dispose();
+    this.keySwitch = null;
+  }
+
+  /**
+   * Rescales `ct` in place (SEAL's rescale_to_next_inplace), by the kernel when there is one: its
+   * first rescale at each level is also done by SEAL and must equal it bit for bit. The kernel
+   * checks the ciphertext before it changes anything, so SEAL can take over after a refusal.
+   */
+  private rescaleInplace(ct: Ciphertext): void {
+    const { evaluator } = this.ctx;
+    const kernel = this.keySwitch;
+    if (kernel) {
+      const key = `rescale|${ct.coeffModulusSize()}|${ct.scale()}`;
+      const reference = this.keySwitchVerified.has(key) ? null : ct.copy();
+      try {
+        if (reference) evaluator.rescaleToNextInplace(reference);
+        try {
+          kernel.rescale(ct);
+        } catch (err) {
+          this.keySwitchFailed(err);
+          if (reference) ct.assign(reference);
+          else evaluator.rescaleToNextInplace(ct);
+          return;
+        }
+        if (reference) {
+          if (sameCoefficients(this.ctx, ct, reference)) this.keySwitchVerified.add(key);
+          else {
+            this.keySwitchFailed(new Error('its rescale differs from SEAL’s'));
+            ct.assign(reference);
+          }
+        }
+        return;
+      } finally {
+        free(reference);
+      }
+    }
+    evaluator.rescaleToNextInplace(ct);
   }
 
   /**
@@ -259,16 +304,17 @@ export class PlanEvaluator {
    * A rotation by the kernel, or null (and the kernel stops being used) if anything about it is
    * off. The first rotation of each level and path in this evaluator is also computed by SEAL and
    * must equal it bit for bit (one SEAL rotation per level and path, in the first evaluations).
+   * SEAL's own errors (in that check) propagate as they would without the kernel.
    */
   private kernelRotate(kernel: KeySwitchKernel, ct: Ciphertext, path: readonly number[], keys: EvaluationKeys): Ciphertext | null {
     const { seal, evaluator } = this.ctx;
     const galois = keys.galois!;
-    const key = `${ct.coeffModulusSize()}|${path.join(',')}`;
+    const key = `rotate|${ct.coeffModulusSize()}|${path.join(',')}`;
     const out = new seal.Ciphertext();
     let check: Ciphertext | null = null;
     try {
       kernel.rotate(ct, path, galois, out);
-      if (!this.rotationVerified.has(key)) {
+      if (!this.keySwitchVerified.has(key)) {
         check = new seal.Ciphertext();
         const reference = check;
         sealCall(seal, 'seal_failure', 'rotating', () => {
@@ -276,14 +322,12 @@ export class PlanEvaluator {
           for (const s of path.slice(1)) evaluator.rotateVectorInplace(reference, s, galois);
         });
         if (!sameCoefficients(this.ctx, out, reference)) throw new Error('its rotation differs from SEAL’s');
-        this.rotationVerified.add(key);
+        this.keySwitchVerified.add(key);
       }
       return out;
     } catch (err) {
       free(out);
-      this.rotationFailure = err instanceof Error ? err.message : String(err);
-      this.keySwitch?.dispose();
-      this.keySwitch = null;
+      this.keySwitchFailed(err);
       return null;
     } finally {
       free(check);
@@ -311,7 +355,7 @@ export class PlanEvaluator {
           if (pt) terms.push({ x: babies[b]!, pt });
         }
         const groupSum = this.diagonalSum(step, terms, step.levelIn);
-        evaluator.rescaleToNextInplace(groupSum);
+        this.rescaleInplace(groupSum);
         if (acc) {
           if (shift) this.rotateInplace(acc, shift, keys);
           evaluator.addInplace(acc, groupSum);
@@ -436,7 +480,7 @@ export class PlanEvaluator {
         }
         const acc = this.rowSum(terms, q, step.levelIn);
         try {
-          this.ctx.evaluator.rescaleToNextInplace(acc);
+          this.rescaleInplace(acc);
           if (!partial) this.addBias(step, r, acc);
         } catch (err) {
           free(acc);
@@ -503,10 +547,40 @@ export class PlanEvaluator {
   private square(x: Ciphertext, keys: EvaluationKeys): Ciphertext {
     const { seal, evaluator } = this.ctx;
     if (!keys.relin) throw new HeError('keys_missing', 'this plan needs a relinearisation key');
+    const relin = keys.relin;
+    const kernel = this.keySwitch;
+    if (kernel) {
+      // The kernel's square + relinearisation, checked against SEAL's the first time at each level and scale.
+      const key = `square|${x.coeffModulusSize()}|${x.scale()}`;
+      const out = new seal.Ciphertext();
+      let reference: Ciphertext | null = null;
+      try {
+        kernel.squareRelinearize(x, relin, out);
+        if (!this.keySwitchVerified.has(key)) {
+          reference = new seal.Ciphertext();
+          evaluator.square(x, reference);
+          evaluator.relinearizeInplace(reference, relin);
+          if (!sameCoefficients(this.ctx, out, reference)) throw new Error('its square differs from SEAL’s');
+          this.keySwitchVerified.add(key);
+        }
+        this.rescaleInplace(out);
+        return out;
+      } catch (err) {
+        free(out);
+        this.keySwitchFailed(err);
+      } finally {
+        free(reference);
+      }
+    }
     const out = new seal.Ciphertext();
-    evaluator.square(x, out);
-    evaluator.relinearizeInplace(out, keys.relin);
-    evaluator.rescaleToNextInplace(out);
+    try {
+      evaluator.square(x, out);
+      evaluator.relinearizeInplace(out, relin);
+      this.rescaleInplace(out);
+    } catch (err) {
+      free(out);
+      throw err;
+    }
     return out;
   }
 
@@ -520,7 +594,7 @@ export class PlanEvaluator {
       evaluator.cipherModSwitchToNext(x, lowered);
       evaluator.multiplyInplace(squared, lowered);
       evaluator.relinearizeInplace(squared, keys.relin!);
-      evaluator.rescaleToNextInplace(squared);
+      this.rescaleInplace(squared);
       return squared;
     } catch (err) {
       free(squared);

@@ -1,4 +1,4 @@
-import type { Ciphertext, GaloisKeys, Plaintext } from 'node-seal';
+import type { Ciphertext, GaloisKeys, Plaintext, RelinKeys } from 'node-seal';
 import type { HeContext } from '../params/context.js';
 import { ciphertextData, plaintextData } from '../seal/layout.js';
 import { sealCall } from '../seal/runtime.js';
@@ -18,6 +18,10 @@ interface KeySwitchExports {
   ntt_forward_small(a: number, roots: number, n: number, q: number): void;
   ntt_inverse_small(a: number, roots: number, n: number, q: number, ninv: number): void;
   mac_key_small(x: number, k0: number, k1: number, acc0: number, acc1: number, n: number, q: number): void;
+  mul_vec(a: number, b: number, out: number, n: number, q: bigint, qinv: number): void;
+  mul_vec_small(a: number, b: number, out: number, n: number, q: number): void;
+  add_vec(a: number, b: number, out: number, n: number, q: bigint): void;
+  sub_mul(c: number, t: number, n: number, q: bigint, inv: bigint, invq: number): void;
 }
 
 /** The few WebAssembly APIs used here (the DOM lib that declares them is not loaded for Node code). */
@@ -151,7 +155,7 @@ export class KeySwitchKernel {
     const module = new Wasm.Module(Buffer.from(KEYSWITCH_WASM_BASE64, 'base64'));
     const instance = new Wasm.Instance(module, { env: { memory: ctx.runtime.heapMemory() } });
     const kernel = instance.exports as unknown as KeySwitchExports;
-    const names: (keyof KeySwitchExports)[] = ['ntt_forward', 'ntt_inverse', 'reduce', 'add_scalar', 'mac_key', 'mod_down', 'permute', 'ntt_forward_small', 'ntt_inverse_small', 'mac_key_small'];
+    const names: (keyof KeySwitchExports)[] = ['ntt_forward', 'ntt_inverse', 'reduce', 'add_scalar', 'mac_key', 'mod_down', 'permute', 'ntt_forward_small', 'ntt_inverse_small', 'mac_key_small', 'mul_vec', 'mul_vec_small', 'add_vec', 'sub_mul'];
     if (names.some((name) => typeof kernel[name] !== 'function')) return null;
     return new KeySwitchKernel(ctx, kernel);
   }
@@ -222,17 +226,17 @@ export class KeySwitchKernel {
    * Byte offsets of the Galois key for `elt`: for each decomposition limb j < D, the data of the
    * key's ciphertext (two components × all key primes), checked against its header.
    */
-  private keyData(galois: GaloisKeys, elt: number, D: number): number[] {
+  private keyData(keys: GaloisKeys | RelinKeys, index: number, D: number, what: string): number[] {
     const heap = this.ctx.runtime.heapBytes();
-    const ptr = (galois as unknown as { $$?: { ptr?: unknown } }).$$?.ptr;
-    if (typeof ptr !== 'number' || ptr % 4 !== 0 || ptr + KEYS_OFFSET + VECTOR_BYTES > heap) throw new Error('unexpected Galois keys layout');
+    const ptr = (keys as unknown as { $$?: { ptr?: unknown } }).$$?.ptr;
+    if (typeof ptr !== 'number' || ptr % 4 !== 0 || ptr + KEYS_OFFSET + VECTOR_BYTES > heap) throw new Error(`unexpected layout of the ${what}`);
     const buffer = this.ctx.runtime.heapBuffer();
     const outer = new Uint32Array(buffer, ptr + KEYS_OFFSET, 2);
-    const index = (elt - 1) >> 1;
-    if (outer[1]! < outer[0]! || (outer[1]! - outer[0]!) % VECTOR_BYTES !== 0 || index >= (outer[1]! - outer[0]!) / VECTOR_BYTES) throw new Error(`no Galois key for element ${elt}`);
+    if (outer[1]! < outer[0]! || (outer[1]! - outer[0]!) % VECTOR_BYTES !== 0 || index >= (outer[1]! - outer[0]!) / VECTOR_BYTES) throw new Error(`no ${what}`);
     const inner = new Uint32Array(buffer, outer[0]! + index * VECTOR_BYTES, 2);
     const count = (inner[1]! - inner[0]!) / PUBLIC_KEY_BYTES;
-    if (!Number.isInteger(count) || count < D || inner[1]! > heap) throw new Error(`unexpected Galois key shape for element ${elt}`);
+    if (count === 0) throw new Error(`no ${what}`);
+    if (!Number.isInteger(count) || count < D || inner[1]! > heap) throw new Error(`unexpected shape of the ${what}`);
     const K = this.primes.length;
     const out: number[] = [];
     for (let j = 0; j < D; j++) {
@@ -241,7 +245,7 @@ export class KeySwitchKernel {
       const nttForm = new Uint8Array(buffer, at + 32, 1)[0];
       const data = w[20]!;
       if (nttForm !== 1 || w[9] !== 2 || w[10] !== this.N || w[11] !== K || w[19] !== 2 * K * this.N || w[18]! < w[19]! || data % 8 !== 0 || data + 2 * K * this.N * 8 > heap) {
-        throw new Error(`unexpected Galois key layout for element ${elt}`);
+        throw new Error(`unexpected layout of the ${what}`);
       }
       out.push(data);
     }
@@ -264,40 +268,60 @@ export class KeySwitchKernel {
     for (const step of steps) this.applyGalois(out, galoisElement(step, this.N), galois);
   }
 
+  /** The scratch regions, by limb: c1 in NTT form and in coefficient form (D each), the products (2 × K), two limbs of scratch. */
+  private scratch(D: number): { c1Ntt: number; c1Coeff: number; prod: number; tmp: number; tmp2: number } {
+    const limb = this.N * 8;
+    const K = this.primes.length;
+    const c1Ntt = this.ownedData(this.scratchPt);
+    const c1Coeff = c1Ntt + D * limb;
+    const prod = c1Coeff + D * limb;
+    const tmp = prod + 2 * K * limb;
+    return { c1Ntt, c1Coeff, prod, tmp, tmp2: tmp + limb };
+  }
+
+  /** The coefficients of a two-polynomial NTT ciphertext with 1 to K − 1 limbs, and its limb count. */
+  private cipher(ct: Ciphertext): { data: number; D: number } {
+    const D = ct.coeffModulusSize();
+    if (D < 1 || D > this.primes.length - 1) throw new Error('unexpected ciphertext level');
+    const data = ciphertextData(this.ctx.runtime, ct, this.N, D);
+    if (data === null) throw new Error('unexpected ciphertext layout or shape');
+    return { data, D };
+  }
+
   /** SEAL's apply_galois_inplace on a two-polynomial CKKS ciphertext in NTT form. */
   private applyGalois(ct: Ciphertext, elt: number, galois: GaloisKeys): void {
     const N = this.N;
-    const K = this.primes.length;
-    const D = ct.coeffModulusSize();
-    if (D < 1 || D > K - 1) throw new Error('unexpected ciphertext level');
-    const data = ciphertextData(this.ctx.runtime, ct, N, D);
-    if (data === null) throw new Error('unexpected ciphertext layout or shape');
-    const keys = this.keyData(galois, elt, D);
+    const { data, D } = this.cipher(ct);
+    const keys = this.keyData(galois, (elt - 1) >> 1, D, `Galois key for element ${elt}`);
     const table = this.galoisTable(elt);
+    const limb = N * 8;
+    const { c1Ntt, tmp } = this.scratch(D);
+    const heap = (): Uint8Array => new Uint8Array(this.ctx.runtime.heapBuffer());
+    // The automorphism, in NTT form: c0 in place (through scratch), c1 into the key switch's input; c1 becomes 0.
+    for (let j = 0; j < D; j++) {
+      const c0 = data + j * limb;
+      this.kernel.permute(c0, tmp, table, N);
+      heap().copyWithin(c0, tmp, tmp + limb);
+      this.kernel.permute(data + (D + j) * limb, c1Ntt + j * limb, table, N);
+    }
+    heap().fill(0, data + D * limb, data + 2 * D * limb);
+    this.switchKey(data, D, keys);
+  }
+
+  /**
+   * SEAL's switch_key_inplace (CKKS): the target (D limbs in NTT form, in the scratch's c1Ntt)
+   * decomposed over the data primes, times the key, switched down by the special prime and added
+   * into the ciphertext's two polynomials at `data`.
+   */
+  private switchKey(data: number, D: number, keys: number[]): void {
+    const N = this.N;
+    const K = this.primes.length;
     const k = this.kernel;
     const limb = N * 8;
-    const scratch = this.ownedData(this.scratchPt);
-    const c1Ntt = scratch;
-    const c1Coeff = c1Ntt + D * limb;
-    const prod = c1Coeff + D * limb; // component c, prime I at prod + (c·K + I)·limb
-    const tmp = prod + 2 * K * limb;
-    const tmp2 = tmp + limb;
+    const { c1Ntt, c1Coeff, prod, tmp, tmp2 } = this.scratch(D);
     const heap = (): Uint8Array => new Uint8Array(this.ctx.runtime.heapBuffer());
-    const c0 = (j: number): number => data + j * limb;
-    const c1 = (j: number): number => data + (D + j) * limb;
-
-    // The automorphism, in NTT form: c0 in place (through scratch), c1 into c1Ntt; c1 becomes 0.
-    for (let j = 0; j < D; j++) {
-      k.permute(c0(j), tmp, table, N);
-      heap().copyWithin(c0(j), tmp, tmp + limb);
-      k.permute(c1(j), c1Ntt + j * limb, table, N);
-    }
     heap().copyWithin(c1Coeff, c1Ntt, c1Ntt + D * limb);
-    heap().fill(0, c1(0), c1(0) + D * limb);
-    for (let j = 0; j < D; j++) {
-      const t = this.tables[j]!;
-      this.inverse(c1Coeff + j * limb, t);
-    }
+    for (let j = 0; j < D; j++) this.inverse(c1Coeff + j * limb, this.tables[j]!);
 
     // Products with the key, per output prime I (the data primes, then the special prime).
     for (let I = 0; I <= D; I++) {
@@ -332,13 +356,94 @@ export class KeySwitchKernel {
         const t = this.tables[J]!;
         if (sp.q > t.q) k.reduce(last, tmp2, N, t.q, 1 / t.qNumber);
         else heap().copyWithin(tmp2, last, last + limb);
-        const fix = (t.q - (half % t.q)) % t.q;
-        k.add_scalar(tmp2, N, fix, t.q);
+        k.add_scalar(tmp2, N, (t.q - (half % t.q)) % t.q, t.q);
         this.forward(tmp2, t);
         const inv = this.specialInverse[J]!;
-        k.mod_down(c === 0 ? c0(J) : c1(J), prod + (c * K + J) * limb, tmp2, N, t.q, inv, Number(inv) / t.qNumber);
+        k.mod_down(data + (c * D + J) * limb, prod + (c * K + J) * limb, tmp2, N, t.q, inv, Number(inv) / t.qNumber);
       }
     }
+  }
+
+  /**
+   * `out` = `x` squared and relinearised (SEAL's square then relinearize_inplace): (c0², 2·c0·c1,
+   * c1²), c1² key-switched with the relinearisation key into the first two. The scale is x's
+   * squared, as SEAL sets it.
+   */
+  squareRelinearize(x: Ciphertext, relin: RelinKeys, out: Ciphertext): void {
+    const N = this.N;
+    const limb = N * 8;
+    sealCall(this.ctx.seal, 'seal_failure', 'squaring', () => out.assign(x));
+    const { data, D } = this.cipher(out);
+    const keys = this.keyData(relin, 0, D, 'relinearisation key');
+    const { c1Ntt, tmp } = this.scratch(D);
+    const k = this.kernel;
+    for (let j = 0; j < D; j++) {
+      const t = this.tables[j]!;
+      const c0 = data + j * limb;
+      const c1 = data + (D + j) * limb;
+      const c2 = c1Ntt + j * limb;
+      if (t.small) {
+        k.mul_vec_small(c1, c1, c2, N, t.qNumber);
+        k.mul_vec_small(c0, c1, tmp, N, t.qNumber);
+        k.mul_vec_small(c0, c0, c0, N, t.qNumber);
+      } else {
+        k.mul_vec(c1, c1, c2, N, t.q, 1 / t.qNumber);
+        k.mul_vec(c0, c1, tmp, N, t.q, 1 / t.qNumber);
+        k.mul_vec(c0, c0, c0, N, t.q, 1 / t.qNumber);
+      }
+      k.add_vec(tmp, tmp, c1, N, t.q);
+    }
+    this.switchKey(data, D, keys);
+    const scale = x.scale();
+    out.setScale(scale * scale);
+  }
+
+  /**
+   * SEAL's rescale_to_next_inplace (CKKS, divide_and_round_q_last_ntt_inplace): every limb but the
+   * last becomes (c_i − ĉ)·q_last^-1 with ĉ the rounded last limb, the scale is divided by q_last,
+   * and SEAL's mod_switch_to_next drops the last limb (a copy, with SEAL's metadata and checks).
+   */
+  rescale(ct: Ciphertext): void {
+    const N = this.N;
+    const limb = N * 8;
+    const { data, D } = this.cipher(ct);
+    if (D < 2) throw new Error('the ciphertext is at the last level');
+    const { tmp, tmp2 } = this.scratch(D);
+    const k = this.kernel;
+    const heap = (): Uint8Array => new Uint8Array(this.ctx.runtime.heapBuffer());
+    const lt = this.tables[D - 1]!;
+    const half = lt.q >> 1n;
+    for (let c = 0; c < 2; c++) {
+      const last = data + (c * D + D - 1) * limb;
+      heap().copyWithin(tmp, last, last + limb);
+      this.inverse(tmp, lt);
+      k.add_scalar(tmp, N, half, lt.q);
+      for (let i = 0; i < D - 1; i++) {
+        const t = this.tables[i]!;
+        if (t.q < lt.q) k.reduce(tmp, tmp2, N, t.q, 1 / t.qNumber);
+        else heap().copyWithin(tmp2, tmp, tmp + limb);
+        k.add_scalar(tmp2, N, (t.q - (half % t.q)) % t.q, t.q);
+        this.forward(tmp2, t);
+        const inv = this.inverseOf(D - 1, i);
+        k.sub_mul(data + (c * D + i) * limb, tmp2, N, t.q, inv, Number(inv) / t.qNumber);
+      }
+    }
+    ct.setScale(ct.scale() / lt.qNumber);
+    sealCall(this.ctx.seal, 'seal_failure', 'rescaling', () => this.ctx.evaluator.cipherModSwitchToNextInplace(ct));
+  }
+
+  private readonly inverses = new Map<string, bigint>();
+
+  /** q_j^-1 mod q_i. */
+  private inverseOf(j: number, i: number): bigint {
+    const key = `${j}|${i}`;
+    let v = this.inverses.get(key);
+    if (v === undefined) {
+      const q = this.primes[i]!;
+      v = modPow(this.primes[j]! % q, q - 2n, q);
+      this.inverses.set(key, v);
+    }
+    return v;
   }
 
   dispose(): void {

@@ -162,8 +162,8 @@ describe('rotations: the key-switching kernel gives SEAL’s ciphertexts bit for
     const kernel = new PlanEvaluator(mnist.ctx, mnist.plan);
     const other = new PlanEvaluator(mlp.ctx, mlp.plan);
     try {
-      expect(kernel.rotationPath).toBe('kernel');
-      expect(seal.rotationPath).toBe('seal');
+      expect(kernel.keySwitchPath).toBe('kernel');
+      expect(seal.keySwitchPath).toBe('seal');
       const answers: Float64Array[] = [];
       for (const row of rows) {
         const request = encryptRequest(mnist.client, mnist.plan.public, [row]);
@@ -171,15 +171,15 @@ describe('rotations: the key-switching kernel gives SEAL’s ciphertexts bit for
         expect(sameBits(viaKernel.bytes, outputBytes(mnist, seal, request))).toBe(true);
         answers.push(decryptResult(mnist.client, mnist.plan.public, viaKernel.envelope, 1)[0]!);
       }
-      expect(kernel.rotationPath).toBe('kernel');
-      expect(kernel.rotationProblem).toBeNull();
+      expect(kernel.keySwitchPath).toBe('kernel');
+      expect(kernel.keySwitchProblem).toBeNull();
       const model = loadBundledModel('mnist-cnn');
       const agreement = compare(model, rows, answers);
       expect(agreement.sameClass).toBe(rows.length);
       expect(agreement.maxOutputError).toBeLessThanOrEqual(Math.max(...model.testVectors.map((tv) => tv.tolerance)));
       // 60-bit special prime: beyond the kernel's exact range, so SEAL rotates, and says nothing is wrong.
-      expect(other.rotationPath).toBe('seal');
-      expect(other.rotationProblem).toBeNull();
+      expect(other.keySwitchPath).toBe('seal');
+      expect(other.keySwitchProblem).toBeNull();
     } finally {
       kernel.dispose();
       other.dispose();
@@ -202,8 +202,8 @@ describe('rotations: the key-switching kernel gives SEAL’s ciphertexts bit for
         data[0] = data[0]! === 0n ? 1n : data[0]! - 1n;
       };
       expect(sameBits(outputBytes(mnist, misread, request), expected)).toBe(true);
-      expect(misread.rotationPath).toBe('seal');
-      expect(misread.rotationProblem).toMatch(/differs from SEAL/);
+      expect(misread.keySwitchPath).toBe('seal');
+      expect(misread.keySwitchProblem).toMatch(/differs from SEAL/);
 
       // Verified in a first evaluation, then breaking halfway through the next one.
       const unit2 = (broken as unknown as { keySwitch: { rotate: Rotate } }).keySwitch;
@@ -211,21 +211,48 @@ describe('rotations: the key-switching kernel gives SEAL’s ciphertexts bit for
       let calls = 0;
       let breakAfter = Infinity;
       unit2.rotate = (ct, steps, galois, out) => {
-        if (++calls > breakAfter) throw new Error('unexpected Galois key layout for element 3');
+        if (++calls > breakAfter) throw new Error('unexpected layout of the Galois key for element 3');
         rotate2(ct, steps, galois, out);
       };
       expect(sameBits(outputBytes(mnist, broken, request), expected)).toBe(true);
-      expect(broken.rotationPath).toBe('kernel');
+      expect(broken.keySwitchPath).toBe('kernel');
       breakAfter = Math.floor(calls / 2);
       expect(breakAfter).toBeGreaterThan(10);
       calls = 0;
       expect(sameBits(outputBytes(mnist, broken, request), expected)).toBe(true);
       expect(calls).toBe(breakAfter + 1);
-      expect(broken.rotationPath).toBe('seal');
-      expect(broken.rotationProblem).toMatch(/layout/);
+      expect(broken.keySwitchPath).toBe('seal');
+      expect(broken.keySwitchProblem).toMatch(/layout/);
     } finally {
       misread.dispose();
       broken.dispose();
+    }
+  });
+
+  it('falls back to SEAL, same bits, when its square or its rescale differs from SEAL’s', () => {
+    const request = encryptRequest(mnist.client, mnist.plan.public, [rows[1]!]);
+    const expected = outputBytes(mnist, seal, request);
+    for (const method of ['squareRelinearize', 'rescale'] as const) {
+      const misread = new PlanEvaluator(mnist.ctx, mnist.plan);
+      try {
+        const unit = (misread as unknown as { keySwitch: Record<string, (...args: Ciphertext[]) => void> }).keySwitch;
+        const original = unit[method]!.bind(unit);
+        let corrupted = 0;
+        unit[method] = (...args: Ciphertext[]) => {
+          original(...args);
+          // The ciphertext the method wrote: the square's output, or the rescaled one.
+          const target = method === 'rescale' ? args[0]! : args[2]!;
+          const data = new BigUint64Array(mnist.ctx.runtime.heapBuffer(), ciphertextWords(mnist, target), 1);
+          data[0] = data[0]! === 0n ? 1n : data[0]! - 1n;
+          corrupted++;
+        };
+        expect(sameBits(outputBytes(mnist, misread, request), expected)).toBe(true);
+        expect(corrupted).toBe(1);
+        expect(misread.keySwitchPath).toBe('seal');
+        expect(misread.keySwitchProblem).toMatch(method === 'rescale' ? /rescale differs from SEAL/ : /square differs from SEAL/);
+      } finally {
+        misread.dispose();
+      }
     }
   });
 });

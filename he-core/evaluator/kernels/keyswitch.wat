@@ -428,4 +428,70 @@
       (local.set $acc0 (i32.add (local.get $acc0) (i32.const 16)))
       (local.set $acc1 (i32.add (local.get $acc1) (i32.const 16)))
       (br_if $next (i32.lt_u (local.get $x) (local.get $end)))))
+
+  ;; ---- Element-wise products for squaring, and the rescale's last step. ----
+
+  ;; out[i] = a[i]·b[i] mod q, for a[i], b[i] < q < 2^50 ($qinv = 1/q); out may be a or b
+  (func (export "mul_vec") (param $a i32) (param $b i32) (param $out i32) (param $n i32) (param $q i64) (param $qinv f64)
+    (local $end i32) (local $vq v128) (local $vc v128) (local $x v128) (local $y v128) (local $r v128)
+    (local.set $vq (i64x2.splat (local.get $q)))
+    (local.set $vc (i64x2.splat (i64.mul (i64.const 0x4330000000000000) (local.get $q))))
+    (local.set $end (i32.add (local.get $a) (i32.shl (local.get $n) (i32.const 3))))
+    (loop $next
+      (local.set $x (v128.load (local.get $a)))
+      (local.set $y (v128.load (local.get $b)))
+      (local.set $r (i64x2.add (i64x2.sub (i64x2.mul (local.get $x) (local.get $y))
+        (i64x2.mul (f64x2.add (f64x2.mul (f64x2.mul (f64x2.sub (v128.or (local.get $x) (v128.const i64x2 0x4330000000000000 0x4330000000000000)) (v128.const f64x2 0x1p52 0x1p52)) (f64x2.splat (local.get $qinv))) (f64x2.sub (v128.or (local.get $y) (v128.const i64x2 0x4330000000000000 0x4330000000000000)) (v128.const f64x2 0x1p52 0x1p52))) (v128.const f64x2 0x1p52 0x1p52)) (local.get $vq)))
+        (local.get $vc)))
+      (v128.store (local.get $out) (i64x2.add (local.get $r) (v128.and (local.get $vq) (i64x2.lt_s (local.get $r) (v128.const i64x2 0 0)))))
+      (local.set $a (i32.add (local.get $a) (i32.const 16)))
+      (local.set $b (i32.add (local.get $b) (i32.const 16)))
+      (local.set $out (i32.add (local.get $out) (i32.const 16)))
+      (br_if $next (i32.lt_u (local.get $a) (local.get $end)))))
+
+  ;; mul_vec for q < 2^26, in doubles
+  (func (export "mul_vec_small") (param $a i32) (param $b i32) (param $out i32) (param $n i32) (param $q f64)
+    (local $end i32) (local $vq v128) (local $vinv v128) (local $r v128)
+    (local.set $vq (f64x2.splat (local.get $q)))
+    (local.set $vinv (f64x2.splat (f64.div (f64.const 1) (local.get $q))))
+    (local.set $end (i32.add (local.get $a) (i32.shl (local.get $n) (i32.const 3))))
+    (loop $next
+      (local.set $r (f64x2.mul (f64x2.sub (v128.or (v128.load (local.get $a)) (v128.const i64x2 0x4330000000000000 0x4330000000000000)) (v128.const f64x2 0x1p52 0x1p52)) (f64x2.sub (v128.or (v128.load (local.get $b)) (v128.const i64x2 0x4330000000000000 0x4330000000000000)) (v128.const f64x2 0x1p52 0x1p52))))
+      (local.set $r (f64x2.sub (local.get $r) (f64x2.mul (f64x2.sub (f64x2.add (f64x2.mul (local.get $r) (local.get $vinv)) (v128.const f64x2 0x1p52 0x1p52)) (v128.const f64x2 0x1p52 0x1p52)) (local.get $vq))))
+      (v128.store (local.get $out) (v128.xor (f64x2.add (f64x2.add (local.get $r) (v128.and (local.get $vq) (f64x2.lt (local.get $r) (v128.const f64x2 0 0)))) (v128.const f64x2 0x1p52 0x1p52)) (v128.const i64x2 0x4330000000000000 0x4330000000000000)))
+      (local.set $a (i32.add (local.get $a) (i32.const 16)))
+      (local.set $b (i32.add (local.get $b) (i32.const 16)))
+      (local.set $out (i32.add (local.get $out) (i32.const 16)))
+      (br_if $next (i32.lt_u (local.get $a) (local.get $end)))))
+
+  ;; out[i] = (a[i] + b[i]) mod q, for a[i], b[i] < q
+  (func (export "add_vec") (param $a i32) (param $b i32) (param $out i32) (param $n i32) (param $q i64)
+    (local $end i32) (local $vq v128) (local $r v128)
+    (local.set $vq (i64x2.splat (local.get $q)))
+    (local.set $end (i32.add (local.get $a) (i32.shl (local.get $n) (i32.const 3))))
+    (loop $next
+      (local.set $r (i64x2.sub (i64x2.add (v128.load (local.get $a)) (v128.load (local.get $b))) (local.get $vq)))
+      (v128.store (local.get $out) (i64x2.add (local.get $r) (v128.and (local.get $vq) (i64x2.lt_s (local.get $r) (v128.const i64x2 0 0)))))
+      (local.set $a (i32.add (local.get $a) (i32.const 16)))
+      (local.set $b (i32.add (local.get $b) (i32.const 16)))
+      (local.set $out (i32.add (local.get $out) (i32.const 16)))
+      (br_if $next (i32.lt_u (local.get $a) (local.get $end)))))
+
+  ;; c[i] = (c[i] − t[i])·inv mod q: the last step of a rescale (inv = q_last^-1 mod q, invq = inv/q)
+  (func (export "sub_mul") (param $c i32) (param $t i32) (param $n i32) (param $q i64) (param $inv i64) (param $invq f64)
+    (local $end i32) (local $vq v128) (local $vc v128) (local $vw v128) (local $vwq v128) (local $d v128)
+    (local.set $vq (i64x2.splat (local.get $q)))
+    (local.set $vc (i64x2.splat (i64.mul (i64.const 0x4330000000000000) (local.get $q))))
+    (local.set $vw (i64x2.splat (local.get $inv)))
+    (local.set $vwq (f64x2.splat (local.get $invq)))
+    (local.set $end (i32.add (local.get $c) (i32.shl (local.get $n) (i32.const 3))))
+    (loop $next
+      (local.set $d (i64x2.sub (v128.load (local.get $c)) (v128.load (local.get $t))))
+      (local.set $d (i64x2.add (local.get $d) (v128.and (local.get $vq) (i64x2.lt_s (local.get $d) (v128.const i64x2 0 0)))))
+      (local.set $d (i64x2.add (i64x2.sub (i64x2.mul (local.get $d) (local.get $vw))
+        (i64x2.mul (f64x2.add (f64x2.mul (f64x2.sub (v128.or (local.get $d) (v128.const i64x2 0x4330000000000000 0x4330000000000000)) (v128.const f64x2 0x1p52 0x1p52)) (local.get $vwq)) (v128.const f64x2 0x1p52 0x1p52)) (local.get $vq))) (local.get $vc)))
+      (v128.store (local.get $c) (i64x2.add (local.get $d) (v128.and (local.get $vq) (i64x2.lt_s (local.get $d) (v128.const i64x2 0 0)))))
+      (local.set $c (i32.add (local.get $c) (i32.const 16)))
+      (local.set $t (i32.add (local.get $t) (i32.const 16)))
+      (br_if $next (i32.lt_u (local.get $c) (local.get $end)))))
 )
