@@ -29,6 +29,7 @@ export { packSample, packBatch, unpackOutputs } from './layout/pack.js';
 export { EvaluationKeys } from './evaluator/evaluation-keys.js';
 export type { EvaluationKeyBytes } from './evaluator/evaluation-keys.js';
 export { PlanEvaluator, batchSplit } from './evaluator/evaluator.js';
+export type { EvaluatorOptions } from './evaluator/evaluator.js';
 export { evaluateEnvelope, evaluatePartEnvelope, mergePartsToEnvelope } from './evaluator/run.js';
 export { encodeEnvelope, decodeEnvelope, EnvelopeKind, ENVELOPE_VERSION } from './envelope/envelope.js';
 export type { Envelope, EnvelopeCaps } from './envelope/envelope.js';

@@ -37,11 +37,14 @@ export function batchSplit(plan: Plan): { second: number } | null {
 /** How a `PlanEvaluator` computes; the defaults are the fastest paths that verify. */
 export interface EvaluatorOptions {
   /**
-   * Whether the WebAssembly multiply-accumulate kernel (`ScalarMac`) may sum the products of
-   * batch layers and of the linear layers' diagonals (default true). Off: SEAL's multiply_plain
-   * and add everywhere, the same bits (the benchmark measures both in one run).
+   * Whether he-core's WebAssembly kernels may be used (default true): the multiply-accumulate
+   * kernel (`ScalarMac`) for the products of batch layers and of the linear layers' diagonals, and
+   * the key-switching kernel (`KeySwitchKernel`) for rotations, squares and rescales. Off: SEAL's
+   * own operations everywhere, the same bits (the benchmark measures both in one run).
    */
   kernels?: boolean;
+  /** With `kernels` on, whether the key-switching kernel may be used too (default true; the benchmark turns it off to measure it alone). */
+  keySwitch?: boolean;
 }
 
 /** Relative tolerance when comparing a ciphertext's scale with the plan's. */
@@ -94,7 +97,7 @@ export class PlanEvaluator {
     this.diagonalMac = null;
     try {
       this.diagonalMac = kernels && plan.steps.some((s) => s.op === 'linear') ? ScalarMac.create(ctx) : null;
-      this.keySwitch = kernels ? KeySwitchKernel.create(ctx) : null;
+      this.keySwitch = kernels && (options.keySwitch ?? true) ? KeySwitchKernel.create(ctx) : null;
       for (const step of plan.steps) {
         if (step.op === 'linear') this.prepared.set(step, this.prepareLinear(step));
         else if (step.op === 'cube') this.prepared.set(step, step.e === 0 ? null : this.constant(step.e, (step.scaleIn * step.scaleIn) / primeAt(ctx.params, step.levelIn), step.levelIn - 1));

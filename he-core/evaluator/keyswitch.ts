@@ -86,7 +86,7 @@ export function minimalPrimitiveRoot(twoN: number, q: bigint): bigint {
 /** Word offsets of one prime's NTT tables inside the tables buffer. */
 interface PrimeTables {
   q: bigint;
-  /** Below 2^26: the double-precision functions, with root tables of doubles (no quotient tables). */
+  /** Below 2^26: the double-precision functions, with root tables of balanced doubles (no quotient tables). */
   small: boolean;
   qNumber: number;
   roots: number;
@@ -180,7 +180,8 @@ export class KeySwitchKernel {
       const small = q < SMALL_PRIME;
       const t: PrimeTables = { q, small, qNumber, roots: base + at * 8, rootQuots: base + (at + N) * 8, invRoots: base + (at + 2 * N) * 8, invRootQuots: base + (at + 3 * N) * 8, nInv: modPow(BigInt(N), q - 2n, q) };
       const put = (table: number, index: number, value: bigint): void => {
-        if (small) doubles[at + table * N + index] = Number(value);
+        // Balanced, in (−q/2, q/2]: the kernel's double-precision NTTs need |w| ≤ q/2.
+        if (small) doubles[at + table * N + index] = value > q / 2n ? Number(value - q) : Number(value);
         else {
           words[at + table * N + index] = value;
           doubles[at + (table + 1) * N + index] = Number(value) / qNumber;
@@ -258,7 +259,7 @@ export class KeySwitchKernel {
   }
 
   private inverse(a: number, t: PrimeTables): void {
-    if (t.small) this.kernel.ntt_inverse_small(a, t.invRoots, this.N, t.qNumber, Number(t.nInv));
+    if (t.small) this.kernel.ntt_inverse_small(a, t.invRoots, this.N, t.qNumber, t.nInv > t.q / 2n ? Number(t.nInv - t.q) : Number(t.nInv));
     else this.kernel.ntt_inverse(a, t.invRoots, t.invRootQuots, this.N, t.q, t.nInv, Number(t.nInv) / t.qNumber);
   }
 

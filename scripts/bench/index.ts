@@ -15,7 +15,7 @@ import type { ChecksRow } from './checks.js';
 import { EvaluationClock } from './client.js';
 import { heldOutRows } from './data.js';
 import { benchImported } from './imported.js';
-import { benchMemory } from './memory.js';
+import { benchKeyMemory, benchMemory } from './memory.js';
 import { machine, printReport, writeDocs, writeJson } from './report.js';
 import { parseBenchOptions } from './options.js';
 import { CalibrationRig, combineCalibration } from './calibration.js';
@@ -70,12 +70,20 @@ const calibrationRig = await CalibrationRig.create(calibrationModel);
 log(`calibration at the start: ${options.calibrationRuns} rotations and multiply_plains at ${calibrationModel.id}'s top level`);
 const calibrationStart = calibrationRig.measure(options.calibrationRuns);
 const levers: LeverResult[] = [];
-for (const [id, mode] of [['mnist-cnn', 'single'], ['breast-cancer-mlp', 'single'], ['breast-cancer-mlp', 'batch']] as const) {
+for (const [id, mode, lever] of [
+  ['mnist-cnn', 'single', 'mac'],
+  ['mnist-cnn', 'single', 'keyswitch'],
+  ['mnist-cnn', 'batch', 'keyswitch'],
+  ['breast-cancer-mlp', 'single', 'mac'],
+  ['breast-cancer-mlp', 'single', 'keyswitch'],
+  ['breast-cancer-mlp', 'batch', 'mac'],
+] as const) {
   const model = models.find((m) => m.id === id);
   if (!model) continue;
-  const leverRuns = quick ? 3 : 10;
-  log(`lever: ${id} ${mode}, server evaluation with he-core's kernels and with SEAL alone, ${leverRuns} runs each, alternating`);
-  levers.push(await benchKernelLever(model, mode, heldOutRows(model), leverRuns));
+  // mnist-cnn batches take seconds each: fewer runs.
+  const leverRuns = quick ? (mode === 'batch' && id === 'mnist-cnn' ? 1 : 3) : mode === 'batch' && id === 'mnist-cnn' ? 3 : 10;
+  log(`lever: ${id} ${mode}, server evaluation with and without the ${lever} kernel, ${leverRuns} runs each, alternating`);
+  levers.push(await benchKernelLever(model, mode, heldOutRows(model), leverRuns, lever));
 }
 let checksError: string | null = null;
 const results: (SingleResult | BatchResult)[] = [];
@@ -128,6 +136,10 @@ const scaling = await benchScaling({ modelId: scalingModel.id, clients: settings
 const memoryModel = models.find((m) => m.id === settings.memoryModel) ?? models[0]!;
 log(`memory: 1,000 ${memoryModel.id} predictions against a service process (${workers} workers)`);
 const memory = await benchMemory({ modelId: memoryModel.id, rows: heldOutRows(memoryModel), concurrency: 2, workers });
+const keyMemoryModel = models.find((m) => m.id === 'breast-cancer-mlp') ?? memoryModel;
+const keySessions = quick ? 60 : 300;
+log(`key memory: ${keySessions} ${keyMemoryModel.id} sessions (own keys, one prediction each) against a service process at the default cache size (${workers} workers)`);
+const keyMemory = await benchKeyMemory({ model: keyMemoryModel, sessions: keySessions, workers, log });
 
 log('distributed: a front and worker processes on redis-server (127.0.0.1), beside the embedded service');
 const distributed = await benchDistributed({ rounds: quick ? 3 : 6, runs: quick ? 10 : 30, log });
@@ -149,7 +161,7 @@ const run: BenchRun = {
   single,
   batch,
   scaling: { model: scalingModel.id, clients: settings.scalingClients, predictions: settings.scalingPredictions, seconds1: scaling.w1.seconds, seconds2: scaling.w2.seconds, evaluateMs1: scaling.w1.evaluateMs, evaluateMs2: scaling.w2.evaluateMs, otherCores1: scaling.w1.otherCores, otherCores2: scaling.w2.otherCores },
-  memory: { model: memoryModel.id, rssAfterSession: memory.afterSession, concurrency: 2, otherCores: memory.otherCores },
+  memory: { model: memoryModel.id, rssAfterSession: memory.afterSession, concurrency: 2, otherCores: memory.otherCores, keys: keyMemory },
   command,
   date: new Date().toISOString(),
   quick,

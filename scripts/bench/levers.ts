@@ -1,9 +1,12 @@
-// Levers measured before and after in the same run: the server's evaluation with he-core's
-// WebAssembly kernels (ScalarMac: batch layers' scalar products, linear layers' diagonal
-// products) against SEAL's multiply_plain + add for the same plan, alternating on the same
-// request in this process while the service is idle. The two must give the same bytes.
+// Levers measured before and after in the same run, each alone: the server's evaluation of the
+// same request with and without one of he-core's WebAssembly kernels, alternating, in this
+// process while the service is idle. The two must give the same bytes.
+//   'mac':       ScalarMac (batch layers' scalar products, linear layers' diagonal products)
+//                against SEAL's multiply_plain + add, the key-switching kernel off both ways;
+//   'keyswitch': KeySwitchKernel (rotations, squares with relinearisation, rescales) against
+//                SEAL's, the multiply-accumulate kernel on both ways.
 import { HeContext, PlanEvaluator, compile, encodeKeyEnvelope, evaluateEnvelope, loadSeal, openKeyEnvelope } from '../../he-core/index.js';
-import type { ModelFile, PlanMode } from '../../he-core/index.js';
+import type { EvaluatorOptions, ModelFile, PlanMode } from '../../he-core/index.js';
 import { ClientKeyPair, encryptRequest } from '../../he-core/client/index.js';
 import { fill } from './data.js';
 import { median } from './stats.js';
@@ -20,13 +23,20 @@ export interface LeverResult {
   sameBytes: boolean;
 }
 
-/** The kernels' lever on one model and mode: `runs` evaluations each way, alternating, after one warm-up each. */
-export async function benchKernelLever(model: ModelFile, mode: PlanMode, rows: readonly number[][], runs: number): Promise<LeverResult> {
+export type Lever = 'mac' | 'keyswitch';
+
+const LEVERS: Record<Lever, { before: EvaluatorOptions; after: EvaluatorOptions }> = {
+  mac: { before: { kernels: false }, after: { keySwitch: false } },
+  keyswitch: { before: { keySwitch: false }, after: {} },
+};
+
+/** One kernel's lever on one model and mode: `runs` evaluations each way, alternating, after one warm-up each. */
+export async function benchKernelLever(model: ModelFile, mode: PlanMode, rows: readonly number[][], runs: number, which: Lever = 'mac'): Promise<LeverResult> {
   const rt = await loadSeal();
   const plan = compile(rt.seal, model, { mode });
   const ctx = HeContext.create(rt, plan.public.params);
-  const withKernels = new PlanEvaluator(ctx, plan);
-  const withSeal = new PlanEvaluator(ctx, plan, { kernels: false });
+  const withKernels = new PlanEvaluator(ctx, plan, LEVERS[which].after);
+  const withSeal = new PlanEvaluator(ctx, plan, LEVERS[which].before);
   const client = ClientKeyPair.generate(ctx);
   try {
     const generated = client.createEvaluationKeys(plan.public);
@@ -47,6 +57,11 @@ export async function benchKernelLever(model: ModelFile, mode: PlanMode, rows: r
         if (i === 0) continue;
         before.push(seal);
         after.push(kernels);
+      }
+      if (which === 'keyswitch') {
+        const lever = 'rotations, squares + relinearisation and rescales in the WebAssembly key-switching kernel (KeySwitchKernel) instead of SEAL’s';
+        const problem = withKernels.keySwitchProblem ?? (plan.public.params.primes.some((p) => Number(p) >= 2 ** 50) ? 'a prime of 2^50 or more: beyond the kernel’s exact range' : 'unavailable');
+        return { model: model.id, mode, lever: withKernels.keySwitchPath === 'kernel' ? lever : `${lever}: NOT USED (${problem})`, runs, beforeMs: median(before), afterMs: median(after), sameBytes };
       }
       const used = mode === 'single' ? withKernels.diagonalPath : withKernels.macPath;
       const lever = mode === 'single' ? 'diagonal products in the WebAssembly kernel (ScalarMac.addPlain) instead of multiply_plain + add' : 'scalar products in the WebAssembly kernel (ScalarMac.add) instead of multiply_plain + add';

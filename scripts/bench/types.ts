@@ -1,3 +1,4 @@
+import type { KeyMemoryResult } from './memory.js';
 import type { Calibration } from './calibration.js';
 import type { LeverResult } from './levers.js';
 
@@ -106,6 +107,8 @@ export interface MemoryDetail {
   rssAfterSession: number;
   concurrency: number;
   otherCores: number;
+  /** Issue 15: the service's RSS against its key cache's accounted bytes (benchKeyMemory), at the default cache size. */
+  keys: KeyMemoryResult;
 }
 
 export interface BenchRun {

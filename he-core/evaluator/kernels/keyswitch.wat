@@ -266,17 +266,43 @@
       (local.set $a (i32.add (local.get $a) (i32.const 16)))
       (br_if $next (i32.lt_u (local.get $a) (local.get $end)))))
 
-  ;; a[i]: double → u64, in place
-  (func $to_u64 (param $a i32) (param $n i32)
-    (local $end i32)
+  ;; The NTTs for q < 2^26 keep values as signed doubles, reduced lazily ("balanced"): roots are
+  ;; stored in (−q/2, q/2], so a product y·w with |y| < 4q is below 2q² < 2^53 in magnitude and
+  ;; exact, and r = v − round(v/q)·q (rounding by adding and subtracting 1.5·2^52, exact for
+  ;; |v/q| < 2^51) satisfies |r| ≤ q/2 + 2 (the estimate of v/q is off by far less than 1).
+  ;; Forward (Cooley–Tukey): x' = u + r, y' = u − r grow by at most q/2 + 2 per stage, from below q;
+  ;; after every 5 stages every value is brought back to |x| ≤ q/2 + 2, so no input of a product
+  ;; exceeds 3.5q + 14 < 4q. Inverse (Gentleman–Sande): sums are reduced at every stage, so both
+  ;; outputs stay within q/2 + 2 and u − y within q + 4. The last pass makes every value canonical
+  ;; (a signed remainder, plus q where negative) and writes it back as u64.
+
+  ;; a[i] = a[i] − round(a[i]/q)·q, in place (doubles)
+  (func $balance (param $a i32) (param $n i32) (param $q f64)
+    (local $end i32) (local $vq v128) (local $vinv v128)
+    (local.set $vq (f64x2.splat (local.get $q)))
+    (local.set $vinv (f64x2.splat (f64.div (f64.const 1) (local.get $q))))
     (local.set $end (i32.add (local.get $a) (i32.shl (local.get $n) (i32.const 3))))
     (loop $next
-      (v128.store (local.get $a) (v128.xor (f64x2.add (v128.load (local.get $a)) (v128.const f64x2 0x1p52 0x1p52)) (v128.const i64x2 0x4330000000000000 0x4330000000000000)))
+      (v128.store (local.get $a) (f64x2.sub (v128.load (local.get $a)) (f64x2.mul (f64x2.sub (f64x2.add (f64x2.mul (v128.load (local.get $a)) (local.get $vinv)) (v128.const f64x2 0x1.8p52 0x1.8p52)) (v128.const f64x2 0x1.8p52 0x1.8p52)) (local.get $vq))))
+      (local.set $a (i32.add (local.get $a) (i32.const 16)))
+      (br_if $next (i32.lt_u (local.get $a) (local.get $end)))))
+
+  ;; a[i] (doubles, |a[i]| < 2^50) → its residue in [0, q), as u64, in place; times $m first if $m ≠ 1
+  (func $canonical (param $a i32) (param $n i32) (param $q f64) (param $m f64)
+    (local $end i32) (local $vq v128) (local $vinv v128) (local $vm v128) (local $r v128)
+    (local.set $vq (f64x2.splat (local.get $q)))
+    (local.set $vinv (f64x2.splat (f64.div (f64.const 1) (local.get $q))))
+    (local.set $vm (f64x2.splat (local.get $m)))
+    (local.set $end (i32.add (local.get $a) (i32.shl (local.get $n) (i32.const 3))))
+    (loop $next
+      (local.set $r (f64x2.mul (v128.load (local.get $a)) (local.get $vm)))
+      (local.set $r (f64x2.sub (local.get $r) (f64x2.mul (f64x2.sub (f64x2.add (f64x2.mul (local.get $r) (local.get $vinv)) (v128.const f64x2 0x1.8p52 0x1.8p52)) (v128.const f64x2 0x1.8p52 0x1.8p52)) (local.get $vq))))
+      (v128.store (local.get $a) (v128.xor (f64x2.add (f64x2.add (local.get $r) (v128.and (local.get $vq) (f64x2.lt (local.get $r) (v128.const f64x2 0 0)))) (v128.const f64x2 0x1p52 0x1p52)) (v128.const i64x2 0x4330000000000000 0x4330000000000000)))
       (local.set $a (i32.add (local.get $a) (i32.const 16)))
       (br_if $next (i32.lt_u (local.get $a) (local.get $end)))))
 
   (func (export "ntt_forward_small") (param $a i32) (param $roots i32) (param $n i32) (param $q f64)
-    (local $m i32) (local $gap i32) (local $i i32) (local $x i32) (local $y i32) (local $end i32)
+    (local $m i32) (local $gap i32) (local $i i32) (local $x i32) (local $y i32) (local $end i32) (local $stage i32)
     (local $vq v128) (local $vinv v128) (local $vw v128) (local $u v128) (local $v v128) (local $s v128) (local $b v128)
     (call $to_f64 (local.get $a) (local.get $n))
     (local.set $vq (f64x2.splat (local.get $q)))
@@ -297,12 +323,9 @@
           (loop $butterfly
             (local.set $u (v128.load (local.get $x)))
             (local.set $v (f64x2.mul (v128.load (local.get $y)) (local.get $vw)))
-            (local.set $v (f64x2.sub (local.get $v) (f64x2.mul (f64x2.sub (f64x2.add (f64x2.mul (local.get $v) (local.get $vinv)) (v128.const f64x2 0x1p52 0x1p52)) (v128.const f64x2 0x1p52 0x1p52)) (local.get $vq))))
-            (local.set $v (f64x2.add (local.get $v) (v128.and (local.get $vq) (f64x2.lt (local.get $v) (v128.const f64x2 0 0)))))
-            (local.set $s (f64x2.sub (f64x2.add (local.get $u) (local.get $v)) (local.get $vq)))
-            (v128.store (local.get $x) (f64x2.add (local.get $s) (v128.and (local.get $vq) (f64x2.lt (local.get $s) (v128.const f64x2 0 0)))))
-            (local.set $s (f64x2.sub (local.get $u) (local.get $v)))
-            (v128.store (local.get $y) (f64x2.add (local.get $s) (v128.and (local.get $vq) (f64x2.lt (local.get $s) (v128.const f64x2 0 0)))))
+            (local.set $v (f64x2.sub (local.get $v) (f64x2.mul (f64x2.sub (f64x2.add (f64x2.mul (local.get $v) (local.get $vinv)) (v128.const f64x2 0x1.8p52 0x1.8p52)) (v128.const f64x2 0x1.8p52 0x1.8p52)) (local.get $vq))))
+            (v128.store (local.get $x) (f64x2.add (local.get $u) (local.get $v)))
+            (v128.store (local.get $y) (f64x2.sub (local.get $u) (local.get $v)))
             (local.set $x (i32.add (local.get $x) (i32.const 16)))
             (local.set $y (i32.add (local.get $y) (i32.const 16)))
             (br_if $butterfly (i32.lt_u (local.get $x) (local.get $end))))
@@ -311,6 +334,8 @@
           (br_if $block (i32.lt_u (local.get $i) (local.get $m))))
         (local.set $m (i32.shl (local.get $m) (i32.const 1)))
         (local.set $gap (i32.shr_u (local.get $gap) (i32.const 1)))
+        (local.set $stage (i32.add (local.get $stage) (i32.const 1)))
+        (if (i32.eqz (i32.rem_u (local.get $stage) (i32.const 5))) (then (call $balance (local.get $a) (local.get $n) (local.get $q))))
         (br $stage)))
     ;; the last stage: pairs (x[2i], x[2i+1]) with root i, two pairs at a time (lanes regrouped)
     (local.set $x (local.get $a))
@@ -320,18 +345,15 @@
       (local.set $b (v128.load offset=16 (local.get $x)))
       (local.set $u (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $s) (local.get $b)))
       (local.set $v (f64x2.mul (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $s) (local.get $b)) (v128.load (local.get $roots))))
-      (local.set $v (f64x2.sub (local.get $v) (f64x2.mul (f64x2.sub (f64x2.add (f64x2.mul (local.get $v) (local.get $vinv)) (v128.const f64x2 0x1p52 0x1p52)) (v128.const f64x2 0x1p52 0x1p52)) (local.get $vq))))
-      (local.set $v (f64x2.add (local.get $v) (v128.and (local.get $vq) (f64x2.lt (local.get $v) (v128.const f64x2 0 0)))))
-      (local.set $s (f64x2.sub (f64x2.add (local.get $u) (local.get $v)) (local.get $vq)))
-      (local.set $s (f64x2.add (local.get $s) (v128.and (local.get $vq) (f64x2.lt (local.get $s) (v128.const f64x2 0 0)))))
+      (local.set $v (f64x2.sub (local.get $v) (f64x2.mul (f64x2.sub (f64x2.add (f64x2.mul (local.get $v) (local.get $vinv)) (v128.const f64x2 0x1.8p52 0x1.8p52)) (v128.const f64x2 0x1.8p52 0x1.8p52)) (local.get $vq))))
+      (local.set $s (f64x2.add (local.get $u) (local.get $v)))
       (local.set $b (f64x2.sub (local.get $u) (local.get $v)))
-      (local.set $b (f64x2.add (local.get $b) (v128.and (local.get $vq) (f64x2.lt (local.get $b) (v128.const f64x2 0 0)))))
       (v128.store (local.get $x) (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $s) (local.get $b)))
       (v128.store offset=16 (local.get $x) (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $s) (local.get $b)))
       (local.set $roots (i32.add (local.get $roots) (i32.const 16)))
       (local.set $x (i32.add (local.get $x) (i32.const 32)))
       (br_if $pairs (i32.lt_u (local.get $x) (local.get $end))))
-    (call $to_u64 (local.get $a) (local.get $n)))
+    (call $canonical (local.get $a) (local.get $n) (local.get $q) (f64.const 1)))
 
   (func (export "ntt_inverse_small") (param $a i32) (param $roots i32) (param $n i32) (param $q f64) (param $ninv f64)
     (local $m i32) (local $gap i32) (local $i i32) (local $x i32) (local $y i32) (local $end i32)
@@ -348,13 +370,10 @@
       (local.set $b (v128.load offset=16 (local.get $x)))
       (local.set $u (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $s) (local.get $b)))
       (local.set $v (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $s) (local.get $b)))
-      (local.set $s (f64x2.sub (f64x2.add (local.get $u) (local.get $v)) (local.get $vq)))
-      (local.set $s (f64x2.add (local.get $s) (v128.and (local.get $vq) (f64x2.lt (local.get $s) (v128.const f64x2 0 0)))))
-      (local.set $b (f64x2.sub (local.get $u) (local.get $v)))
-      (local.set $b (f64x2.add (local.get $b) (v128.and (local.get $vq) (f64x2.lt (local.get $b) (v128.const f64x2 0 0)))))
-      (local.set $b (f64x2.mul (local.get $b) (v128.load (local.get $roots))))
-      (local.set $b (f64x2.sub (local.get $b) (f64x2.mul (f64x2.sub (f64x2.add (f64x2.mul (local.get $b) (local.get $vinv)) (v128.const f64x2 0x1p52 0x1p52)) (v128.const f64x2 0x1p52 0x1p52)) (local.get $vq))))
-      (local.set $b (f64x2.add (local.get $b) (v128.and (local.get $vq) (f64x2.lt (local.get $b) (v128.const f64x2 0 0)))))
+      (local.set $s (f64x2.add (local.get $u) (local.get $v)))
+      (local.set $s (f64x2.sub (local.get $s) (f64x2.mul (f64x2.sub (f64x2.add (f64x2.mul (local.get $s) (local.get $vinv)) (v128.const f64x2 0x1.8p52 0x1.8p52)) (v128.const f64x2 0x1.8p52 0x1.8p52)) (local.get $vq))))
+      (local.set $b (f64x2.mul (f64x2.sub (local.get $u) (local.get $v)) (v128.load (local.get $roots))))
+      (local.set $b (f64x2.sub (local.get $b) (f64x2.mul (f64x2.sub (f64x2.add (f64x2.mul (local.get $b) (local.get $vinv)) (v128.const f64x2 0x1.8p52 0x1.8p52)) (v128.const f64x2 0x1.8p52 0x1.8p52)) (local.get $vq))))
       (v128.store (local.get $x) (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $s) (local.get $b)))
       (v128.store offset=16 (local.get $x) (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $s) (local.get $b)))
       (local.set $roots (i32.add (local.get $roots) (i32.const 16)))
@@ -375,13 +394,10 @@
           (loop $butterfly
             (local.set $u (v128.load (local.get $x)))
             (local.set $v (v128.load (local.get $y)))
-            (local.set $s (f64x2.sub (f64x2.add (local.get $u) (local.get $v)) (local.get $vq)))
-            (v128.store (local.get $x) (f64x2.add (local.get $s) (v128.and (local.get $vq) (f64x2.lt (local.get $s) (v128.const f64x2 0 0)))))
-            (local.set $s (f64x2.sub (local.get $u) (local.get $v)))
-            (local.set $s (f64x2.add (local.get $s) (v128.and (local.get $vq) (f64x2.lt (local.get $s) (v128.const f64x2 0 0)))))
-            (local.set $s (f64x2.mul (local.get $s) (local.get $vw)))
-            (local.set $s (f64x2.sub (local.get $s) (f64x2.mul (f64x2.sub (f64x2.add (f64x2.mul (local.get $s) (local.get $vinv)) (v128.const f64x2 0x1p52 0x1p52)) (v128.const f64x2 0x1p52 0x1p52)) (local.get $vq))))
-            (v128.store (local.get $y) (f64x2.add (local.get $s) (v128.and (local.get $vq) (f64x2.lt (local.get $s) (v128.const f64x2 0 0)))))
+            (local.set $s (f64x2.add (local.get $u) (local.get $v)))
+            (v128.store (local.get $x) (f64x2.sub (local.get $s) (f64x2.mul (f64x2.sub (f64x2.add (f64x2.mul (local.get $s) (local.get $vinv)) (v128.const f64x2 0x1.8p52 0x1.8p52)) (v128.const f64x2 0x1.8p52 0x1.8p52)) (local.get $vq))))
+            (local.set $s (f64x2.mul (f64x2.sub (local.get $u) (local.get $v)) (local.get $vw)))
+            (v128.store (local.get $y) (f64x2.sub (local.get $s) (f64x2.mul (f64x2.sub (f64x2.add (f64x2.mul (local.get $s) (local.get $vinv)) (v128.const f64x2 0x1.8p52 0x1.8p52)) (v128.const f64x2 0x1.8p52 0x1.8p52)) (local.get $vq))))
             (local.set $x (i32.add (local.get $x) (i32.const 16)))
             (local.set $y (i32.add (local.get $y) (i32.const 16)))
             (br_if $butterfly (i32.lt_u (local.get $x) (local.get $end))))
@@ -391,16 +407,8 @@
         (local.set $m (i32.shr_u (local.get $m) (i32.const 1)))
         (local.set $gap (i32.shl (local.get $gap) (i32.const 1)))
         (br $stage)))
-    ;; times n^-1, back to u64
-    (local.set $vw (f64x2.splat (local.get $ninv)))
-    (local.set $x (local.get $a))
-    (local.set $end (i32.add (local.get $a) (i32.shl (local.get $n) (i32.const 3))))
-    (loop $scale
-      (local.set $s (f64x2.mul (v128.load (local.get $x)) (local.get $vw)))
-      (local.set $s (f64x2.sub (local.get $s) (f64x2.mul (f64x2.sub (f64x2.add (f64x2.mul (local.get $s) (local.get $vinv)) (v128.const f64x2 0x1p52 0x1p52)) (v128.const f64x2 0x1p52 0x1p52)) (local.get $vq))))
-      (v128.store (local.get $x) (v128.xor (f64x2.add (f64x2.add (local.get $s) (v128.and (local.get $vq) (f64x2.lt (local.get $s) (v128.const f64x2 0 0)))) (v128.const f64x2 0x1p52 0x1p52)) (v128.const i64x2 0x4330000000000000 0x4330000000000000)))
-      (local.set $x (i32.add (local.get $x) (i32.const 16)))
-      (br_if $scale (i32.lt_u (local.get $x) (local.get $end)))))
+    ;; times n^-1 (balanced, |n^-1| ≤ q/2), canonical, back to u64
+    (call $canonical (local.get $a) (local.get $n) (local.get $q) (local.get $ninv)))
 
   ;; mac_key for q < 2^26: products exact in doubles; accumulators u64 in [0, q)
   (func (export "mac_key_small") (param $x i32) (param $k0 i32) (param $k1 i32) (param $acc0 i32) (param $acc1 i32) (param $n i32) (param $q f64)
