@@ -3,7 +3,7 @@
 // `he-core/evaluator/kernels/kernels.test.ts` checks that the committed modules match the sources.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { compileKernel } from './kernels.js';
+import { compileKernel, sharedVariant } from './kernels.js';
 
 const dir = fileURLToPath(new URL('../he-core/evaluator/kernels/', import.meta.url));
 for (const name of ['mac', 'keyswitch']) {
@@ -11,6 +11,13 @@ for (const name of ['mac', 'keyswitch']) {
   const binary = await compileKernel(`${name}.wat`, source);
   writeFileSync(`${dir}${name}-wasm.ts`, kernelModule(name, binary));
   process.stdout.write(`${name}.wat → ${name}-wasm.ts (${binary.length} bytes)\n`);
+}
+// The key-switching kernel also runs on a shared memory, on two threads (keyswitch-threads.ts).
+{
+  const source = sharedVariant(readFileSync(`${dir}keyswitch.wat`, 'utf8'));
+  const binary = await compileKernel('keyswitch.wat', source);
+  writeFileSync(`${dir}keyswitch-shared-wasm.ts`, kernelModule('keyswitch-shared', binary).replace('KEYSWITCH-SHARED_WASM_BASE64', 'KEYSWITCH_SHARED_WASM_BASE64'));
+  process.stdout.write(`keyswitch.wat (shared memory) → keyswitch-shared-wasm.ts (${binary.length} bytes)\n`);
 }
 
 function kernelModule(name: string, binary: Uint8Array): string {

@@ -3,7 +3,8 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { MAC_WASM_BASE64 } from '../he-core/evaluator/kernels/mac-wasm.js';
 import { KEYSWITCH_WASM_BASE64 } from '../he-core/evaluator/kernels/keyswitch-wasm.js';
-import { compileKernel } from './kernels.js';
+import { KEYSWITCH_SHARED_WASM_BASE64 } from '../he-core/evaluator/kernels/keyswitch-shared-wasm.js';
+import { compileKernel, sharedVariant } from './kernels.js';
 
 describe('WebAssembly kernels', () => {
   it('the committed mac-wasm.ts is mac.wat compiled (run `npm run build:kernels` after editing the .wat)', async () => {
@@ -16,5 +17,11 @@ describe('WebAssembly kernels', () => {
     const source = readFileSync(fileURLToPath(new URL('../he-core/evaluator/kernels/keyswitch.wat', import.meta.url)), 'utf8');
     const binary = await compileKernel('keyswitch.wat', source);
     expect(Buffer.from(binary).toString('base64')).toBe(KEYSWITCH_WASM_BASE64);
+  });
+
+  it('the committed keyswitch-shared-wasm.ts is keyswitch.wat compiled for a shared memory', async () => {
+    const source = readFileSync(fileURLToPath(new URL('../he-core/evaluator/kernels/keyswitch.wat', import.meta.url)), 'utf8');
+    const binary = await compileKernel('keyswitch.wat', sharedVariant(source));
+    expect(Buffer.from(binary).toString('base64')).toBe(KEYSWITCH_SHARED_WASM_BASE64);
   });
 });

@@ -45,6 +45,8 @@ export interface EvaluatorOptions {
   kernels?: boolean;
   /** With `kernels` on, whether the key-switching kernel may be used too (default true; the benchmark turns it off to measure it alone). */
   keySwitch?: boolean;
+  /** Threads for the kernel's key switches at first (default 1; see `keySwitchThreads`). */
+  keySwitchThreads?: 1 | 2;
 }
 
 /** Relative tolerance when comparing a ciphertext's scale with the plan's. */
@@ -98,6 +100,8 @@ export class PlanEvaluator {
     try {
       this.diagonalMac = kernels && plan.steps.some((s) => s.op === 'linear') ? ScalarMac.create(ctx) : null;
       this.keySwitch = kernels && (options.keySwitch ?? true) ? KeySwitchKernel.create(ctx) : null;
+      this.keySlots = new Set(Object.values(plan.rotationPaths).flat()).size + 1;
+      this.keySwitchThreads = options.keySwitchThreads ?? 1;
       for (const step of plan.steps) {
         if (step.op === 'linear') this.prepared.set(step, this.prepareLinear(step));
         else if (step.op === 'cube') this.prepared.set(step, step.e === 0 ? null : this.constant(step.e, (step.scaleIn * step.scaleIn) / primeAt(ctx.params, step.levelIn), step.levelIn - 1));
@@ -184,6 +188,22 @@ export class PlanEvaluator {
    */
   get keySwitchPath(): 'kernel' | 'seal' {
     return this.keySwitch ? 'kernel' : 'seal';
+  }
+
+  /** Keys the plan switches with: its Galois steps and the relinearisation key. */
+  private keySlots = 1;
+
+  /**
+   * Threads for the kernel's key switches (rotations, relinearisation): 2 puts a helper thread on
+   * the second core (he-core/evaluator/keyswitch-threads.ts), for a request on an otherwise idle
+   * service; 1 when other requests keep that core busy. The same bits either way.
+   */
+  get keySwitchThreads(): 1 | 2 {
+    return this.keySwitch?.threads ?? 1;
+  }
+
+  set keySwitchThreads(threads: 1 | 2) {
+    this.keySwitch?.setThreads(threads, this.keySlots);
   }
 
   /** Why the key-switching kernel was turned off, or null. */

@@ -7,6 +7,7 @@ import { fillResidues } from '../testing/residues.js';
 import { ciphertextData } from '../seal/layout.js';
 import { free } from '../seal/scope.js';
 import { KeySwitchKernel, minimalPrimitiveRoot } from './keyswitch.js';
+import { TASK_LAYOUT, taskSource } from './keyswitch-threads.js';
 
 // KeySwitchKernel: CKKS rotations (Galois automorphism in NTT form + key switching + modulus switch
 // down) in our WebAssembly kernel. The rotated ciphertexts must be SEAL's bit for bit (serialised,
@@ -16,8 +17,8 @@ import { KeySwitchKernel, minimalPrimitiveRoot } from './keyswitch.js';
 // mnist-cnn's own mix (42, 5 × 26, 46 bits).
 const STEPS = [1, 8, 64, 512, -1, -3, 7, 2047];
 
-function suite(name: string, make: () => Promise<KeyedContext>, expectBits: { data: number; special: number }): void {
-  describe(`KeySwitchKernel on ${name}: SEAL's rotations, bit for bit`, () => {
+function suite(name: string, make: () => Promise<KeyedContext>, expectBits: { data: number; special: number }, threads: 1 | 2 = 1): void {
+  describe(`KeySwitchKernel on ${name}${threads === 2 ? ', two threads' : ''}: SEAL's rotations, bit for bit`, () => {
     let k: KeyedContext;
     let keygen: KeyGenerator;
     let galois: GaloisKeys;
@@ -30,9 +31,10 @@ function suite(name: string, make: () => Promise<KeyedContext>, expectBits: { da
       expect(Math.ceil(Math.log2(primes[primes.length - 1]!))).toBe(expectBits.special);
       keygen = new k.ctx.seal.KeyGenerator(k.ctx.context);
       galois = keygen.createGaloisKeysWithSteps(Int32Array.from(STEPS));
-      const created = KeySwitchKernel.create(k.ctx);
+      const created = KeySwitchKernel.create(k.ctx, { threads, keySlots: STEPS.length + 1 });
       expect(created).not.toBeNull();
       kernel = created!;
+      expect(kernel.threads).toBe(threads);
     });
     afterAll(() => {
       kernel?.dispose();
@@ -72,6 +74,7 @@ function suite(name: string, make: () => Promise<KeyedContext>, expectBits: { da
             ctx.evaluator.rotateVector(x, step, galois, seals);
             expect({ level, step, same: bytesOf(ours).equals(bytesOf(seals)) }).toEqual({ level, step, same: true });
           }
+          if (threads === 2) expect(kernel.helperTasks).toBeGreaterThan(0);
           kernel.rotate(x, [512, 64, -3], galois, ours);
           ctx.evaluator.rotateVector(x, 512, galois, seals);
           ctx.evaluator.rotateVectorInplace(seals, 64, galois);
@@ -148,8 +151,52 @@ suite('38 + 5 × 26 bits (special prime just below 2^50)', () => keyedContext(),
 suite('mnist-cnn’s 42 + 5 × 26 + 46 bits', () => keyedContext({ depth: 5, scaleBits: 26, headroomBits: 12, minSlots: 4096, wantedHeadroomBits: 16 }), { data: 42, special: 46 });
 // Larger primes, near the kernel's 2^50 limit: the integer path's quotient estimate at its worst.
 suite('45–49-bit primes', () => keyedContextWithChain(8192, [49, 45, 45, 49], 45), { data: 49, special: 49 });
+// Both cores on each key switch (keyswitch-threads.ts): the same bytes.
+suite('mnist-cnn’s 42 + 5 × 26 + 46 bits', () => keyedContext({ depth: 5, scaleBits: 26, headroomBits: 12, minSlots: 4096, wantedHeadroomBits: 16 }), { data: 42, special: 46 }, 2);
+suite('45–49-bit primes', () => keyedContextWithChain(8192, [49, 45, 45, 49], 45), { data: 49, special: 49 }, 2);
 // A special prime smaller than a data prime (SEAL reduces c1's limbs into it; the reverse elsewhere).
 suite('a 30-bit special prime below 40-bit data primes', () => keyedContextWithChain(4096, [40, 30, 30], 30), { data: 40, special: 30 });
+
+describe('KeySwitchKernel on two threads: when the helper is gone', () => {
+  it('the caller does every task itself, with the same bytes, and says it runs on one thread', async () => {
+    const k = await keyedContext({ depth: 5, scaleBits: 26, headroomBits: 12, minSlots: 4096, wantedHeadroomBits: 16 });
+    const keygen = new k.ctx.seal.KeyGenerator(k.ctx.context);
+    const galois = keygen.createGaloisKeysWithSteps(Int32Array.from([1]));
+    const kernel = KeySwitchKernel.create(k.ctx, { threads: 2, keySlots: 2 })!;
+    const x = new k.ctx.seal.Ciphertext();
+    const pt = new k.ctx.seal.Plaintext();
+    const ours = new k.ctx.seal.Ciphertext();
+    const seals = new k.ctx.seal.Ciphertext();
+    try {
+      k.ctx.encoder.encode(Float64Array.from({ length: k.ctx.slots }, (_, i) => Math.cos(i)), 2 ** 20, pt);
+      k.encryptor.encryptSymmetric(pt, x);
+      k.ctx.evaluator.rotateVector(x, 1, galois, seals);
+      kernel.rotate(x, [1], galois, ours);
+      expect(kernel.threads).toBe(2);
+      const save = (ct: typeof x): Buffer => Buffer.from(ct.saveToArray(k.ctx.seal.ComprModeType.none) as Uint8Array);
+      expect(save(ours).equals(save(seals))).toBe(true);
+      await kernel.stopHelper();
+      // The helper's exit is seen at the next turn of the event loop.
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(kernel.threads).toBe(1);
+      const before = kernel.helperTasks;
+      kernel.rotate(x, [1], galois, ours);
+      expect(save(ours).equals(save(seals))).toBe(true);
+      expect(kernel.helperTasks).toBe(before);
+    } finally {
+      kernel.dispose();
+      free(x, pt, ours, seals, galois, keygen);
+      k.dispose();
+    }
+  });
+
+  it('the task code the helper runs has the layout constants of the module', () => {
+    // runTask writes its constants out (its source is also the helper's); they must be the module's.
+    const written = [...taskSource().matchAll(/const \w+\s*=\s*(\d+);/g)].slice(0, 7).map((m) => Number(m[1]));
+    const { HEADER_BYTES_F64, LAYOUT_F64, PRIMES_F64, PRIME_FIELDS_, TASKS_AT_I32, D_WORD_, SLOT_ } = TASK_LAYOUT;
+    expect(written).toEqual([HEADER_BYTES_F64, LAYOUT_F64, PRIMES_F64, PRIME_FIELDS_, TASKS_AT_I32, D_WORD_, SLOT_]);
+  });
+});
 
 describe('KeySwitchKernel: where it does not apply', () => {
   it('declines parameters with a prime of 2^50 or more (SEAL rotates instead)', async () => {

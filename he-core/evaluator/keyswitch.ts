@@ -5,6 +5,7 @@ import { sealCall } from '../seal/runtime.js';
 import { free } from '../seal/scope.js';
 import { galoisElement } from './galois.js';
 import { KEYSWITCH_WASM_BASE64 } from './kernels/keyswitch-wasm.js';
+import { SharedKeySwitch } from './keyswitch-threads.js';
 
 /** The kernel's exports (kernels/keyswitch.wat). Pointers are byte offsets in SEAL's memory. */
 interface KeySwitchExports {
@@ -121,6 +122,10 @@ export class KeySwitchKernel {
   private readonly galoisTables = new Map<number, Plaintext>();
   /** q_special^-1 mod q_j for each data prime. */
   private readonly specialInverse: bigint[];
+  /** The root powers of each key prime, in SEAL's orders (computed once, written to SEAL's heap and to the shared memory). */
+  private powers: { roots: BigUint64Array; invRoots: BigUint64Array }[] | null = null;
+  /** The two-thread key switch (null: one thread). */
+  private shared: SharedKeySwitch | null = null;
 
   private constructor(
     private readonly ctx: HeContext,
@@ -149,15 +154,59 @@ export class KeySwitchKernel {
     }
   }
 
-  /** A key-switching kernel for this context, or null when its primes are too large for the kernel. */
-  static create(ctx: HeContext): KeySwitchKernel | null {
+  /**
+   * A key-switching kernel for this context, or null when its primes are too large for the kernel.
+   * With `threads: 2`, key switches also use a helper thread (keyswitch-threads.ts), with room for
+   * `keySlots` keys (Galois elements and the relinearisation key) in its shared memory.
+   */
+  static create(ctx: HeContext, options: { threads?: 1 | 2; keySlots?: number } = {}): KeySwitchKernel | null {
     if (ctx.params.primes.some((p) => BigInt(p) >= MAX_PRIME)) return null;
     const module = new Wasm.Module(Buffer.from(KEYSWITCH_WASM_BASE64, 'base64'));
     const instance = new Wasm.Instance(module, { env: { memory: ctx.runtime.heapMemory() } });
     const kernel = instance.exports as unknown as KeySwitchExports;
     const names: (keyof KeySwitchExports)[] = ['ntt_forward', 'ntt_inverse', 'reduce', 'add_scalar', 'mac_key', 'mod_down', 'permute', 'ntt_forward_small', 'ntt_inverse_small', 'mac_key_small', 'mul_vec', 'mul_vec_small', 'add_vec', 'sub_mul'];
     if (names.some((name) => typeof kernel[name] !== 'function')) return null;
-    return new KeySwitchKernel(ctx, kernel);
+    const unit = new KeySwitchKernel(ctx, kernel);
+    if ((options.threads ?? 1) === 2) unit.setThreads(2, options.keySlots ?? 8);
+    return unit;
+  }
+
+  /** Why the two-thread key switch is not used (it could not start, or its helper is gone), or null. */
+  threadsProblem: string | null = null;
+  private threadsOn = false;
+
+  /**
+   * One or two threads for the key switches from now on. The helper thread and its shared memory
+   * (room for `keySlots` keys) are made on the first switch to two, and kept for later ones.
+   */
+  setThreads(threads: 1 | 2, keySlots: number): void {
+    this.threadsOn = threads === 2;
+    if (!this.threadsOn || this.shared || this.threadsProblem) return;
+    try {
+      this.shared = new SharedKeySwitch(
+        this.N,
+        this.tables.map((t, i) => ({ q: t.q, small: t.small, nInv: t.nInv, specialInverse: this.specialInverse[i] ?? 0n })),
+        Math.max(1, keySlots),
+        (words, doubles, at) => this.writeTablesInto(words, doubles, at),
+      );
+    } catch (err) {
+      this.threadsProblem = err instanceof Error ? err.message : String(err);
+    }
+  }
+
+  /** Whether key switches use the helper thread. */
+  get threads(): 1 | 2 {
+    return this.threadsOn && this.shared && !this.shared.helperProblem ? 2 : 1;
+  }
+
+  /** Tasks the helper thread has run so far (0 without one). */
+  get helperTasks(): number {
+    return this.shared?.helperTasks ?? 0;
+  }
+
+  /** Ends the helper thread, as if it had died (tests). */
+  stopHelper(): Promise<number> | null {
+    return this.shared?.stopHelper() ?? null;
   }
 
   private ownedData(pt: Plaintext): number {
@@ -168,38 +217,58 @@ export class KeySwitchKernel {
 
   /** SEAL's NTTTables for each key prime: root powers in SEAL's scrambled order, with w/q beside each. */
   private writeTables(): void {
-    const N = this.N;
     const base = this.ownedData(this.tablesPt);
-    const words = new BigUint64Array(this.ctx.runtime.heapBuffer(), base, 4 * this.primes.length * N);
-    const doubles = new Float64Array(this.ctx.runtime.heapBuffer(), base, 4 * this.primes.length * N);
+    const buffer = this.ctx.runtime.heapBuffer();
+    const offsets = this.writeTablesInto(new BigUint64Array(buffer), new Float64Array(buffer), base / 8);
     this.primes.forEach((q, p) => {
+      this.tables.push({ q, small: q < SMALL_PRIME, qNumber: Number(q), ...offsets[p]!, nInv: modPow(BigInt(this.N), q - 2n, q) });
+    });
+  }
+
+  /**
+   * Writes the tables of every key prime at word `at` of the views (4N words per prime: roots,
+   * their quotients w/q, inverse roots, their quotients; primes below 2^26 keep their roots as
+   * balanced doubles and no quotients). Returns the byte offsets of each prime's tables.
+   */
+  private writeTablesInto(words: BigUint64Array, doubles: Float64Array, at0: number): { roots: number; rootQuots: number; invRoots: number; invRootQuots: number }[] {
+    const N = this.N;
+    this.powers ??= this.primes.map((q) => {
       const root = minimalPrimitiveRoot(2 * N, q);
       const invRoot = modPow(root, q - 2n, q);
-      const qNumber = Number(q);
-      const at = 4 * p * N;
-      const small = q < SMALL_PRIME;
-      const t: PrimeTables = { q, small, qNumber, roots: base + at * 8, rootQuots: base + (at + N) * 8, invRoots: base + (at + 2 * N) * 8, invRootQuots: base + (at + 3 * N) * 8, nInv: modPow(BigInt(N), q - 2n, q) };
-      const put = (table: number, index: number, value: bigint): void => {
-        // Balanced, in (−q/2, q/2]: the kernel's double-precision NTTs need |w| ≤ q/2.
-        if (small) doubles[at + table * N + index] = value > q / 2n ? Number(value - q) : Number(value);
-        else {
-          words[at + table * N + index] = value;
-          doubles[at + (table + 1) * N + index] = Number(value) / qNumber;
-        }
-      };
-      put(0, 0, 1n);
+      const roots = new BigUint64Array(N);
+      const invRoots = new BigUint64Array(N);
+      roots[0] = 1n;
       let power = root;
       for (let i = 1; i < N; i++) {
-        put(0, reverseBits(i, this.logN), power);
+        roots[reverseBits(i, this.logN)] = power;
         power = (power * root) % q;
       }
-      put(2, 0, 1n);
+      invRoots[0] = 1n;
       power = invRoot;
       for (let i = 1; i < N; i++) {
-        put(2, reverseBits(i - 1, this.logN) + 1, power);
+        invRoots[reverseBits(i - 1, this.logN) + 1] = power;
         power = (power * invRoot) % q;
       }
-      this.tables.push(t);
+      return { roots, invRoots };
+    });
+    return this.primes.map((q, p) => {
+      const at = at0 + 4 * p * N;
+      const small = q < SMALL_PRIME;
+      const qNumber = Number(q);
+      const { roots, invRoots } = this.powers![p]!;
+      [roots, invRoots].forEach((table, t) => {
+        const from = at + 2 * t * N;
+        for (let i = 0; i < N; i++) {
+          const value = table[i]!;
+          // Balanced, in (−q/2, q/2]: the kernel's double-precision NTTs need |w| ≤ q/2.
+          if (small) doubles[from + i] = value > q / 2n ? Number(value - q) : Number(value);
+          else {
+            words[from + i] = value;
+            doubles[from + N + i] = Number(value) / qNumber;
+          }
+        }
+      });
+      return { roots: at * 8, rootQuots: (at + N) * 8, invRoots: (at + 2 * N) * 8, invRootQuots: (at + 3 * N) * 8 };
     });
   }
 
@@ -306,7 +375,7 @@ export class KeySwitchKernel {
       this.kernel.permute(data + (D + j) * limb, c1Ntt + j * limb, table, N);
     }
     heap().fill(0, data + D * limb, data + 2 * D * limb);
-    this.switchKey(data, D, keys);
+    this.switchKey(data, D, keys, galois, (elt - 1) >> 1);
   }
 
   /**
@@ -314,7 +383,14 @@ export class KeySwitchKernel {
    * decomposed over the data primes, times the key, switched down by the special prime and added
    * into the ciphertext's two polynomials at `data`.
    */
-  private switchKey(data: number, D: number, keys: number[]): void {
+  private switchKey(data: number, D: number, keys: number[], keysObject: object, index: number): void {
+    const shared = this.shared;
+    if (this.threadsOn && shared && !shared.helperProblem) {
+      const heap = (): Uint8Array => new Uint8Array(this.ctx.runtime.heapBuffer());
+      const slot = shared.slotFor(keysObject, index, heap(), keys);
+      shared.switchKey(heap, this.scratch(D).c1Ntt, data, data + D * this.N * 8, D, slot);
+      return;
+    }
     const N = this.N;
     const K = this.primes.length;
     const k = this.kernel;
@@ -394,7 +470,7 @@ export class KeySwitchKernel {
       }
       k.add_vec(tmp, tmp, c1, N, t.q);
     }
-    this.switchKey(data, D, keys);
+    this.switchKey(data, D, keys, relin, 0);
     const scale = x.scale();
     out.setScale(scale * scale);
   }
@@ -448,6 +524,8 @@ export class KeySwitchKernel {
   }
 
   dispose(): void {
+    this.shared?.dispose();
+    this.shared = null;
     free(this.tablesPt, this.scratchPt, ...this.galoisTables.values());
     this.galoisTables.clear();
   }

@@ -3,7 +3,8 @@ import type { ApiErrorCode, PlanMode } from '../../he-core/index.js';
 /** What the main thread asks of an evaluation worker. Key bytes live in shared memory (no copy). */
 export type WorkerRequest =
   | { kind: 'open-session'; jobId: number; sessionId: string; modelId: string; mode: PlanMode; keys: Uint8Array }
-  | { kind: 'predict'; jobId: number; sessionId: string; modelId: string; mode: PlanMode; keys: Uint8Array; body: Uint8Array }
+  /** `threads`: 2 when the other workers are idle (the evaluator's key switches may use the second core). */
+  | { kind: 'predict'; jobId: number; sessionId: string; modelId: string; mode: PlanMode; keys: Uint8Array; body: Uint8Array; threads?: 1 | 2 }
   /** One share of a batch request split across workers; `body` is shared memory nobody writes to any more. */
   | { kind: 'predict-part'; jobId: number; sessionId: string; modelId: string; mode: PlanMode; keys: Uint8Array; body: Uint8Array; part: number; parts: number }
   /** Joins the shares (serialised partial sums from this service's own workers) and finishes the plan. */

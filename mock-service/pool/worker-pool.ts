@@ -172,6 +172,8 @@ export class WorkerPool {
       }
     }, this.options.jobTimeoutMs);
     const request: WorkerRequest = { ...pending.job, jobId: pending.id };
+    // A single request on an otherwise idle pool may take the second core for its key switches.
+    if (request.kind === 'predict' && this.queue.length === 0 && this.slots.every((s) => s === slot || !s.job)) request.threads = 2;
     slot.worker.postMessage(request);
   }
 

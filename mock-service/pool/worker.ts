@@ -126,11 +126,13 @@ port.on('message', (request: WorkerRequest) => {
         const evaluator = models.get(request.modelId)!.evaluator[request.mode];
         const started = performance.now();
         if (request.kind === 'predict-part') {
+          evaluator.keySwitchThreads = 1;
           const share = evaluatePartEnvelope(evaluator, keys, request.body, request.part, request.parts);
           const evaluateMs = performance.now() - started;
           send({ kind: 'done', jobId: request.jobId, result: null, evaluateMs, share }, share.flatMap((b) => (b ? [b.buffer as ArrayBuffer] : [])));
           return;
         }
+        evaluator.keySwitchThreads = request.kind === 'predict' ? (request.threads ?? 1) : 1;
         const result = request.kind === 'predict' ? evaluateEnvelope(evaluator, keys, request.body) : mergePartsToEnvelope(evaluator, keys, request.shares);
         const evaluateMs = performance.now() - started;
         const copy = new Uint8Array(result);

@@ -186,6 +186,27 @@ describe('rotations: the key-switching kernel gives SEAL’s ciphertexts bit for
     }
   });
 
+  it('on two threads (a helper on the second core for each key switch): the same bits, the helper takes tasks', () => {
+    const threaded = new PlanEvaluator(mnist.ctx, mnist.plan, { keySwitchThreads: 2 });
+    try {
+      expect(threaded.keySwitchThreads).toBe(2);
+      for (const row of rows.slice(0, 2)) {
+        const request = encryptRequest(mnist.client, mnist.plan.public, [row]);
+        expect(sameBits(outputBytes(mnist, threaded, request), outputBytes(mnist, seal, request))).toBe(true);
+      }
+      const helped = (threaded as unknown as { keySwitch: { helperTasks: number } }).keySwitch.helperTasks;
+      expect(helped).toBeGreaterThan(0);
+      // Back to one thread (as for a request while the other workers are busy): still the same bits.
+      threaded.keySwitchThreads = 1;
+      expect(threaded.keySwitchThreads).toBe(1);
+      const request = encryptRequest(mnist.client, mnist.plan.public, [rows[2]!]);
+      expect(sameBits(outputBytes(mnist, threaded, request), outputBytes(mnist, seal, request))).toBe(true);
+      expect((threaded as unknown as { keySwitch: { helperTasks: number } }).keySwitch.helperTasks).toBe(helped);
+    } finally {
+      threaded.dispose();
+    }
+  });
+
   it('falls back to SEAL, same bits, when a rotation differs from SEAL’s or the kernel breaks later', () => {
     const request = encryptRequest(mnist.client, mnist.plan.public, [rows[0]!]);
     const expected = outputBytes(mnist, seal, request);

@@ -1,0 +1,364 @@
+import { Worker } from 'node:worker_threads';
+import { KEYSWITCH_SHARED_WASM_BASE64 } from './kernels/keyswitch-shared-wasm.js';
+
+// Both cores on one key switch. SEAL's heap cannot be shared between threads, so the work of a key
+// switch runs on a shared WebAssembly memory: the NTT tables, a copy of the keys in use, and the
+// key switch's buffers. The calling thread copies the target (c1 after the automorphism, or c2) and
+// the ciphertext in, then it and one helper thread take the tasks of each phase from a shared
+// counter, and the caller copies the result back into SEAL's ciphertext:
+//   A. the inverse NTT of each limb of the target (D tasks);
+//   B. per output prime (the D data primes and the special one): the limbs of the target
+//      reduced and NTT'd there, times the key, summed (D + 1 tasks);
+//   C. the inverse NTT of the two special-prime sums, rounded (2 tasks);
+//   D. per component and data prime: the modulus switch down, added into the ciphertext (2D tasks).
+// The arithmetic is the single-threaded kernel's (kernels/keyswitch.wat, the same source compiled
+// for shared memory): the same bits. The caller never waits for a task the helper has not taken:
+// a helper that is slow, busy or gone only means the caller does more of the tasks itself. A helper
+// that took a task and then died is noticed (its exit) and the key switch fails, so that the
+// evaluator falls back to SEAL.
+
+/** The kernel's exports used by the tasks (kernels/keyswitch.wat). */
+export interface TaskKernel {
+  ntt_forward(a: number, roots: number, quots: number, n: number, q: bigint): void;
+  ntt_inverse(a: number, roots: number, quots: number, n: number, q: bigint, ninv: bigint, ninvq: number): void;
+  reduce(src: number, dst: number, n: number, q: bigint, qinv: number): void;
+  add_scalar(a: number, n: number, c: bigint, q: bigint): void;
+  mac_key(x: number, k0: number, k1: number, acc0: number, acc1: number, n: number, q: bigint, qinv: number): void;
+  mod_down(c: number, p: number, t: number, n: number, q: bigint, inv: bigint, invq: number): void;
+  ntt_forward_small(a: number, roots: number, n: number, q: number): void;
+  ntt_inverse_small(a: number, roots: number, n: number, q: number, ninv: number): void;
+  mac_key_small(x: number, k0: number, k1: number, acc0: number, acc1: number, n: number, q: number): void;
+}
+
+/** The WebAssembly APIs used here (the DOM lib that declares them is not loaded for Node code). */
+interface WasmShared {
+  Module: new (bytes: Uint8Array) => object;
+  Instance: new (module: object, imports: Record<string, Record<string, unknown>>) => { exports: Record<string, unknown> };
+  Memory: new (descriptor: { initial: number; maximum: number; shared: boolean }) => { buffer: SharedArrayBuffer };
+}
+const Wasm = (globalThis as unknown as { WebAssembly: WasmShared }).WebAssembly;
+
+// Control words (Int32, at byte 0). A phase of generation g publishes its descriptors, then
+// COUNT = (g << 10) | tasks, DONE = 0, NEXT = g << 10, GEN = g. A thread takes task i with
+// Atomics.add(NEXT, 1) and runs it only if the generation it took equals COUNT's and i < tasks: a
+// late taker from the previous phase sees another generation and stops.
+const GEN = 0; // phase generation: the helper waits on it
+const NEXT = 1; // (generation << 10) | next task index, taken with Atomics.add
+const COUNT = 2; // (generation << 10) | tasks in the phase
+const DONE = 3; // tasks finished in the phase
+const QUIT = 4;
+const D_WORD = 5; // limbs of the ciphertext in this key switch
+const SLOT = 6; // key slot of this key switch
+const FAILED = 7; // a task threw (in either thread)
+const HELPED = 8; // tasks the helper has run, in all
+// Task descriptors (Int32 pairs: kind, argument) at byte 256; per-prime facts (Float64) at byte 1024.
+const TASKS = 64;
+const PRIME_FIELDS = 12;
+const PRIMES_AT = 1024;
+const LAYOUT_AT = 3072; // Float64: N, K, limb bytes, tables, keys, slot limbs, c1Ntt, c1Coeff, prod, out, tmp
+const HEADER_BYTES = 4096;
+
+/**
+ * One task, in whichever thread takes it: plain JavaScript with no closure, so that its source is
+ * also the helper's (Function.prototype.toString). `thread` picks the thread's scratch limb.
+ */
+function runTask(k: TaskKernel, buffer: SharedArrayBuffer, index: number, thread: number): void {
+  // The layout's constants, written out here because this source is also the helper's (a test checks them).
+  const HEADER_BYTES_F64 = 512;
+  const LAYOUT_F64 = 384;
+  const PRIMES_F64 = 128;
+  const PRIME_FIELDS_ = 12;
+  const TASKS_AT_I32 = 64;
+  const D_WORD_ = 5;
+  const SLOT_ = 6;
+  const i32 = new Int32Array(buffer, 0, 1024);
+  const f = new Float64Array(buffer, 0, HEADER_BYTES_F64);
+  const N = f[LAYOUT_F64]!;
+  const K = f[LAYOUT_F64 + 1]!;
+  const limb = f[LAYOUT_F64 + 2]!;
+  const keys = f[LAYOUT_F64 + 4]!;
+  const slotLimbs = f[LAYOUT_F64 + 5]!;
+  const c1Ntt = f[LAYOUT_F64 + 6]!;
+  const c1Coeff = f[LAYOUT_F64 + 7]!;
+  const prod = f[LAYOUT_F64 + 8]!;
+  const out = f[LAYOUT_F64 + 9]!;
+  const tmp = f[LAYOUT_F64 + 10]! + thread * limb;
+  const D = i32[D_WORD_]!;
+  const kind = i32[TASKS_AT_I32 + 2 * index]!;
+  const arg = i32[TASKS_AT_I32 + 2 * index + 1]!;
+  // Per prime p (the data primes, then the special prime): q, small, roots, quots, invRoots,
+  // invQuots, n^-1, n^-1/q (or balanced n^-1 for small), q_special^-1, its quotient, half fix.
+  const P = (p: number, field: number): number => f[PRIMES_F64 + p * PRIME_FIELDS_ + field]!;
+  const forward = (a: number, p: number): void => {
+    if (P(p, 1)) k.ntt_forward_small(a, P(p, 2), N, P(p, 0));
+    else k.ntt_forward(a, P(p, 2), P(p, 3), N, BigInt(P(p, 0)));
+  };
+  const inverse = (a: number, p: number): void => {
+    if (P(p, 1)) k.ntt_inverse_small(a, P(p, 4), N, P(p, 0), P(p, 7));
+    else k.ntt_inverse(a, P(p, 4), P(p, 5), N, BigInt(P(p, 0)), BigInt(P(p, 6)), P(p, 7));
+  };
+  const heap = new Uint8Array(buffer);
+  if (kind === 1) {
+    // A: inverse NTT of target limb j
+    heap.copyWithin(c1Coeff + arg * limb, c1Ntt + arg * limb, c1Ntt + (arg + 1) * limb);
+    inverse(c1Coeff + arg * limb, arg);
+  } else if (kind === 2) {
+    // B: output prime I (key prime ki)
+    const I = arg;
+    const ki = I === D ? K - 1 : I;
+    const q = P(ki, 0);
+    const qinv = 1 / q;
+    const slot = keys + i32[SLOT_]! * slotLimbs * limb;
+    heap.fill(0, prod + I * limb, prod + (I + 1) * limb);
+    heap.fill(0, prod + (K + I) * limb, prod + (K + I + 1) * limb);
+    for (let J = 0; J < D; J++) {
+      let operand = c1Ntt + J * limb;
+      if (I !== J) {
+        if (P(J, 0) <= q) heap.copyWithin(tmp, c1Coeff + J * limb, c1Coeff + (J + 1) * limb);
+        else k.reduce(c1Coeff + J * limb, tmp, N, BigInt(q), qinv);
+        forward(tmp, ki);
+        operand = tmp;
+      }
+      const key = slot + J * 2 * K * limb;
+      if (P(ki, 1)) k.mac_key_small(operand, key + ki * limb, key + (K + ki) * limb, prod + I * limb, prod + (K + I) * limb, N, q);
+      else k.mac_key(operand, key + ki * limb, key + (K + ki) * limb, prod + I * limb, prod + (K + I) * limb, N, BigInt(q), qinv);
+    }
+  } else if (kind === 3) {
+    // C: the special-prime sum of component c, back to coefficients, + q_special/2
+    const last = prod + (arg * K + D) * limb;
+    inverse(last, K - 1);
+    k.add_scalar(last, N, BigInt(P(K - 1, 0)) >> 1n, BigInt(P(K - 1, 0)));
+  } else if (kind === 4) {
+    // D: component c, data prime J
+    const c = arg >> 8;
+    const J = arg & 255;
+    const q = P(J, 0);
+    const last = prod + (c * K + D) * limb;
+    if (P(K - 1, 0) > q) k.reduce(last, tmp, N, BigInt(q), 1 / q);
+    else heap.copyWithin(tmp, last, last + limb);
+    k.add_scalar(tmp, N, BigInt(P(J, 10)), BigInt(q));
+    forward(tmp, J);
+    k.mod_down(out + (c * D + J) * limb, prod + (c * K + J) * limb, tmp, N, BigInt(q), BigInt(P(J, 8)), P(J, 9));
+  }
+}
+
+const HEADER_BYTES_F64 = HEADER_BYTES / 8;
+const LAYOUT_F64 = LAYOUT_AT / 8;
+const PRIMES_F64 = PRIMES_AT / 8;
+const TASKS_AT = 256;
+
+/** The constants `runTask` writes out, as the module defines them (for the test that they agree). */
+export const TASK_LAYOUT = { HEADER_BYTES_F64, LAYOUT_F64, PRIMES_F64, PRIME_FIELDS_: PRIME_FIELDS, TASKS_AT_I32: TASKS_AT / 4, D_WORD_: D_WORD, SLOT_: SLOT };
+export const taskSource = (): string => runTask.toString();
+
+/** The helper thread's whole program. */
+function helperSource(): string {
+  return [
+    "const { workerData } = require('node:worker_threads');",
+    // Transpilers that keep function names (esbuild's keepNames, as tsx and vitest run it) wrap
+    // nested functions in __name(fn, name); the helper's copy of runTask needs it defined.
+    'const __name = (fn) => fn;',
+    `const runTask = ${runTask.toString()};`,
+    'const { memory, module } = workerData;',
+    'const k = new WebAssembly.Instance(module, { env: { memory } }).exports;',
+    'const ctrl = new Int32Array(memory.buffer, 0, 64);',
+    'let gen = Atomics.load(ctrl, 0);',
+    'for (;;) {',
+    // Phases follow each other within microseconds: look for the next one for a while (about 0.2 ms)
+    // before sleeping, since waking a sleeping thread costs tens to hundreds of microseconds.
+    '  for (let spin = 0; spin < 40000 && Atomics.load(ctrl, 0) === gen; spin++);',
+    '  Atomics.wait(ctrl, 0, gen);',
+    '  gen = Atomics.load(ctrl, 0);',
+    `  if (Atomics.load(ctrl, ${QUIT})) break;`,
+    '  for (;;) {',
+    `    const v = Atomics.add(ctrl, ${NEXT}, 1);`,
+    `    const c = Atomics.load(ctrl, ${COUNT});`,
+    '    if (v >>> 10 !== c >>> 10 || (v & 1023) >= (c & 1023)) break;',
+    '    const i = v & 1023;',
+    `    try { runTask(k, memory.buffer, i, 1); } catch (e) { Atomics.store(ctrl, ${FAILED}, 1); }`,
+    `    Atomics.add(ctrl, ${HELPED}, 1);`,
+    `    Atomics.add(ctrl, ${DONE}, 1);`,
+    `    Atomics.notify(ctrl, ${DONE});`,
+    '  }',
+    '}',
+  ].join('\n');
+}
+
+export interface PrimeFacts {
+  q: bigint;
+  small: boolean;
+  /** n^-1 mod q, and q_special^-1 mod q (data primes). */
+  nInv: bigint;
+  specialInverse: bigint;
+}
+
+/**
+ * The shared memory, the second instance of the kernel on it, and the helper thread. Created by
+ * `KeySwitchKernel` when asked for two threads; `switchKey` is its whole use.
+ */
+export class SharedKeySwitch {
+  private readonly memory: { buffer: SharedArrayBuffer };
+  private readonly kernel: TaskKernel;
+  private readonly worker: Worker;
+  private workerGone: string | null = null;
+  /** The first error of a task in this thread. */
+  private taskError: string | null = null;
+  private gen = 0;
+  private readonly limb: number;
+  private readonly layout: { tables: number; keys: number; c1Ntt: number; c1Coeff: number; prod: number; out: number; tmp: number };
+  /** Which keys each slot holds: the SEAL key object (identity, never reused across key sets) and its index. */
+  private readonly slots: { keys: object; index: number }[] = [];
+  private nextSlot = 0;
+
+  constructor(
+    private readonly N: number,
+    private readonly primes: PrimeFacts[],
+    private readonly slotCount: number,
+    /** Writes the NTT tables of prime p into `words`/`doubles` (views of the shared memory) at word offset `at`. */
+    writeTables: (words: BigUint64Array, doubles: Float64Array, at: number) => { roots: number; rootQuots: number; invRoots: number; invRootQuots: number }[],
+  ) {
+    const K = primes.length;
+    const D = K - 1;
+    this.limb = N * 8;
+    const limbs = 4 * K + slotCount * D * 2 * K + D + D + 2 * K + 2 * D + 2;
+    const bytes = HEADER_BYTES + limbs * this.limb;
+    const pages = Math.ceil(bytes / 65536);
+    this.memory = new Wasm.Memory({ initial: pages, maximum: pages, shared: true });
+    const tables = HEADER_BYTES;
+    const keys = tables + 4 * K * this.limb;
+    const c1Ntt = keys + slotCount * D * 2 * K * this.limb;
+    const c1Coeff = c1Ntt + D * this.limb;
+    const prod = c1Coeff + D * this.limb;
+    const out = prod + 2 * K * this.limb;
+    const tmp = out + 2 * D * this.limb;
+    this.layout = { tables, keys, c1Ntt, c1Coeff, prod, out, tmp };
+    const buffer = this.memory.buffer;
+    const offsets = writeTables(new BigUint64Array(buffer), new Float64Array(buffer), tables / 8);
+    const f = new Float64Array(buffer, 0, HEADER_BYTES_F64);
+    f.set([N, K, this.limb, tables, keys, D * 2 * K, c1Ntt, c1Coeff, prod, out, tmp], LAYOUT_F64);
+    const special = primes[K - 1]!.q;
+    const half = special >> 1n;
+    primes.forEach((p, i) => {
+      const o = offsets[i]!;
+      const qn = Number(p.q);
+      const ninv = p.small ? (p.nInv > p.q / 2n ? Number(p.nInv - p.q) : Number(p.nInv)) : Number(p.nInv);
+      const fix = (p.q - (half % p.q)) % p.q;
+      f.set([qn, p.small ? 1 : 0, o.roots, o.rootQuots, o.invRoots, o.invRootQuots, Number(p.nInv), p.small ? ninv : Number(p.nInv) / qn, Number(p.specialInverse), Number(p.specialInverse) / qn, Number(fix), 0], PRIMES_F64 + i * PRIME_FIELDS);
+    });
+    const module = new Wasm.Module(Buffer.from(KEYSWITCH_SHARED_WASM_BASE64, 'base64'));
+    this.kernel = new Wasm.Instance(module, { env: { memory: this.memory } }).exports as unknown as TaskKernel;
+    this.worker = new Worker(helperSource(), { eval: true, workerData: { memory: this.memory, module } });
+    this.worker.unref();
+    this.worker.on('error', (err: Error) => {
+      this.workerGone = err.message;
+    });
+    this.worker.on('exit', (code: number) => {
+      this.workerGone ??= `the helper thread exited (${code})`;
+    });
+  }
+
+  /** Tasks the helper thread has run so far. */
+  get helperTasks(): number {
+    return Atomics.load(new Int32Array(this.memory.buffer, 0, 64), HELPED);
+  }
+
+  /** Why the helper thread is gone, or null. */
+  get helperProblem(): string | null {
+    return this.workerGone;
+  }
+
+  /**
+   * The key slot holding `index` of `keys` (a SEAL KSwitchKeys), copied in from SEAL's heap on a
+   * miss: `data(j)` is the byte offset in `heap` of decomposition limb j's key ciphertext (2 × K limbs).
+   */
+  slotFor(keys: object, index: number, heap: Uint8Array, data: readonly number[]): number {
+    const found = this.slots.findIndex((s) => s.keys === keys && s.index === index);
+    if (found >= 0) return found;
+    const slot = this.slots.length < this.slotCount ? this.slots.length : this.nextSlot++ % this.slotCount;
+    const K = this.primes.length;
+    const bytes = 2 * K * this.limb;
+    const shared = new Uint8Array(this.memory.buffer);
+    const base = this.layout.keys + slot * (K - 1) * bytes;
+    data.forEach((at, j) => shared.set(heap.subarray(at, at + bytes), base + j * bytes));
+    this.slots[slot] = { keys, index };
+    return slot;
+  }
+
+  /**
+   * SEAL's switch_key_inplace on two threads: `target` (D limbs, NTT form) and the ciphertext's
+   * two polynomials (`c0`, `c1`: D limbs each) are byte offsets in `heap` (SEAL's memory); the
+   * result is added into c0 and c1 there.
+   */
+  switchKey(heap: () => Uint8Array, target: number, c0: number, c1: number, D: number, slot: number): void {
+    const { limb, layout } = this;
+    const shared = new Uint8Array(this.memory.buffer);
+    const bytes = D * limb;
+    let h = heap();
+    shared.set(h.subarray(target, target + bytes), layout.c1Ntt);
+    shared.set(h.subarray(c0, c0 + bytes), layout.out);
+    shared.set(h.subarray(c1, c1 + bytes), layout.out + bytes);
+    const ctrl = new Int32Array(this.memory.buffer, 0, 64);
+    Atomics.store(ctrl, D_WORD, D);
+    Atomics.store(ctrl, SLOT, slot);
+    Atomics.store(ctrl, FAILED, 0);
+    this.phase(ctrl, Array.from({ length: D }, (_, j) => [1, j]));
+    this.phase(ctrl, Array.from({ length: D + 1 }, (_, I) => [2, D - I]));
+    this.phase(ctrl, [
+      [3, 0],
+      [3, 1],
+    ]);
+    this.phase(ctrl, Array.from({ length: 2 * D }, (_, i) => [4, ((i % 2) << 8) | (i >> 1)]));
+    if (Atomics.load(ctrl, FAILED)) throw new Error(`a key-switching task failed${this.taskError ? `: ${this.taskError}` : ' in the helper thread'}`);
+    h = heap();
+    h.set(shared.subarray(layout.out, layout.out + bytes), c0);
+    h.set(shared.subarray(layout.out + bytes, layout.out + 2 * bytes), c1);
+  }
+
+  /** Runs one phase: publishes its tasks, takes tasks until none is left, waits for the helper's. */
+  private phase(ctrl: Int32Array, tasks: readonly (readonly [number, number] | number[])[]): void {
+    if (tasks.length > TASKS) throw new Error('too many tasks in one phase');
+    const descriptors = new Int32Array(this.memory.buffer, TASKS_AT, 2 * TASKS);
+    tasks.forEach(([kind, arg], i) => {
+      descriptors[2 * i] = kind!;
+      descriptors[2 * i + 1] = arg!;
+    });
+    this.gen = (this.gen + 1) & 0xfffff;
+    Atomics.store(ctrl, COUNT, (this.gen << 10) | tasks.length);
+    Atomics.store(ctrl, DONE, 0);
+    Atomics.store(ctrl, NEXT, this.gen << 10);
+    Atomics.store(ctrl, GEN, this.gen);
+    Atomics.notify(ctrl, GEN);
+    for (;;) {
+      const i = Atomics.add(ctrl, NEXT, 1) & 1023;
+      if (i >= tasks.length) break;
+      try {
+        runTask(this.kernel, this.memory.buffer, i, 0);
+      } catch (err) {
+        this.taskError ??= err instanceof Error ? err.message : String(err);
+        Atomics.store(ctrl, FAILED, 1);
+      }
+      Atomics.add(ctrl, DONE, 1);
+    }
+    // Only tasks the helper took are left; it finishes them unless it died. Briefly spin first
+    // (the helper's last task is usually about to end), then sleep until it notifies.
+    for (let spin = 0; spin < 20000 && Atomics.load(ctrl, DONE) < tasks.length; spin++);
+    for (;;) {
+      const done = Atomics.load(ctrl, DONE);
+      if (done >= tasks.length) return;
+      if (Atomics.wait(ctrl, DONE, done, 200) === 'timed-out' && this.workerGone) throw new Error(`a key-switching task was lost: ${this.workerGone}`);
+    }
+  }
+
+  /** Ends the helper thread (for tests: the caller then does every task itself). */
+  stopHelper(): Promise<number> {
+    return this.worker.terminate();
+  }
+
+  dispose(): void {
+    const ctrl = new Int32Array(this.memory.buffer, 0, 64);
+    Atomics.store(ctrl, QUIT, 1);
+    Atomics.add(ctrl, GEN, 1);
+    Atomics.notify(ctrl, GEN);
+    void this.worker.terminate();
+  }
+}
