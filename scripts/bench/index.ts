@@ -73,6 +73,7 @@ const levers: LeverResult[] = [];
 for (const [id, mode, lever] of [
   ['mnist-cnn', 'single', 'mac'],
   ['mnist-cnn', 'single', 'keyswitch'],
+  ['mnist-cnn', 'single', 'threads'],
   ['mnist-cnn', 'batch', 'keyswitch'],
   ['breast-cancer-mlp', 'single', 'mac'],
   ['breast-cancer-mlp', 'single', 'keyswitch'],

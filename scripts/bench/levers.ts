@@ -4,7 +4,8 @@
 //   'mac':       ScalarMac (batch layers' scalar products, linear layers' diagonal products)
 //                against SEAL's multiply_plain + add, the key-switching kernel off both ways;
 //   'keyswitch': KeySwitchKernel (rotations, squares with relinearisation, rescales) against
-//                SEAL's, the multiply-accumulate kernel on both ways.
+//                SEAL's, the multiply-accumulate kernel on both ways;
+//   'threads':   the key switches on two threads (a helper on the second core) against one.
 import { HeContext, PlanEvaluator, compile, encodeKeyEnvelope, evaluateEnvelope, loadSeal, openKeyEnvelope } from '../../he-core/index.js';
 import type { EvaluatorOptions, ModelFile, PlanMode } from '../../he-core/index.js';
 import { ClientKeyPair, encryptRequest } from '../../he-core/client/index.js';
@@ -23,11 +24,12 @@ export interface LeverResult {
   sameBytes: boolean;
 }
 
-export type Lever = 'mac' | 'keyswitch';
+export type Lever = 'mac' | 'keyswitch' | 'threads';
 
 const LEVERS: Record<Lever, { before: EvaluatorOptions; after: EvaluatorOptions }> = {
   mac: { before: { kernels: false }, after: { keySwitch: false } },
   keyswitch: { before: { keySwitch: false }, after: {} },
+  threads: { before: {}, after: { keySwitchThreads: 2 } },
 };
 
 /** One kernel's lever on one model and mode: `runs` evaluations each way, alternating, after one warm-up each. */
@@ -57,6 +59,11 @@ export async function benchKernelLever(model: ModelFile, mode: PlanMode, rows: r
         if (i === 0) continue;
         before.push(seal);
         after.push(kernels);
+      }
+      if (which === 'threads') {
+        const lever = 'key switches on two threads (a helper thread on the second core, keyswitch-threads.ts) instead of one';
+        const problem = withKernels.keySwitchProblem ?? (withKernels.keySwitchPath === 'seal' ? 'the key-switching kernel does not apply' : 'the helper thread did not start');
+        return { model: model.id, mode, lever: withKernels.keySwitchThreads === 2 ? lever : `${lever}: NOT USED (${problem})`, runs, beforeMs: median(before), afterMs: median(after), sameBytes };
       }
       if (which === 'keyswitch') {
         const lever = 'rotations, squares + relinearisation and rescales in the WebAssembly key-switching kernel (KeySwitchKernel) instead of SEAL’s';
