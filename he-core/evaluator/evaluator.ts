@@ -47,6 +47,8 @@ export interface EvaluatorOptions {
   keySwitch?: boolean;
   /** Threads for the kernel's key switches at first (default 1; see `keySwitchThreads`). */
   keySwitchThreads?: 1 | 2;
+  /** With two threads: asked before every key switch; false means one thread for this one (e.g. the other cores are busy). */
+  keySwitchThreadsWhile?: () => boolean;
 }
 
 /** Relative tolerance when comparing a ciphertext's scale with the plan's. */
@@ -102,6 +104,7 @@ export class PlanEvaluator {
       this.keySwitch = kernels && (options.keySwitch ?? true) ? KeySwitchKernel.create(ctx) : null;
       this.keySlots = new Set(Object.values(plan.rotationPaths).flat()).size + 1;
       this.keySwitchThreads = options.keySwitchThreads ?? 1;
+      if (options.keySwitchThreadsWhile) this.keySwitch?.setThreadsWhile(options.keySwitchThreadsWhile);
       for (const step of plan.steps) {
         if (step.op === 'linear') this.prepared.set(step, this.prepareLinear(step));
         else if (step.op === 'cube') this.prepared.set(step, step.e === 0 ? null : this.constant(step.e, (step.scaleIn * step.scaleIn) / primeAt(ctx.params, step.levelIn), step.levelIn - 1));

@@ -181,22 +181,37 @@ export class KeySwitchKernel {
    */
   setThreads(threads: 1 | 2, keySlots: number): void {
     this.threadsOn = threads === 2;
-    if (!this.threadsOn || this.shared || this.threadsProblem) return;
+    this.keySlots = Math.max(1, keySlots);
+  }
+
+  private keySlots = 8;
+
+  /** The two-thread unit, made on first use (null if it cannot start: see `threadsProblem`). */
+  private sharedUnit(): SharedKeySwitch | null {
+    if (this.shared || this.threadsProblem) return this.shared;
     try {
       this.shared = new SharedKeySwitch(
         this.N,
         this.tables.map((t, i) => ({ q: t.q, small: t.small, nInv: t.nInv, specialInverse: this.specialInverse[i] ?? 0n })),
-        Math.max(1, keySlots),
+        this.keySlots,
         (words, doubles, at) => this.writeTablesInto(words, doubles, at),
       );
     } catch (err) {
       this.threadsProblem = err instanceof Error ? err.message : String(err);
     }
+    return this.shared;
+  }
+
+  private threadsWhile: (() => boolean) | null = null;
+
+  /** With two threads, asked before every key switch: false runs that one on this thread alone. */
+  setThreadsWhile(condition: () => boolean): void {
+    this.threadsWhile = condition;
   }
 
   /** Whether key switches use the helper thread. */
   get threads(): 1 | 2 {
-    return this.threadsOn && this.shared && !this.shared.helperProblem ? 2 : 1;
+    return this.threadsOn && !this.threadsProblem && !this.shared?.helperProblem ? 2 : 1;
   }
 
   /** Tasks the helper thread has run so far (0 without one). */
@@ -384,8 +399,8 @@ export class KeySwitchKernel {
    * into the ciphertext's two polynomials at `data`.
    */
   private switchKey(data: number, D: number, keys: number[], keysObject: object, index: number): void {
-    const shared = this.shared;
-    if (this.threadsOn && shared && !shared.helperProblem) {
+    const shared = this.threadsOn && (this.threadsWhile?.() ?? true) ? this.sharedUnit() : null;
+    if (shared && !shared.helperProblem) {
       const heap = (): Uint8Array => new Uint8Array(this.ctx.runtime.heapBuffer());
       const slot = shared.slotFor(keysObject, index, heap(), keys);
       shared.switchKey(heap, this.scratch(D).c1Ntt, data, data + D * this.N * 8, D, slot);

@@ -3,8 +3,7 @@ import type { ApiErrorCode, PlanMode } from '../../he-core/index.js';
 /** What the main thread asks of an evaluation worker. Key bytes live in shared memory (no copy). */
 export type WorkerRequest =
   | { kind: 'open-session'; jobId: number; sessionId: string; modelId: string; mode: PlanMode; keys: Uint8Array }
-  /** `threads`: 2 when the other workers are idle (the evaluator's key switches may use the second core). */
-  | { kind: 'predict'; jobId: number; sessionId: string; modelId: string; mode: PlanMode; keys: Uint8Array; body: Uint8Array; threads?: 1 | 2 }
+  | { kind: 'predict'; jobId: number; sessionId: string; modelId: string; mode: PlanMode; keys: Uint8Array; body: Uint8Array }
   /** One share of a batch request split across workers; `body` is shared memory nobody writes to any more. */
   | { kind: 'predict-part'; jobId: number; sessionId: string; modelId: string; mode: PlanMode; keys: Uint8Array; body: Uint8Array; part: number; parts: number }
   /** Joins the shares (serialised partial sums from this service's own workers) and finishes the plan. */
@@ -40,4 +39,11 @@ export interface WorkerInit {
   keyCacheEntries: number;
   /** Bytes of loaded evaluation keys a worker keeps (`loadedKeyBytes`; least recently used beyond this are freed). */
   keyCacheBytes: number;
+  /**
+   * Word 0: how many workers have a job, kept by the pool. A worker's key switches use the second
+   * core (a helper thread) only while it is the only one busy.
+   */
+  busy: Int32Array;
+  /** Workers in the pool: with one, the service was given one core for evaluation, and keeps to it. */
+  poolSize: number;
 }

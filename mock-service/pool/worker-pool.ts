@@ -75,12 +75,19 @@ export class WorkerPool {
   private readyWaiters: { resolve: () => void; reject: (e: Error) => void }[] = [];
   private startError: Error | null = null;
 
+  /** Word 0: workers with a job (shared with the workers: see WorkerInit.busy). */
+  private readonly busy = new Int32Array(new SharedArrayBuffer(4));
+
+  private countBusy(): void {
+    Atomics.store(this.busy, 0, this.slots.filter((s) => s.job).length);
+  }
+
   constructor(private readonly options: PoolOptions) {
     for (let i = 0; i < options.size; i++) this.slots.push(this.spawn());
   }
 
   private spawn(): Slot {
-    const init: WorkerInit = { models: this.options.models, keyCacheEntries: this.options.keyCacheEntries, keyCacheBytes: this.options.keyCacheBytes };
+    const init: WorkerInit = { models: this.options.models, keyCacheEntries: this.options.keyCacheEntries, keyCacheBytes: this.options.keyCacheBytes, busy: this.busy, poolSize: this.options.size };
     const worker = new Worker(workerUrl, { workerData: init, execArgv: workerExecArgv });
     const slot: Slot = { worker, ready: false, job: null, timer: null, sessions: new Set(), memory: null };
     worker.on('message', (msg: WorkerResponse) => this.onMessage(slot, msg));
@@ -144,6 +151,7 @@ export class WorkerPool {
     if (slot.timer) clearTimeout(slot.timer);
     slot.timer = null;
     slot.job = null;
+    this.countBusy();
   }
 
   private dispatch(): void {
@@ -160,6 +168,7 @@ export class WorkerPool {
 
   private assign(slot: Slot, pending: Pending): void {
     slot.job = pending;
+    this.countBusy();
     slot.timer = setTimeout(() => {
       if (slot.job !== pending) return;
       this.finish(slot);
@@ -172,8 +181,6 @@ export class WorkerPool {
       }
     }, this.options.jobTimeoutMs);
     const request: WorkerRequest = { ...pending.job, jobId: pending.id };
-    // A single request on an otherwise idle pool may take the second core for its key switches.
-    if (request.kind === 'predict' && this.queue.length === 0 && this.slots.every((s) => s === slot || !s.job)) request.threads = 2;
     slot.worker.postMessage(request);
   }
 

@@ -55,7 +55,10 @@ async function start(): Promise<void> {
     for (const mode of ['single', 'batch'] as const) {
       const plan = compile(rt.seal, model, { mode });
       entry.ctx[mode] = HeContext.create(rt, plan.public.params);
-      entry.evaluator[mode] = new PlanEvaluator(entry.ctx[mode], plan);
+      // Key switches on two threads while this worker is the only busy one of several (it borrows
+      // an idle worker's core); checked at every key switch, so a request arriving meanwhile gets
+      // its core back at once. A pool of one keeps to its one core.
+      entry.evaluator[mode] = new PlanEvaluator(entry.ctx[mode], plan, { keySwitchThreads: init.poolSize > 1 ? 2 : 1, keySwitchThreadsWhile: () => Atomics.load(init.busy, 0) <= 1 });
     }
     models.set(model.id, entry);
   }
@@ -126,13 +129,11 @@ port.on('message', (request: WorkerRequest) => {
         const evaluator = models.get(request.modelId)!.evaluator[request.mode];
         const started = performance.now();
         if (request.kind === 'predict-part') {
-          evaluator.keySwitchThreads = 1;
           const share = evaluatePartEnvelope(evaluator, keys, request.body, request.part, request.parts);
           const evaluateMs = performance.now() - started;
           send({ kind: 'done', jobId: request.jobId, result: null, evaluateMs, share }, share.flatMap((b) => (b ? [b.buffer as ArrayBuffer] : [])));
           return;
         }
-        evaluator.keySwitchThreads = request.kind === 'predict' ? (request.threads ?? 1) : 1;
         const result = request.kind === 'predict' ? evaluateEnvelope(evaluator, keys, request.body) : mergePartsToEnvelope(evaluator, keys, request.shares);
         const evaluateMs = performance.now() - started;
         const copy = new Uint8Array(result);
