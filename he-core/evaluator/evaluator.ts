@@ -205,6 +205,11 @@ export class PlanEvaluator {
     return this.keySwitch?.threads ?? 1;
   }
 
+  /** Key-switching tasks the kernel's helper thread has run, in all (0 on one thread). */
+  get keySwitchHelperTasks(): number {
+    return this.keySwitch?.helperTasks ?? 0;
+  }
+
   set keySwitchThreads(threads: 1 | 2) {
     this.keySwitch?.setThreads(threads, this.keySlots);
   }

@@ -30,6 +30,8 @@ export interface WorkerMemory {
   heapBytes: number;
   /** Sessions whose keys the worker freed to stay within its bound since its last answer. */
   evicted: string[];
+  /** Key-switching tasks its evaluators' helper threads have run, in all (a second core in use). */
+  helperTasks: number;
 }
 
 export interface WorkerInit {

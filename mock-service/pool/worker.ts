@@ -31,7 +31,9 @@ let runtime: SealRuntime | null = null;
 function memory(): WorkerMemory {
   const evicted = evictedSinceReport;
   evictedSinceReport = [];
-  return { keySets: keyCache.size, keyBytes: keyBytesHeld, heapBytes: runtime?.heapBytes() ?? 0, evicted };
+  let helperTasks = 0;
+  for (const entry of models.values()) helperTasks += entry.evaluator.single.keySwitchHelperTasks + entry.evaluator.batch.keySwitchHelperTasks;
+  return { keySets: keyCache.size, keyBytes: keyBytesHeld, heapBytes: runtime?.heapBytes() ?? 0, evicted, helperTasks };
 }
 
 function send(message: WorkerResponse, transfer: ArrayBuffer[] = []): void {
