@@ -10,7 +10,7 @@ import { loadSeal } from '../seal/runtime.js';
 import { free } from '../seal/scope.js';
 import { EnvelopeKind, decodeEnvelope, encodeEnvelope } from './envelope.js';
 import { openResultEnvelope, resultEnvelope } from './ciphertexts.js';
-import { checkPacking, packResult, packedResultBytes, unpackResult } from './packed-result.js';
+import { BitReader, BitWriter, checkPacking, fieldPacker, packResult, packedResultBytes, unpackResult } from './packed-result.js';
 import { bundledModel } from '../testing/bundled-model.js';
 import { mulberry32 } from '../testing/mulberry32.js';
 
@@ -279,3 +279,62 @@ describe('packed answers', () => {
     }
   });
 });
+
+describe('the bit stream of packed answers (docs/protocol.md): Number and BigInt paths', () => {
+  it('write the same bytes and read back the same values, for every width from 1 to 60 bits, mixed', () => {
+    const random = mulberry32(0xb175);
+    const rnd = (bits: number): bigint => {
+      let v = 0n;
+      for (let i = 0; i < bits; i++) if (random() < 0.5) v |= 1n << BigInt(i);
+      return v;
+    };
+    const fields: { bits: number; value: bigint }[] = [];
+    for (let round = 0; round < 40; round++) {
+      for (let bits = 1; bits <= 60; bits++) fields.push({ bits, value: round === 0 ? (1n << BigInt(bits)) - 1n : round === 1 ? 0n : rnd(bits) });
+    }
+    const total = Math.ceil(fields.reduce((a, f) => a + f.bits, 0) / 8);
+    const big = new Uint8Array(total + 1);
+    const mixed = new Uint8Array(total + 1);
+    const a = new BitWriter(big, 0);
+    const b = new BitWriter(mixed, 0);
+    for (const f of fields) {
+      a.write(f.value, f.bits);
+      // The Number path wherever it applies (up to 46 bits), as packResult does.
+      if (f.bits <= 46) b.writeSmall(Number(f.value), f.bits);
+      else b.write(f.value, f.bits);
+    }
+    a.align();
+    b.align();
+    expect(Buffer.from(mixed).equals(Buffer.from(big))).toBe(true);
+    const r = new BitReader(big, 0);
+    const s = new BitReader(big, 0);
+    for (const f of fields) {
+      expect(r.read(f.bits)).toBe(f.value);
+      expect(f.bits <= 46 ? BigInt(s.readSmall(f.bits)) : s.read(f.bits)).toBe(f.value);
+    }
+  });
+});
+
+describe('fieldPacker: the double-precision path gives the exact rounding', () => {
+  it('on random coefficients and on those whose quotient is closest to a half-integer, for 42- and 38-bit q0', () => {
+    const random = mulberry32(0xf1e1d);
+    for (const { q, bits } of [
+      { q: 4398046150657n, bits: 26 },
+      { q: 4398046150657n, bits: 33 },
+      { q: 274877562881n, bits: 23 },
+      { q: 4398046150657n, bits: 46 },
+    ]) {
+      const b = BigInt(bits);
+      const exact = (c: bigint): bigint => (((c << b) + q / 2n) / q) & ((1n << b) - 1n);
+      const field = fieldPacker(q, bits, 1);
+      const cases: bigint[] = [0n, 1n, q - 1n, q / 2n, q / 2n + 1n];
+      for (let i = 0; i < 50_000; i++) cases.push((BigInt(Math.floor(random() * 2 ** 26)) * 2n ** 26n + BigInt(Math.floor(random() * 2 ** 26))) % q);
+      // c·2^bits ≡ (q ± 1)/2 + d (mod q): the quotient's fraction is within a few 1/q of one half.
+      let inv = 1n;
+      for (let e = q - 2n, base = (1n << b) % q; e > 0n; e >>= 1n, base = (base * base) % q) if (e & 1n) inv = (inv * base) % q;
+      for (let d = -50n; d <= 50n; d++) cases.push(((((q - 1n) / 2n + d) % q + q) % q * inv) % q);
+      for (const c of cases) expect({ c, value: BigInt(field(c)) }).toEqual({ c, value: exact(c) });
+    }
+  });
+});
+

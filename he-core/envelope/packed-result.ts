@@ -60,14 +60,13 @@ export function packResult(ctx: HeContext, ct: Ciphertext, packing: ResultPackin
   view.setUint32(8, packing.multiplier, true);
   view.setUint32(12, N, true);
   const writer = new BitWriter(out, HEADER_BYTES);
-  const k = BigInt(packing.multiplier);
   for (let poly = 0; poly < 2; poly++) {
     const bits = packing.bits[poly]!;
-    const b = BigInt(bits);
-    const mask = (1n << b) - 1n;
+    const field = fieldPacker(q, bits, packing.multiplier);
     for (let i = 0; i < N; i++) {
-      const c = (coefficients[poly * N + i]! * k) % q;
-      writer.write((((c << b) + q / 2n) / q) & mask, bits);
+      const value = field(coefficients[poly * N + i]!);
+      if (typeof value === 'number') writer.writeSmall(value, bits);
+      else writer.write(value, bits);
     }
     writer.align();
   }
@@ -121,7 +120,7 @@ export function unpackResult(ctx: HeContext, item: Uint8Array, scale: number, pa
     const b = BigInt(bits);
     const half = 1n << (b - 1n);
     for (let i = 0; i < N; i++) {
-      const c = (reader.read(bits) * q + half) >> b;
+      const c = ((bits <= SMALL_FIELD_BITS ? BigInt(reader.readSmall(bits)) : reader.read(bits)) * q + half) >> b;
       out.setBigUint64(at, c === q ? 0n : c, true);
       at += 8;
     }
@@ -160,51 +159,116 @@ function readCoefficients(raw: Uint8Array, N: number): BigUint64Array {
   return new BigUint64Array(raw.slice(start).buffer);
 }
 
-/** Least-significant-bit-first writer of values up to 60 bits. */
-class BitWriter {
-  private acc = 0n;
-  private held = 0n;
+/**
+ * The packed field of a coefficient: round(((coefficient·multiplier) mod q)·2^bits / q) mod 2^bits,
+ * exactly (q is odd, so the quotient is never a half-integer); a Number for fields of at most
+ * SMALL_FIELD_BITS bits. In doubles where that is safe: with multiplier 1, q < 2^53 and a narrow
+ * field, the double quotient t is within 2^-50·t of the true one, so rounding t gives the same
+ * integer unless t is that close to a half-integer; those few go through BigInt.
+ */
+export function fieldPacker(q: bigint, bits: number, multiplier: number): (coefficient: bigint) => number | bigint {
+  const b = BigInt(bits);
+  const mask = (1n << b) - 1n;
+  const k = BigInt(multiplier);
+  const exact = (coefficient: bigint): bigint => ((((coefficient * k) % q << b) + q / 2n) / q) & mask;
+  const small = bits <= SMALL_FIELD_BITS;
+  const qNumber = Number(q);
+  if (multiplier !== 1 || qNumber >= 2 ** 53 || !small) return (coefficient) => (small ? Number(exact(coefficient)) : exact(coefficient));
+  const ratio = 2 ** bits / qNumber;
+  const unit = 2 ** bits;
+  return (coefficient) => {
+    const t = Number(coefficient) * ratio;
+    const fraction = t - Math.floor(t);
+    if (Math.abs(fraction - 0.5) > t * 2 ** -48 + 2 ** -40) return Math.round(t) % unit;
+    return Number(exact(coefficient));
+  };
+}
+
+/**
+ * Fields of at most this many bits go through the writer's and reader's Number paths: the
+ * accumulator then holds at most 46 + 7 = 53 bits, exact in a double (BigInt arithmetic per field
+ * cost an mnist-cnn answer about 30 ms to unpack).
+ */
+const SMALL_FIELD_BITS = 46;
+
+/**
+ * Least-significant-bit-first writer of values up to 60 bits: `write` with BigInt, `writeSmall`
+ * with Numbers for fields of at most SMALL_FIELD_BITS bits. The two write the same bits; one
+ * stream may mix them (the pending bits, fewer than 8, are carried over as a Number).
+ */
+export class BitWriter {
+  private acc = 0;
+  private held = 0;
   constructor(
     private readonly out: Uint8Array,
     private at: number,
   ) {}
   write(value: bigint, bits: number): void {
-    this.acc |= value << this.held;
-    this.held += BigInt(bits);
-    while (this.held >= 8n) {
-      this.out[this.at++] = Number(this.acc & 0xffn);
-      this.acc >>= 8n;
-      this.held -= 8n;
+    let acc = BigInt(this.acc) | (value << BigInt(this.held));
+    let held = this.held + bits;
+    while (held >= 8) {
+      this.out[this.at++] = Number(acc & 0xffn);
+      acc >>= 8n;
+      held -= 8;
     }
+    this.acc = Number(acc);
+    this.held = held;
+  }
+  writeSmall(value: number, bits: number): void {
+    let acc = this.acc + value * 2 ** this.held;
+    let held = this.held + bits;
+    while (held >= 8) {
+      const byte = acc % 256;
+      this.out[this.at++] = byte;
+      acc = (acc - byte) / 256;
+      held -= 8;
+    }
+    this.acc = acc;
+    this.held = held;
   }
   align(): void {
-    if (this.held > 0n) this.out[this.at++] = Number(this.acc);
-    this.acc = 0n;
-    this.held = 0n;
+    if (this.held > 0) this.out[this.at++] = this.acc;
+    this.acc = 0;
+    this.held = 0;
   }
 }
 
 /** Reader for BitWriter's format; the caller has checked the length, so it never runs past the end. */
-class BitReader {
-  private acc = 0n;
-  private held = 0n;
+export class BitReader {
+  private acc = 0;
+  private held = 0;
   constructor(
     private readonly bytes: Uint8Array,
     private at: number,
   ) {}
   read(bits: number): bigint {
-    const b = BigInt(bits);
-    while (this.held < b) {
-      this.acc |= BigInt(this.bytes[this.at++]!) << this.held;
-      this.held += 8n;
+    let acc = BigInt(this.acc);
+    let held = this.held;
+    while (held < bits) {
+      acc |= BigInt(this.bytes[this.at++]!) << BigInt(held);
+      held += 8;
     }
-    const value = this.acc & ((1n << b) - 1n);
-    this.acc >>= b;
-    this.held -= b;
+    const b = BigInt(bits);
+    const value = acc & ((1n << b) - 1n);
+    this.acc = Number(acc >> b);
+    this.held = held - bits;
+    return value;
+  }
+  readSmall(bits: number): number {
+    let acc = this.acc;
+    let held = this.held;
+    while (held < bits) {
+      acc += this.bytes[this.at++]! * 2 ** held;
+      held += 8;
+    }
+    const unit = 2 ** bits;
+    const value = acc % unit;
+    this.acc = (acc - value) / unit;
+    this.held = held - bits;
     return value;
   }
   align(): void {
-    this.acc = 0n;
-    this.held = 0n;
+    this.acc = 0;
+    this.held = 0;
   }
 }
