@@ -99,16 +99,18 @@ interface PrimeTables {
 
 /**
  * CKKS rotations (SEAL's `Evaluator::apply_galois_inplace` followed by `switch_key_inplace`),
- * computed by he-core's WebAssembly kernel (kernels/keyswitch.wat) on SEAL's memory: the Galois
- * permutation in NTT form, the decomposition of c1 over the data primes, the NTTs, the products
- * with the Galois key and the modulus switch down by the special prime. Every step is exact
- * modular arithmetic with fully reduced results, so the rotated ciphertext is the same bits as
- * SEAL's; `PlanEvaluator` checks its first rotation of each evaluation against SEAL's, bit for
- * bit, and falls back to SEAL if anything differs.
+ * squares with relinearisation and rescales, computed by he-core's WebAssembly kernel
+ * (kernels/keyswitch.wat) on SEAL's memory: the Galois permutation in NTT form, the
+ * decomposition of the target over the data primes, the NTTs, the products with the key and the
+ * modulus switch down by the special prime (or, for a rescale, by the last data prime). Every step
+ * is exact modular arithmetic with fully reduced results, so the results are SEAL's bits;
+ * `PlanEvaluator` checks the first one of each kind, level and scale against SEAL's, bit for bit,
+ * and falls back to SEAL if anything differs. With two threads (`setThreads`), key switches also
+ * use a helper thread (keyswitch-threads.ts).
  *
- * It reads the Galois keys' coefficients through the layout of SEAL's `KSwitchKeys` in node-seal
- * 7's 32-bit build (`keys_` at byte 40, each key a `PublicKey` of 96 bytes), checked on every
- * access (shape, degree, prime count, NTT form, buffer bounds).
+ * It reads the keys' coefficients through the layout of SEAL's `KSwitchKeys` in node-seal 7's
+ * 32-bit build (`keys_` at byte 40, each key a `PublicKey` of 96 bytes), checked on every access
+ * (shape, degree, prime count, NTT form, buffer bounds).
  */
 export class KeySwitchKernel {
   private readonly kernel: KeySwitchExports;
