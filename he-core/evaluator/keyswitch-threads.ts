@@ -48,44 +48,43 @@ const COUNT = 2; // (generation << 10) | tasks in the phase
 const DONE = 3; // tasks finished in the phase
 const QUIT = 4;
 const D_WORD = 5; // limbs of the ciphertext in this key switch
-const SLOT = 6; // key slot of this key switch
 const FAILED = 7; // a task threw (in either thread)
 const HELPED = 8; // tasks the helper has run, in all
 // Task descriptors (Int32 pairs: kind, argument) at byte 256; per-prime facts (Float64) at byte 1024.
+// The control words are used by the two-thread key switch only; the rest is a task header, which
+// the one-thread key switch also writes, in SEAL's heap.
 const TASKS = 64;
 const PRIME_FIELDS = 12;
 const PRIMES_AT = 1024;
-const LAYOUT_AT = 3072; // Float64: N, K, limb bytes, tables, keys, slot limbs, c1Ntt, c1Coeff, prod, out, tmp
+const LAYOUT_AT = 3072; // Float64: N, K, limb bytes, c1Ntt, c1Coeff, prod, out, tmp
+const KEYS_AT = 3200; // Float64: per decomposition limb, the byte offset of its key ciphertext
 const HEADER_BYTES = 4096;
 
 /**
- * One task, in whichever thread takes it: plain JavaScript with no closure, so that its source is
- * also the helper's (Function.prototype.toString). `thread` picks the thread's scratch limb.
+ * One task of a key switch, on the memory `buffer` with its task header at byte `base`: the one
+ * definition of the key switch's arithmetic, for one thread (on SEAL's heap, `switchKeyOnOneThread`)
+ * and for two (on the shared memory). Plain JavaScript with no closure over module state, so that
+ * its source is also the helper's (Function.prototype.toString). `thread` picks the scratch limb.
  */
-function runTask(k: TaskKernel, buffer: SharedArrayBuffer, index: number, thread: number): void {
-  // The layout's constants, written out here because this source is also the helper's (a test checks them).
+function runTask(k: TaskKernel, buffer: ArrayBufferLike, base: number, kind: number, arg: number, thread: number): void {
+  // The header's layout, written out here because this source is also the helper's (a test checks it).
   const HEADER_BYTES_F64 = 512;
   const LAYOUT_F64 = 384;
   const PRIMES_F64 = 128;
   const PRIME_FIELDS_ = 12;
-  const TASKS_AT_I32 = 64;
+  const KEYS_F64 = 400;
   const D_WORD_ = 5;
-  const SLOT_ = 6;
-  const i32 = new Int32Array(buffer, 0, 1024);
-  const f = new Float64Array(buffer, 0, HEADER_BYTES_F64);
+  const i32 = new Int32Array(buffer, base, 2 * HEADER_BYTES_F64);
+  const f = new Float64Array(buffer, base, HEADER_BYTES_F64);
   const N = f[LAYOUT_F64]!;
   const K = f[LAYOUT_F64 + 1]!;
   const limb = f[LAYOUT_F64 + 2]!;
-  const keys = f[LAYOUT_F64 + 4]!;
-  const slotLimbs = f[LAYOUT_F64 + 5]!;
-  const c1Ntt = f[LAYOUT_F64 + 6]!;
-  const c1Coeff = f[LAYOUT_F64 + 7]!;
-  const prod = f[LAYOUT_F64 + 8]!;
-  const out = f[LAYOUT_F64 + 9]!;
-  const tmp = f[LAYOUT_F64 + 10]! + thread * limb;
+  const c1Ntt = f[LAYOUT_F64 + 3]!;
+  const c1Coeff = f[LAYOUT_F64 + 4]!;
+  const prod = f[LAYOUT_F64 + 5]!;
+  const out = f[LAYOUT_F64 + 6]!;
+  const tmp = f[LAYOUT_F64 + 7]! + thread * limb;
   const D = i32[D_WORD_]!;
-  const kind = i32[TASKS_AT_I32 + 2 * index]!;
-  const arg = i32[TASKS_AT_I32 + 2 * index + 1]!;
   // Per prime p (the data primes, then the special prime): q, small, roots, quots, invRoots,
   // invQuots, n^-1, n^-1/q (or balanced n^-1 for small), q_special^-1, its quotient, half fix.
   const P = (p: number, field: number): number => f[PRIMES_F64 + p * PRIME_FIELDS_ + field]!;
@@ -108,7 +107,6 @@ function runTask(k: TaskKernel, buffer: SharedArrayBuffer, index: number, thread
     const ki = I === D ? K - 1 : I;
     const q = P(ki, 0);
     const qinv = 1 / q;
-    const slot = keys + i32[SLOT_]! * slotLimbs * limb;
     heap.fill(0, prod + I * limb, prod + (I + 1) * limb);
     heap.fill(0, prod + (K + I) * limb, prod + (K + I + 1) * limb);
     for (let J = 0; J < D; J++) {
@@ -119,7 +117,8 @@ function runTask(k: TaskKernel, buffer: SharedArrayBuffer, index: number, thread
         forward(tmp, ki);
         operand = tmp;
       }
-      const key = slot + J * 2 * K * limb;
+      // Limb J's key ciphertext: two components of K limbs.
+      const key = f[KEYS_F64 + J]!;
       if (P(ki, 1)) k.mac_key_small(operand, key + ki * limb, key + (K + ki) * limb, prod + I * limb, prod + (K + I) * limb, N, q);
       else k.mac_key(operand, key + ki * limb, key + (K + ki) * limb, prod + I * limb, prod + (K + I) * limb, N, BigInt(q), qinv);
     }
@@ -142,13 +141,80 @@ function runTask(k: TaskKernel, buffer: SharedArrayBuffer, index: number, thread
   }
 }
 
+/**
+ * A second copy of runTask, made from its source as the helper's is, for the calling thread's
+ * share of a two-thread key switch. V8 keeps type feedback per function: one copy working on both
+ * SEAL's heap and the shared memory (an ArrayBuffer and a SharedArrayBuffer, two kernel instances)
+ * made both paths about 1.4× slower whenever an evaluator went from one thread to two and back.
+ */
+const runSharedTask = new Function('__name', `return ${runTask.toString()};`)((fn: unknown) => fn) as typeof runTask;
+
+/** The tasks of one key switch of D limbs, phase by phase (each phase's tasks are independent). */
+function phases(D: number): [number, number][][] {
+  return [
+    Array.from({ length: D }, (_, j): [number, number] => [1, j]),
+    // The special prime's (the largest task) first.
+    Array.from({ length: D + 1 }, (_, I): [number, number] => [2, D - I]),
+    [
+      [3, 0],
+      [3, 1],
+    ],
+    Array.from({ length: 2 * D }, (_, i): [number, number] => [4, ((i % 2) << 8) | (i >> 1)]),
+  ];
+}
+
+/** Byte offsets of a key switch's buffers, in the memory its header is in. */
+export interface TaskBuffers {
+  /** The target (D limbs in NTT form), then its coefficient form (D limbs). */
+  c1Ntt: number;
+  c1Coeff: number;
+  /** The products, 2 × K limbs. */
+  prod: number;
+  /** The two polynomials the result is added into (D limbs each, c0 then c1). */
+  out: number;
+  /** Scratch: one limb per thread. */
+  tmp: number;
+  /** Per decomposition limb j, its key ciphertext (2 × K limbs). */
+  keys: readonly number[];
+}
+
+/**
+ * Writes a task header at byte `base` of `buffer`: the per-prime facts (with the byte offsets of
+ * each prime's NTT tables in that memory) once, and the buffers and D of one key switch.
+ */
+export function writeTaskHeader(buffer: ArrayBufferLike, base: number, N: number, primes: readonly PrimeFacts[], tables: readonly TableOffsets[] | null, D: number, buffers: TaskBuffers): void {
+  const f = new Float64Array(buffer, base, HEADER_BYTES_F64);
+  const K = primes.length;
+  if (tables) {
+    const half = primes[K - 1]!.q >> 1n;
+    primes.forEach((p, i) => {
+      const o = tables[i]!;
+      const qn = Number(p.q);
+      const balanced = p.nInv > p.q / 2n ? Number(p.nInv - p.q) : Number(p.nInv);
+      const fix = (p.q - (half % p.q)) % p.q;
+      f.set([qn, p.small ? 1 : 0, o.roots, o.rootQuots, o.invRoots, o.invRootQuots, Number(p.nInv), p.small ? balanced : Number(p.nInv) / qn, Number(p.specialInverse), Number(p.specialInverse) / qn, Number(fix), 0], PRIMES_F64 + i * PRIME_FIELDS);
+    });
+  }
+  f.set([N, K, N * 8, buffers.c1Ntt, buffers.c1Coeff, buffers.prod, buffers.out, buffers.tmp], LAYOUT_F64);
+  f.set(buffers.keys.slice(0, D), KEYS_F64);
+  new Int32Array(buffer, base, 2 * HEADER_BYTES_F64)[D_WORD] = D;
+}
+
+/** A key switch on the calling thread alone, its header (`writeTaskHeader`) at byte `base` of `buffer`. */
+export function switchKeyOnOneThread(k: TaskKernel, buffer: () => ArrayBufferLike, base: number, D: number): void {
+  for (const phase of phases(D)) for (const [kind, arg] of phase) runTask(k, buffer(), base, kind, arg, 0);
+}
+
 const HEADER_BYTES_F64 = HEADER_BYTES / 8;
 const LAYOUT_F64 = LAYOUT_AT / 8;
 const PRIMES_F64 = PRIMES_AT / 8;
+const KEYS_F64 = KEYS_AT / 8;
 const TASKS_AT = 256;
+/** Bytes of a task header. */
+export const TASK_HEADER_BYTES = HEADER_BYTES;
 
 /** The constants `runTask` writes out, as the module defines them (for the test that they agree). */
-export const TASK_LAYOUT = { HEADER_BYTES_F64, LAYOUT_F64, PRIMES_F64, PRIME_FIELDS_: PRIME_FIELDS, TASKS_AT_I32: TASKS_AT / 4, D_WORD_: D_WORD, SLOT_: SLOT };
+export const TASK_LAYOUT = { HEADER_BYTES_F64, LAYOUT_F64, PRIMES_F64, PRIME_FIELDS_: PRIME_FIELDS, KEYS_F64, D_WORD_: D_WORD };
 export const taskSource = (): string => runTask.toString();
 
 /** The helper thread's whole program. */
@@ -175,13 +241,22 @@ function helperSource(): string {
     `    const c = Atomics.load(ctrl, ${COUNT});`,
     '    if (v >>> 10 !== c >>> 10 || (v & 1023) >= (c & 1023)) break;',
     '    const i = v & 1023;',
-    `    try { runTask(k, memory.buffer, i, 1); } catch (e) { Atomics.store(ctrl, ${FAILED}, 1); }`,
+    `    const d = new Int32Array(memory.buffer, ${TASKS_AT} + 8 * i, 2);`,
+    `    try { runTask(k, memory.buffer, 0, d[0], d[1], 1); } catch (e) { Atomics.store(ctrl, ${FAILED}, 1); }`,
     `    Atomics.add(ctrl, ${HELPED}, 1);`,
     `    Atomics.add(ctrl, ${DONE}, 1);`,
     `    Atomics.notify(ctrl, ${DONE});`,
     '  }',
     '}',
   ].join('\n');
+}
+
+/** Byte offsets of one prime's NTT tables (roots, their quotients, inverse roots, theirs). */
+export interface TableOffsets {
+  roots: number;
+  rootQuots: number;
+  invRoots: number;
+  invRootQuots: number;
 }
 
 export interface PrimeFacts {
@@ -205,7 +280,7 @@ export class SharedKeySwitch {
   private taskError: string | null = null;
   private gen = 0;
   private readonly limb: number;
-  private readonly layout: { tables: number; keys: number; c1Ntt: number; c1Coeff: number; prod: number; out: number; tmp: number };
+  private readonly layout: { keys: number; c1Ntt: number; c1Coeff: number; prod: number; out: number; tmp: number };
   /** Which keys each slot holds: the SEAL key object (identity, never reused across key sets) and its index. */
   private readonly slots: { keys: object; index: number }[] = [];
   private nextSlot = 0;
@@ -215,7 +290,7 @@ export class SharedKeySwitch {
     private readonly primes: PrimeFacts[],
     private readonly slotCount: number,
     /** Writes the NTT tables of prime p into `words`/`doubles` (views of the shared memory) at word offset `at`. */
-    writeTables: (words: BigUint64Array, doubles: Float64Array, at: number) => { roots: number; rootQuots: number; invRoots: number; invRootQuots: number }[],
+    writeTables: (words: BigUint64Array, doubles: Float64Array, at: number) => TableOffsets[],
   ) {
     const K = primes.length;
     const D = K - 1;
@@ -231,20 +306,10 @@ export class SharedKeySwitch {
     const prod = c1Coeff + D * this.limb;
     const out = prod + 2 * K * this.limb;
     const tmp = out + 2 * D * this.limb;
-    this.layout = { tables, keys, c1Ntt, c1Coeff, prod, out, tmp };
+    this.layout = { keys, c1Ntt, c1Coeff, prod, out, tmp };
     const buffer = this.memory.buffer;
     const offsets = writeTables(new BigUint64Array(buffer), new Float64Array(buffer), tables / 8);
-    const f = new Float64Array(buffer, 0, HEADER_BYTES_F64);
-    f.set([N, K, this.limb, tables, keys, D * 2 * K, c1Ntt, c1Coeff, prod, out, tmp], LAYOUT_F64);
-    const special = primes[K - 1]!.q;
-    const half = special >> 1n;
-    primes.forEach((p, i) => {
-      const o = offsets[i]!;
-      const qn = Number(p.q);
-      const ninv = p.small ? (p.nInv > p.q / 2n ? Number(p.nInv - p.q) : Number(p.nInv)) : Number(p.nInv);
-      const fix = (p.q - (half % p.q)) % p.q;
-      f.set([qn, p.small ? 1 : 0, o.roots, o.rootQuots, o.invRoots, o.invRootQuots, Number(p.nInv), p.small ? ninv : Number(p.nInv) / qn, Number(p.specialInverse), Number(p.specialInverse) / qn, Number(fix), 0], PRIMES_F64 + i * PRIME_FIELDS);
-    });
+    writeTaskHeader(buffer, 0, N, primes, offsets, D, { c1Ntt, c1Coeff, prod, out, tmp, keys: [] });
     const module = new Wasm.Module(Buffer.from(KEYSWITCH_SHARED_WASM_BASE64, 'base64'));
     this.kernel = new Wasm.Instance(module, { env: { memory: this.memory } }).exports as unknown as TaskKernel;
     this.worker = new Worker(helperSource(), { eval: true, workerData: { memory: this.memory, module } });
@@ -291,6 +356,9 @@ export class SharedKeySwitch {
    */
   switchKey(heap: () => Uint8Array, target: number, c0: number, c1: number, D: number, slot: number): void {
     const { limb, layout } = this;
+    const K = this.primes.length;
+    const slotBase = layout.keys + slot * (K - 1) * 2 * K * limb;
+    writeTaskHeader(this.memory.buffer, 0, this.N, this.primes, null, D, { ...layout, keys: Array.from({ length: D }, (_, j) => slotBase + j * 2 * K * limb) });
     const shared = new Uint8Array(this.memory.buffer);
     const bytes = D * limb;
     let h = heap();
@@ -298,16 +366,8 @@ export class SharedKeySwitch {
     shared.set(h.subarray(c0, c0 + bytes), layout.out);
     shared.set(h.subarray(c1, c1 + bytes), layout.out + bytes);
     const ctrl = new Int32Array(this.memory.buffer, 0, 64);
-    Atomics.store(ctrl, D_WORD, D);
-    Atomics.store(ctrl, SLOT, slot);
     Atomics.store(ctrl, FAILED, 0);
-    this.phase(ctrl, Array.from({ length: D }, (_, j) => [1, j]));
-    this.phase(ctrl, Array.from({ length: D + 1 }, (_, I) => [2, D - I]));
-    this.phase(ctrl, [
-      [3, 0],
-      [3, 1],
-    ]);
-    this.phase(ctrl, Array.from({ length: 2 * D }, (_, i) => [4, ((i % 2) << 8) | (i >> 1)]));
+    for (const tasks of phases(D)) this.phase(ctrl, tasks);
     if (Atomics.load(ctrl, FAILED)) throw new Error(`a key-switching task failed${this.taskError ? `: ${this.taskError}` : ' in the helper thread'}`);
     h = heap();
     h.set(shared.subarray(layout.out, layout.out + bytes), c0);
@@ -315,12 +375,12 @@ export class SharedKeySwitch {
   }
 
   /** Runs one phase: publishes its tasks, takes tasks until none is left, waits for the helper's. */
-  private phase(ctrl: Int32Array, tasks: readonly (readonly [number, number] | number[])[]): void {
+  private phase(ctrl: Int32Array, tasks: readonly (readonly [number, number])[]): void {
     if (tasks.length > TASKS) throw new Error('too many tasks in one phase');
     const descriptors = new Int32Array(this.memory.buffer, TASKS_AT, 2 * TASKS);
     tasks.forEach(([kind, arg], i) => {
-      descriptors[2 * i] = kind!;
-      descriptors[2 * i + 1] = arg!;
+      descriptors[2 * i] = kind;
+      descriptors[2 * i + 1] = arg;
     });
     this.gen = (this.gen + 1) & 0xfffff;
     Atomics.store(ctrl, COUNT, (this.gen << 10) | tasks.length);
@@ -332,7 +392,7 @@ export class SharedKeySwitch {
       const i = Atomics.add(ctrl, NEXT, 1) & 1023;
       if (i >= tasks.length) break;
       try {
-        runTask(this.kernel, this.memory.buffer, i, 0);
+        runSharedTask(this.kernel, this.memory.buffer, 0, tasks[i]![0], tasks[i]![1], 0);
       } catch (err) {
         this.taskError ??= err instanceof Error ? err.message : String(err);
         Atomics.store(ctrl, FAILED, 1);

@@ -5,20 +5,12 @@ import { sealCall } from '../seal/runtime.js';
 import { free } from '../seal/scope.js';
 import { galoisElement } from './galois.js';
 import { KEYSWITCH_WASM_BASE64 } from './kernels/keyswitch-wasm.js';
-import { SharedKeySwitch } from './keyswitch-threads.js';
+import { SharedKeySwitch, TASK_HEADER_BYTES, switchKeyOnOneThread, writeTaskHeader } from './keyswitch-threads.js';
+import type { PrimeFacts, TableOffsets, TaskKernel } from './keyswitch-threads.js';
 
-/** The kernel's exports (kernels/keyswitch.wat). Pointers are byte offsets in SEAL's memory. */
-interface KeySwitchExports {
-  ntt_forward(a: number, roots: number, quots: number, n: number, q: bigint): void;
-  ntt_inverse(a: number, roots: number, quots: number, n: number, q: bigint, ninv: bigint, ninvq: number): void;
-  reduce(src: number, dst: number, n: number, q: bigint, qinv: number): void;
-  add_scalar(a: number, n: number, c: bigint, q: bigint): void;
-  mac_key(x: number, k0: number, k1: number, acc0: number, acc1: number, n: number, q: bigint, qinv: number): void;
-  mod_down(c: number, p: number, t: number, n: number, q: bigint, inv: bigint, invq: number): void;
+/** The kernel's exports (kernels/keyswitch.wat): the key switch's tasks' and these. Pointers are byte offsets in SEAL's memory. */
+interface KeySwitchExports extends TaskKernel {
   permute(src: number, dst: number, table: number, n: number): void;
-  ntt_forward_small(a: number, roots: number, n: number, q: number): void;
-  ntt_inverse_small(a: number, roots: number, n: number, q: number, ninv: number): void;
-  mac_key_small(x: number, k0: number, k1: number, acc0: number, acc1: number, n: number, q: number): void;
   mul_vec(a: number, b: number, out: number, n: number, q: bigint, qinv: number): void;
   mul_vec_small(a: number, b: number, out: number, n: number, q: number): void;
   add_vec(a: number, b: number, out: number, n: number, q: bigint): void;
@@ -120,6 +112,9 @@ export class KeySwitchKernel {
   private readonly primes: bigint[];
   private readonly tables: PrimeTables[] = [];
   private readonly tablesPt: Plaintext;
+  /** The one-thread key switch's task header (keyswitch-threads.ts), and its tables' offsets until first written. */
+  private readonly headerPt: Plaintext;
+  private headerTables: TableOffsets[] | null = null;
   private readonly scratchPt: Plaintext;
   private readonly galoisTables = new Map<number, Plaintext>();
   /** q_special^-1 mod q_j for each data prime. */
@@ -141,17 +136,19 @@ export class KeySwitchKernel {
     const special = this.primes[K - 1]!;
     this.specialInverse = this.primes.slice(0, K - 1).map((q) => modPow(special % q, q - 2n, q));
     this.tablesPt = new ctx.seal.Plaintext();
+    this.headerPt = new ctx.seal.Plaintext();
     this.scratchPt = new ctx.seal.Plaintext();
     const D = K - 1;
     try {
       sealCall(ctx.seal, 'seal_failure', 'allocating the key-switching tables', () => {
         this.tablesPt.resize(4 * K * this.N);
+        this.headerPt.resize(TASK_HEADER_BYTES / 8);
         // c1 in NTT form and in coefficient form (D limbs each), the products (2 × K limbs), two limbs of scratch
         this.scratchPt.resize((2 * D + 2 * K + 2) * this.N);
       });
       this.writeTables();
     } catch (err) {
-      free(this.tablesPt, this.scratchPt);
+      free(this.tablesPt, this.headerPt, this.scratchPt);
       throw err;
     }
   }
@@ -194,7 +191,7 @@ export class KeySwitchKernel {
     try {
       this.shared = new SharedKeySwitch(
         this.N,
-        this.tables.map((t, i) => ({ q: t.q, small: t.small, nInv: t.nInv, specialInverse: this.specialInverse[i] ?? 0n })),
+        this.primeFacts(),
         this.keySlots,
         (words, doubles, at) => this.writeTablesInto(words, doubles, at),
       );
@@ -237,6 +234,7 @@ export class KeySwitchKernel {
     const base = this.ownedData(this.tablesPt);
     const buffer = this.ctx.runtime.heapBuffer();
     const offsets = this.writeTablesInto(new BigUint64Array(buffer), new Float64Array(buffer), base / 8);
+    this.headerTables = offsets;
     this.primes.forEach((q, p) => {
       this.tables.push({ q, small: q < SMALL_PRIME, qNumber: Number(q), ...offsets[p]!, nInv: modPow(BigInt(this.N), q - 2n, q) });
     });
@@ -247,7 +245,7 @@ export class KeySwitchKernel {
    * their quotients w/q, inverse roots, their quotients; primes below 2^26 keep their roots as
    * balanced doubles and no quotients). Returns the byte offsets of each prime's tables.
    */
-  private writeTablesInto(words: BigUint64Array, doubles: Float64Array, at0: number): { roots: number; rootQuots: number; invRoots: number; invRootQuots: number }[] {
+  private writeTablesInto(words: BigUint64Array, doubles: Float64Array, at0: number): TableOffsets[] {
     const N = this.N;
     this.powers ??= this.primes.map((q) => {
       const root = minimalPrimitiveRoot(2 * N, q);
@@ -408,54 +406,18 @@ export class KeySwitchKernel {
       shared.switchKey(heap, this.scratch(D).c1Ntt, data, data + D * this.N * 8, D, slot);
       return;
     }
-    const N = this.N;
-    const K = this.primes.length;
-    const k = this.kernel;
-    const limb = N * 8;
-    const { c1Ntt, c1Coeff, prod, tmp, tmp2 } = this.scratch(D);
-    const heap = (): Uint8Array => new Uint8Array(this.ctx.runtime.heapBuffer());
-    heap().copyWithin(c1Coeff, c1Ntt, c1Ntt + D * limb);
-    for (let j = 0; j < D; j++) this.inverse(c1Coeff + j * limb, this.tables[j]!);
+    // One thread: the same tasks, on SEAL's heap, their header in a plaintext we own.
+    const { c1Ntt, c1Coeff, prod, tmp } = this.scratch(D);
+    const header = this.ownedData(this.headerPt);
+    const heap = (): ArrayBufferLike => this.ctx.runtime.heapBuffer();
+    writeTaskHeader(heap(), header, this.N, this.primeFacts(), this.headerTables, D, { c1Ntt, c1Coeff, prod, out: data, tmp, keys });
+    this.headerTables = null;
+    switchKeyOnOneThread(this.kernel, heap, header, D);
+  }
 
-    // Products with the key, per output prime I (the data primes, then the special prime).
-    for (let I = 0; I <= D; I++) {
-      const ki = I === D ? K - 1 : I;
-      const t = this.tables[ki]!;
-      const qinv = 1 / t.qNumber;
-      heap().fill(0, prod + I * limb, prod + (I + 1) * limb);
-      heap().fill(0, prod + (K + I) * limb, prod + (K + I + 1) * limb);
-      for (let J = 0; J < D; J++) {
-        let operand: number;
-        if (I === J) operand = c1Ntt + J * limb;
-        else {
-          if (this.primes[J]! <= t.q) heap().copyWithin(tmp, c1Coeff + J * limb, c1Coeff + (J + 1) * limb);
-          else k.reduce(c1Coeff + J * limb, tmp, N, t.q, qinv);
-          this.forward(tmp, t);
-          operand = tmp;
-        }
-        const key = keys[J]!;
-        if (t.small) k.mac_key_small(operand, key + ki * limb, key + (K + ki) * limb, prod + I * limb, prod + (K + I) * limb, N, t.qNumber);
-        else k.mac_key(operand, key + ki * limb, key + (K + ki) * limb, prod + I * limb, prod + (K + I) * limb, N, t.q, qinv);
-      }
-    }
-
-    // Modulus switch down by the special prime, added into the ciphertext.
-    const sp = this.tables[K - 1]!;
-    const half = sp.q >> 1n;
-    for (let c = 0; c < 2; c++) {
-      const last = prod + (c * K + D) * limb;
-      this.inverse(last, sp);
-      k.add_scalar(last, N, half, sp.q);
-      for (let J = 0; J < D; J++) {
-        const t = this.tables[J]!;
-        if (sp.q > t.q) k.reduce(last, tmp2, N, t.q, 1 / t.qNumber);
-        else heap().copyWithin(tmp2, last, last + limb);
-        k.add_scalar(tmp2, N, (t.q - (half % t.q)) % t.q, t.q);
-        this.forward(tmp2, t);
-        const inv = this.specialInverse[J]!;
-        k.mod_down(data + (c * D + J) * limb, prod + (c * K + J) * limb, tmp2, N, t.q, inv, Number(inv) / t.qNumber);
-      }
-    }
+  /** The facts the key switch's tasks need of each key prime. */
+  private primeFacts(): PrimeFacts[] {
+    return this.tables.map((t, i) => ({ q: t.q, small: t.small, nInv: t.nInv, specialInverse: this.specialInverse[i] ?? 0n }));
   }
 
   /**
@@ -543,7 +505,7 @@ export class KeySwitchKernel {
   dispose(): void {
     this.shared?.dispose();
     this.shared = null;
-    free(this.tablesPt, this.scratchPt, ...this.galoisTables.values());
+    free(this.tablesPt, this.headerPt, this.scratchPt, ...this.galoisTables.values());
     this.galoisTables.clear();
   }
 }
