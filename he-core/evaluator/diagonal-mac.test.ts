@@ -3,8 +3,8 @@ import type { Ciphertext, Plaintext } from 'node-seal';
 import { keyedContext } from '../testing/keyed-context.js';
 import type { KeyedContext } from '../testing/keyed-context.js';
 import { mulberry32 } from '../testing/mulberry32.js';
-import { fillResidues } from '../testing/residues.js';
-import { ciphertextData, plaintextData } from '../seal/layout.js';
+import { fillResidues, residueCiphertext } from '../testing/residues.js';
+import { plaintextData } from '../seal/layout.js';
 import { free } from '../seal/scope.js';
 import { ScalarMac } from './mac.js';
 
@@ -32,23 +32,7 @@ function suite(name: string, make: () => Promise<KeyedContext>, levels: number[]
       k?.dispose();
     });
 
-    function ciphertextAt(level: number, rnd: () => number): Ciphertext {
-      const { ctx } = k;
-      const pt = new ctx.seal.Plaintext();
-      const ct = new ctx.seal.Ciphertext();
-      try {
-        ctx.encoder.encode(Float64Array.from({ length: ctx.slots }, () => rnd() - 0.5), 2 ** 20, pt);
-        k.encryptor.encryptSymmetric(pt, ct);
-        if (level < ctx.topLevel) ctx.evaluator.cipherModSwitchToInplace(ct, ctx.parmsId(level));
-        fillResidues(k.ctx, ciphertextData(ctx.runtime, ct, ctx.params.polyModulusDegree, level + 1)!, level + 1, 2, rnd);
-        return ct;
-      } catch (err) {
-        free(ct);
-        throw err;
-      } finally {
-        free(pt);
-      }
-    }
+    const ciphertextAt = (level: number, rnd: () => number): Ciphertext => residueCiphertext(k, level, rnd);
 
     function plaintextAt(level: number, rnd: () => number): Plaintext {
       const { ctx } = k;

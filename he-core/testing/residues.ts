@@ -1,6 +1,10 @@
 // Tests only: coefficients overwritten with residues (edge values first, then uniform ones), so
 // that kernels are compared with SEAL at the edges of their arithmetic, not only on typical data.
+import type { Ciphertext } from 'node-seal';
 import type { HeContext } from '../params/context.js';
+import { ciphertextData } from '../seal/layout.js';
+import { free } from '../seal/scope.js';
+import type { KeyedContext } from './keyed-context.js';
 
 /** Overwrites coefficients with residues mod each prime: edge values first, then uniform ones. */
 export function fillResidues(ctx: HeContext, data: number, primes: number, polys: number, rnd: () => number): void {
@@ -17,5 +21,24 @@ export function fillResidues(ctx: HeContext, data: number, primes: number, polys
         words[base + i] = i < edges.length * 4 ? edges[(i + poly + j) % edges.length]! : ((hi << 26n) | lo) % q;
       }
     }
+  }
+}
+
+/** A fresh two-polynomial ciphertext at `level` (NTT form) whose coefficients are then overwritten by `fillResidues`. Caller frees. */
+export function residueCiphertext(k: KeyedContext, level: number, rnd: () => number): Ciphertext {
+  const { ctx } = k;
+  const pt = new ctx.seal.Plaintext();
+  const ct = new ctx.seal.Ciphertext();
+  try {
+    ctx.encoder.encode(Float64Array.from({ length: ctx.slots }, () => rnd() - 0.5), 2 ** 20, pt);
+    k.encryptor.encryptSymmetric(pt, ct);
+    if (level < ctx.topLevel) ctx.evaluator.cipherModSwitchToInplace(ct, ctx.parmsId(level));
+    fillResidues(ctx, ciphertextData(ctx.runtime, ct, ctx.params.polyModulusDegree, level + 1)!, level + 1, 2, rnd);
+    return ct;
+  } catch (err) {
+    free(ct);
+    throw err;
+  } finally {
+    free(pt);
   }
 }
