@@ -186,7 +186,7 @@ export class PlanEvaluator {
    * How rotations, squares (with relinearisation) and rescales are computed: 'kernel' (he-core's
    * WebAssembly key switching, NTTs and modulus switching, on SEAL's memory) or 'seal' (SEAL's
    * rotate_vector, square, relinearize, rescale_to_next; when the kernel cannot be used, e.g. a
-   * prime of 2^50 or more, or after it failed its self-check, see `keySwitchProblem`). The same
+   * data prime of 2^50 or more, or after it failed its self-check, see `keySwitchProblem`). The same
    * bits either way.
    */
   get keySwitchPath(): 'kernel' | 'seal' {

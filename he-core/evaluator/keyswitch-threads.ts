@@ -28,6 +28,10 @@ export interface TaskKernel {
   ntt_forward_small(a: number, roots: number, n: number, q: number): void;
   ntt_inverse_small(a: number, roots: number, n: number, q: number, ninv: number): void;
   mac_key_small(x: number, k0: number, k1: number, acc0: number, acc1: number, n: number, q: number): void;
+  ntt_forward_huge(a: number, roots: number, shoup: number, n: number, q: bigint): void;
+  ntt_inverse_huge(a: number, roots: number, shoup: number, n: number, q: bigint, ninv: bigint, ninvShoup: bigint): void;
+  mac_key_huge(x: number, k0: number, k1: number, acc0: number, acc1: number, n: number, q: bigint, qinv: number): void;
+  reduce_wide(src: number, dst: number, n: number, q: bigint, qinv: number): void;
 }
 
 /** The WebAssembly APIs used here (the DOM lib that declares them is not loaded for Node code). */
@@ -76,6 +80,7 @@ function runTask(k: TaskKernel, buffer: ArrayBufferLike, base: number, kind: num
   const D_WORD_ = 5;
   const i32 = new Int32Array(buffer, base, 2 * HEADER_BYTES_F64);
   const f = new Float64Array(buffer, base, HEADER_BYTES_F64);
+  const u = new BigUint64Array(buffer, base, HEADER_BYTES_F64);
   const N = f[LAYOUT_F64]!;
   const K = f[LAYOUT_F64 + 1]!;
   const limb = f[LAYOUT_F64 + 2]!;
@@ -85,16 +90,23 @@ function runTask(k: TaskKernel, buffer: ArrayBufferLike, base: number, kind: num
   const out = f[LAYOUT_F64 + 6]!;
   const tmp = f[LAYOUT_F64 + 7]! + thread * limb;
   const D = i32[D_WORD_]!;
-  // Per prime p (the data primes, then the special prime): q, small, roots, quots, invRoots,
-  // invQuots, n^-1, n^-1/q (or balanced n^-1 for small), q_special^-1, its quotient, half fix.
+  // Per prime p (the data primes, then the special prime), doubles: q (rounded above 2^53), kind
+  // (0: below 2^50, 1: small, below 2^26, 2: huge, the special prime from 2^50), roots, quots,
+  // invRoots, invQuots, n^-1, n^-1/q (or balanced n^-1 for small), q_special^-1, its quotient,
+  // half fix; and u64: q exactly (field 11), n^-1 and its Shoup quotient (fields 6 and 7, huge).
   const P = (p: number, field: number): number => f[PRIMES_F64 + p * PRIME_FIELDS_ + field]!;
+  const Q = (p: number, field: number): bigint => u[PRIMES_F64 + p * PRIME_FIELDS_ + field]!;
   const forward = (a: number, p: number): void => {
-    if (P(p, 1)) k.ntt_forward_small(a, P(p, 2), N, P(p, 0));
-    else k.ntt_forward(a, P(p, 2), P(p, 3), N, BigInt(P(p, 0)));
+    const kind = P(p, 1);
+    if (kind === 1) k.ntt_forward_small(a, P(p, 2), N, P(p, 0));
+    else if (kind === 2) k.ntt_forward_huge(a, P(p, 2), P(p, 3), N, Q(p, 11));
+    else k.ntt_forward(a, P(p, 2), P(p, 3), N, Q(p, 11));
   };
   const inverse = (a: number, p: number): void => {
-    if (P(p, 1)) k.ntt_inverse_small(a, P(p, 4), N, P(p, 0), P(p, 7));
-    else k.ntt_inverse(a, P(p, 4), P(p, 5), N, BigInt(P(p, 0)), BigInt(P(p, 6)), P(p, 7));
+    const kind = P(p, 1);
+    if (kind === 1) k.ntt_inverse_small(a, P(p, 4), N, P(p, 0), P(p, 7));
+    else if (kind === 2) k.ntt_inverse_huge(a, P(p, 4), P(p, 5), N, Q(p, 11), Q(p, 6), Q(p, 7));
+    else k.ntt_inverse(a, P(p, 4), P(p, 5), N, Q(p, 11), BigInt(P(p, 6)), P(p, 7));
   };
   const heap = new Uint8Array(buffer);
   if (kind === 1) {
@@ -113,31 +125,34 @@ function runTask(k: TaskKernel, buffer: ArrayBufferLike, base: number, kind: num
       let operand = c1Ntt + J * limb;
       if (I !== J) {
         if (P(J, 0) <= q) heap.copyWithin(tmp, c1Coeff + J * limb, c1Coeff + (J + 1) * limb);
-        else k.reduce(c1Coeff + J * limb, tmp, N, BigInt(q), qinv);
+        else k.reduce(c1Coeff + J * limb, tmp, N, Q(ki, 11), qinv);
         forward(tmp, ki);
         operand = tmp;
       }
       // Limb J's key ciphertext: two components of K limbs.
       const key = f[KEYS_F64 + J]!;
-      if (P(ki, 1)) k.mac_key_small(operand, key + ki * limb, key + (K + ki) * limb, prod + I * limb, prod + (K + I) * limb, N, q);
-      else k.mac_key(operand, key + ki * limb, key + (K + ki) * limb, prod + I * limb, prod + (K + I) * limb, N, BigInt(q), qinv);
+      const kind = P(ki, 1);
+      if (kind === 1) k.mac_key_small(operand, key + ki * limb, key + (K + ki) * limb, prod + I * limb, prod + (K + I) * limb, N, q);
+      else if (kind === 2) k.mac_key_huge(operand, key + ki * limb, key + (K + ki) * limb, prod + I * limb, prod + (K + I) * limb, N, Q(ki, 11), qinv);
+      else k.mac_key(operand, key + ki * limb, key + (K + ki) * limb, prod + I * limb, prod + (K + I) * limb, N, Q(ki, 11), qinv);
     }
   } else if (kind === 3) {
     // C: the special-prime sum of component c, back to coefficients, + q_special/2
     const last = prod + (arg * K + D) * limb;
     inverse(last, K - 1);
-    k.add_scalar(last, N, BigInt(P(K - 1, 0)) >> 1n, BigInt(P(K - 1, 0)));
+    k.add_scalar(last, N, Q(K - 1, 11) >> 1n, Q(K - 1, 11));
   } else if (kind === 4) {
     // D: component c, data prime J
     const c = arg >> 8;
     const J = arg & 255;
     const q = P(J, 0);
     const last = prod + (c * K + D) * limb;
-    if (P(K - 1, 0) > q) k.reduce(last, tmp, N, BigInt(q), 1 / q);
+    if (P(K - 1, 1) === 2) k.reduce_wide(last, tmp, N, Q(J, 11), 1 / q);
+    else if (P(K - 1, 0) > q) k.reduce(last, tmp, N, Q(J, 11), 1 / q);
     else heap.copyWithin(tmp, last, last + limb);
-    k.add_scalar(tmp, N, BigInt(P(J, 10)), BigInt(q));
+    k.add_scalar(tmp, N, BigInt(P(J, 10)), Q(J, 11));
     forward(tmp, J);
-    k.mod_down(out + (c * D + J) * limb, prod + (c * K + J) * limb, tmp, N, BigInt(q), BigInt(P(J, 8)), P(J, 9));
+    k.mod_down(out + (c * D + J) * limb, prod + (c * K + J) * limb, tmp, N, Q(J, 11), BigInt(P(J, 8)), P(J, 9));
   }
 }
 
@@ -187,12 +202,16 @@ export function writeTaskHeader(buffer: ArrayBufferLike, base: number, N: number
   const K = primes.length;
   if (tables) {
     const half = primes[K - 1]!.q >> 1n;
+    const u = new BigUint64Array(buffer, base, HEADER_BYTES_F64);
     primes.forEach((p, i) => {
       const o = tables[i]!;
       const qn = Number(p.q);
       const balanced = p.nInv > p.q / 2n ? Number(p.nInv - p.q) : Number(p.nInv);
       const fix = (p.q - (half % p.q)) % p.q;
-      f.set([qn, p.small ? 1 : 0, o.roots, o.rootQuots, o.invRoots, o.invRootQuots, Number(p.nInv), p.small ? balanced : Number(p.nInv) / qn, Number(p.specialInverse), Number(p.specialInverse) / qn, Number(fix), 0], PRIMES_F64 + i * PRIME_FIELDS);
+      const at = PRIMES_F64 + i * PRIME_FIELDS;
+      f.set([qn, p.small ? 1 : p.huge ? 2 : 0, o.roots, o.rootQuots, o.invRoots, o.invRootQuots, Number(p.nInv), p.small ? balanced : Number(p.nInv) / qn, Number(p.specialInverse), Number(p.specialInverse) / qn, Number(fix), 0], at);
+      u[at + 11] = p.q;
+      if (p.huge) u.set([p.nInv, (p.nInv << 64n) / p.q], at + 6);
     });
   }
   f.set([N, K, N * 8, buffers.c1Ntt, buffers.c1Coeff, buffers.prod, buffers.out, buffers.tmp], LAYOUT_F64);
@@ -261,7 +280,10 @@ export interface TableOffsets {
 
 export interface PrimeFacts {
   q: bigint;
+  /** Below 2^26 (the double-precision functions). */
   small: boolean;
+  /** 2^50 or more (the special prime only: Shoup's products, kernels/keyswitch.wat). */
+  huge: boolean;
   /** n^-1 mod q, and q_special^-1 mod q (data primes). */
   nInv: bigint;
   specialInverse: bigint;

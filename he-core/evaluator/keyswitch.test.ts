@@ -139,6 +139,11 @@ suite('mnist-cnn’s 42 + 5 × 26 + 46 bits', () => keyedContext({ depth: 5, sca
 suite('45–49-bit primes', () => keyedContextWithChain(8192, [49, 45, 45, 49], 45), { data: 49, special: 49 }, 2);
 // A special prime smaller than a data prime (SEAL reduces c1's limbs into it; the reverse elsewhere).
 suite('a 30-bit special prime below 40-bit data primes', () => keyedContextWithChain(4096, [40, 30, 30], 30), { data: 40, special: 30 });
+// A special prime of 2^50 or more (the kernel's Shoup functions): breast-cancer-mlp's chain
+// (37 + 3 × 26 bits, special 60), and 49-bit data primes under a 55-bit special prime.
+suite('breast-cancer-mlp’s 37 + 3 × 26 + 60 bits', () => keyedContextWithChain(8192, [37, 26, 26, 26, 60], 26), { data: 37, special: 60 });
+suite('breast-cancer-mlp’s 37 + 3 × 26 + 60 bits', () => keyedContextWithChain(8192, [37, 26, 26, 26, 60], 26), { data: 37, special: 60 }, 2);
+suite('49-bit data primes, a 55-bit special prime', () => keyedContextWithChain(8192, [49, 45, 45, 55], 45), { data: 49, special: 55 });
 
 describe('KeySwitchKernel on two threads: when the helper is gone', () => {
   it('the caller does every task itself, with the same bytes, and says it runs on one thread', async () => {
@@ -182,11 +187,11 @@ describe('KeySwitchKernel on two threads: when the helper is gone', () => {
 });
 
 describe('KeySwitchKernel: where it does not apply', () => {
-  it('declines parameters with a prime of 2^50 or more (SEAL rotates instead)', async () => {
+  it('declines parameters with a data prime of 2^50 or more (SEAL rotates instead)', async () => {
     const k = await keyedContext({ depth: 2, scaleBits: 40, headroomBits: 20, minSlots: 4096 });
     try {
-      const largest = Math.max(...k.ctx.params.primes.map(Number));
-      expect(largest).toBeGreaterThanOrEqual(2 ** 50);
+      const data = k.ctx.params.primes.slice(0, -1).map(Number);
+      expect(Math.max(...data)).toBeGreaterThanOrEqual(2 ** 50);
       expect(KeySwitchKernel.create(k.ctx)).toBeNull();
     } finally {
       k.dispose();

@@ -24,8 +24,10 @@ interface WasmSync {
 }
 const Wasm = (globalThis as unknown as { WebAssembly: WasmSync }).WebAssembly;
 
-/** Primes below this keep the kernel's products exact (see kernels/keyswitch.wat). */
+/** Data primes below this keep the kernel's products exact (see kernels/keyswitch.wat). */
 const MAX_PRIME = 2n ** 50n;
+/** The special prime may be larger, up to SEAL's 60 bits: the kernel's "huge" functions (Shoup's products). */
+const MAX_SPECIAL_PRIME = 2n ** 61n;
 /** Primes up to this use the kernel's double-precision functions (products below 2^52 are exact). */
 const SMALL_PRIME = 2n ** 26n;
 /** Bytes of one SEAL `PublicKey` (a `Ciphertext`, 88 bytes, and a pool handle, 8) in node-seal 7's 32-bit build. */
@@ -81,6 +83,8 @@ interface PrimeTables {
   q: bigint;
   /** Below 2^26: the double-precision functions, with root tables of balanced doubles (no quotient tables). */
   small: boolean;
+  /** 2^50 or more (only the special prime): Shoup's products, with floor(w·2^64/q) as each root's quotient. */
+  huge: boolean;
   qNumber: number;
   roots: number;
   rootQuots: number;
@@ -159,11 +163,12 @@ export class KeySwitchKernel {
    * `keySlots` keys (Galois elements and the relinearisation key) in its shared memory.
    */
   static create(ctx: HeContext, options: { threads?: 1 | 2; keySlots?: number } = {}): KeySwitchKernel | null {
-    if (ctx.params.primes.some((p) => BigInt(p) >= MAX_PRIME)) return null;
+    const primes = ctx.params.primes.map((p) => BigInt(p));
+    if (primes.slice(0, -1).some((p) => p >= MAX_PRIME) || primes[primes.length - 1]! >= MAX_SPECIAL_PRIME) return null;
     const module = new Wasm.Module(Buffer.from(KEYSWITCH_WASM_BASE64, 'base64'));
     const instance = new Wasm.Instance(module, { env: { memory: ctx.runtime.heapMemory() } });
     const kernel = instance.exports as unknown as KeySwitchExports;
-    const names: (keyof KeySwitchExports)[] = ['ntt_forward', 'ntt_inverse', 'reduce', 'add_scalar', 'mac_key', 'mod_down', 'permute', 'ntt_forward_small', 'ntt_inverse_small', 'mac_key_small', 'mul_vec', 'mul_vec_small', 'add_vec', 'sub_mul'];
+    const names: (keyof KeySwitchExports)[] = ['ntt_forward', 'ntt_inverse', 'reduce', 'add_scalar', 'mac_key', 'mod_down', 'permute', 'ntt_forward_small', 'ntt_inverse_small', 'mac_key_small', 'mul_vec', 'mul_vec_small', 'add_vec', 'sub_mul', 'ntt_forward_huge', 'ntt_inverse_huge', 'mac_key_huge', 'reduce_wide'];
     if (names.some((name) => typeof kernel[name] !== 'function')) return null;
     const unit = new KeySwitchKernel(ctx, kernel);
     if ((options.threads ?? 1) === 2) unit.setThreads(2, options.keySlots ?? 8);
@@ -236,14 +241,15 @@ export class KeySwitchKernel {
     const offsets = this.writeTablesInto(new BigUint64Array(buffer), new Float64Array(buffer), base / 8);
     this.headerTables = offsets;
     this.primes.forEach((q, p) => {
-      this.tables.push({ q, small: q < SMALL_PRIME, qNumber: Number(q), ...offsets[p]!, nInv: modPow(BigInt(this.N), q - 2n, q) });
+      this.tables.push({ q, small: q < SMALL_PRIME, huge: q >= MAX_PRIME, qNumber: Number(q), ...offsets[p]!, nInv: modPow(BigInt(this.N), q - 2n, q) });
     });
   }
 
   /**
    * Writes the tables of every key prime at word `at` of the views (4N words per prime: roots,
    * their quotients w/q, inverse roots, their quotients; primes below 2^26 keep their roots as
-   * balanced doubles and no quotients). Returns the byte offsets of each prime's tables.
+   * balanced doubles and no quotients; a special prime of 2^50 or more keeps Shoup's quotients
+   * floor(w·2^64/q) as u64). Returns the byte offsets of each prime's tables.
    */
   private writeTablesInto(words: BigUint64Array, doubles: Float64Array, at0: number): TableOffsets[] {
     const N = this.N;
@@ -269,6 +275,7 @@ export class KeySwitchKernel {
     return this.primes.map((q, p) => {
       const at = at0 + 4 * p * N;
       const small = q < SMALL_PRIME;
+      const huge = q >= MAX_PRIME;
       const qNumber = Number(q);
       const { roots, invRoots } = this.powers![p]!;
       [roots, invRoots].forEach((table, t) => {
@@ -277,7 +284,10 @@ export class KeySwitchKernel {
           const value = table[i]!;
           // Balanced, in (−q/2, q/2]: the kernel's double-precision NTTs need |w| ≤ q/2.
           if (small) doubles[from + i] = value > q / 2n ? Number(value - q) : Number(value);
-          else {
+          else if (huge) {
+            words[from + i] = value;
+            words[from + N + i] = (value << 64n) / q;
+          } else {
             words[from + i] = value;
             doubles[from + N + i] = Number(value) / qNumber;
           }
@@ -417,7 +427,7 @@ export class KeySwitchKernel {
 
   /** The facts the key switch's tasks need of each key prime. */
   private primeFacts(): PrimeFacts[] {
-    return this.tables.map((t, i) => ({ q: t.q, small: t.small, nInv: t.nInv, specialInverse: this.specialInverse[i] ?? 0n }));
+    return this.tables.map((t, i) => ({ q: t.q, small: t.small, huge: t.huge, nInv: t.nInv, specialInverse: this.specialInverse[i] ?? 0n }));
   }
 
   /**

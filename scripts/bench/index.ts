@@ -77,6 +77,7 @@ for (const [id, mode, lever] of [
   ['mnist-cnn', 'batch', 'keyswitch'],
   ['breast-cancer-mlp', 'single', 'mac'],
   ['breast-cancer-mlp', 'single', 'keyswitch'],
+  ['breast-cancer-mlp', 'single', 'threads'],
   ['breast-cancer-mlp', 'batch', 'mac'],
 ] as const) {
   const model = models.find((m) => m.id === id);

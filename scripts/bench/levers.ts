@@ -67,7 +67,7 @@ export async function benchKernelLever(model: ModelFile, mode: PlanMode, rows: r
       }
       if (which === 'keyswitch') {
         const lever = 'rotations, squares + relinearisation and rescales in the WebAssembly key-switching kernel (KeySwitchKernel) instead of SEAL’s';
-        const problem = withKernels.keySwitchProblem ?? (plan.public.params.primes.some((p) => Number(p) >= 2 ** 50) ? 'a prime of 2^50 or more: beyond the kernel’s exact range' : 'unavailable');
+        const problem = withKernels.keySwitchProblem ?? (plan.public.params.primes.slice(0, -1).some((p) => Number(p) >= 2 ** 50) ? 'a data prime of 2^50 or more: beyond the kernel’s exact range' : 'unavailable');
         return { model: model.id, mode, lever: withKernels.keySwitchPath === 'kernel' ? lever : `${lever}: NOT USED (${problem})`, runs, beforeMs: median(before), afterMs: median(after), sameBytes };
       }
       const used = mode === 'single' ? withKernels.diagonalPath : withKernels.macPath;

@@ -139,14 +139,15 @@ for (const { id, samples } of [
 }
 
 // Rotations by he-core's key-switching kernel (KeySwitchKernel) instead of SEAL's rotate_vector:
-// the same output bits, the kernel used where the primes allow it (mnist-cnn) and not elsewhere
-// (breast-cancer-mlp's 60-bit special prime), and SEAL taking over when the kernel's rotation
+// the same output bits, the kernel used on mnist-cnn and on breast-cancer-mlp (whose 60-bit special
+// prime takes the kernel's Shoup functions), and SEAL taking over when the kernel's rotation
 // differs from SEAL's (the self-check) or when it breaks after its rotations were verified.
 describe('rotations: the key-switching kernel gives SEAL’s ciphertexts bit for bit', () => {
   let mnist: Rig;
   let mlp: Rig;
   let seal: PlanEvaluator;
   const rows = loadMnist().test.x.slice(0, 3);
+  const mlpRows = loadBreastCancer().test.x.slice(0, 3);
   beforeAll(async () => {
     mnist = await rig(loadBundledModel('mnist-cnn'));
     mlp = await rig(loadBundledModel('breast-cancer-mlp'));
@@ -158,32 +159,33 @@ describe('rotations: the key-switching kernel gives SEAL’s ciphertexts bit for
     mlp?.dispose();
   });
 
-  it('mnist-cnn rotates with the kernel (same bits, same class as the plaintext model); breast-cancer-mlp with SEAL', () => {
-    const kernel = new PlanEvaluator(mnist.ctx, mnist.plan);
-    const other = new PlanEvaluator(mlp.ctx, mlp.plan);
-    try {
-      expect(kernel.keySwitchPath).toBe('kernel');
-      expect(seal.keySwitchPath).toBe('seal');
-      const answers: Float64Array[] = [];
-      for (const row of rows) {
-        const request = encryptRequest(mnist.client, mnist.plan.public, [row]);
-        const viaKernel = evaluateBoth(mnist, kernel, request);
-        expect(sameBits(viaKernel.bytes, outputBytes(mnist, seal, request))).toBe(true);
-        answers.push(decryptResult(mnist.client, mnist.plan.public, viaKernel.envelope, 1)[0]!);
+  it('mnist-cnn and breast-cancer-mlp (a 60-bit special prime) rotate with the kernel: same bits as SEAL, same class as the plaintext model', () => {
+    const sealMlp = new PlanEvaluator(mlp.ctx, mlp.plan, { kernels: false });
+    for (const [r, evaluator, reference, id, inputs] of [
+      [mnist, new PlanEvaluator(mnist.ctx, mnist.plan), seal, 'mnist-cnn', rows],
+      [mlp, new PlanEvaluator(mlp.ctx, mlp.plan), sealMlp, 'breast-cancer-mlp', mlpRows],
+    ] as const) {
+      try {
+        expect({ id, path: evaluator.keySwitchPath }).toEqual({ id, path: 'kernel' });
+        expect(reference.keySwitchPath).toBe('seal');
+        const answers: Float64Array[] = [];
+        for (const row of inputs) {
+          const request = encryptRequest(r.client, r.plan.public, [row]);
+          const viaKernel = evaluateBoth(r, evaluator, request);
+          expect({ id, same: sameBits(viaKernel.bytes, outputBytes(r, reference, request)) }).toEqual({ id, same: true });
+          answers.push(decryptResult(r.client, r.plan.public, viaKernel.envelope, 1)[0]!);
+        }
+        expect({ id, path: evaluator.keySwitchPath, problem: evaluator.keySwitchProblem }).toEqual({ id, path: 'kernel', problem: null });
+        const model = loadBundledModel(id);
+        const agreement = compare(model, inputs, answers);
+        expect(agreement.sameClass).toBe(inputs.length);
+        // Tolerance: the model's own test-vector tolerance on every output.
+        expect(agreement.maxOutputError).toBeLessThanOrEqual(Math.max(...model.testVectors.map((tv) => tv.tolerance)));
+      } finally {
+        evaluator.dispose();
       }
-      expect(kernel.keySwitchPath).toBe('kernel');
-      expect(kernel.keySwitchProblem).toBeNull();
-      const model = loadBundledModel('mnist-cnn');
-      const agreement = compare(model, rows, answers);
-      expect(agreement.sameClass).toBe(rows.length);
-      expect(agreement.maxOutputError).toBeLessThanOrEqual(Math.max(...model.testVectors.map((tv) => tv.tolerance)));
-      // 60-bit special prime: beyond the kernel's exact range, so SEAL rotates, and says nothing is wrong.
-      expect(other.keySwitchPath).toBe('seal');
-      expect(other.keySwitchProblem).toBeNull();
-    } finally {
-      kernel.dispose();
-      other.dispose();
     }
+    sealMlp.dispose();
   });
 
   it('on two threads (a helper on the second core for each key switch): the same bits, the helper takes tasks', () => {

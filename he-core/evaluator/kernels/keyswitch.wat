@@ -502,4 +502,169 @@
       (local.set $c (i32.add (local.get $c) (i32.const 16)))
       (local.set $t (i32.add (local.get $t) (i32.const 16)))
       (br_if $next (i32.lt_u (local.get $c) (local.get $end)))))
+  ;; ---- The special prime from 2^50 to below 2^61 (SEAL allows up to 60 bits). ----
+  ;; Products of such residues exceed what a double's quotient estimate can fix (above), so the
+  ;; NTTs use Shoup's products as SEAL does: the root table holds w' = floor(w·2^64/q) beside each
+  ;; root w, and w·y mod q is approximated by w·y − hi64(y·w')·q, which lies in [0, 2q) for any
+  ;; y < 2^64 (computed in wrapping 64-bit integers; exact since 2q < 2^62). hi64 is the high word
+  ;; of a 64×64-bit product, from four 32×32-bit ones. Values stay below 4q < 2^63 (Harvey's lazy
+  ;; butterflies); the last pass makes them canonical. Scalar code: these primes appear only as the
+  ;; special prime, in 2D + 2 of a key switch's NTTs.
+
+  ;; the high 64 bits of a·b (unsigned)
+  (func $mulhi (param $a i64) (param $b i64) (result i64)
+    (local $a0 i64) (local $a1 i64) (local $b0 i64) (local $b1 i64) (local $p01 i64) (local $p10 i64)
+    (local.set $a0 (i64.and (local.get $a) (i64.const 0xffffffff)))
+    (local.set $a1 (i64.shr_u (local.get $a) (i64.const 32)))
+    (local.set $b0 (i64.and (local.get $b) (i64.const 0xffffffff)))
+    (local.set $b1 (i64.shr_u (local.get $b) (i64.const 32)))
+    (local.set $p01 (i64.mul (local.get $a0) (local.get $b1)))
+    (local.set $p10 (i64.mul (local.get $a1) (local.get $b0)))
+    (i64.add
+      (i64.add (i64.mul (local.get $a1) (local.get $b1)) (i64.add (i64.shr_u (local.get $p01) (i64.const 32)) (i64.shr_u (local.get $p10) (i64.const 32))))
+      (i64.shr_u
+        (i64.add (i64.shr_u (i64.mul (local.get $a0) (local.get $b0)) (i64.const 32))
+          (i64.add (i64.and (local.get $p01) (i64.const 0xffffffff)) (i64.and (local.get $p10) (i64.const 0xffffffff))))
+        (i64.const 32))))
+
+  ;; y·w mod q, lazily: in [0, 2q), for any y (w' = floor(w·2^64/q))
+  (func $mul_shoup (param $y i64) (param $w i64) (param $ws i64) (param $q i64) (result i64)
+    (i64.sub (i64.mul (local.get $y) (local.get $w)) (i64.mul (call $mulhi (local.get $y) (local.get $ws)) (local.get $q))))
+
+  ;; v in [0, 4q) → [0, q)
+  (func $canonical4 (param $v i64) (param $q i64) (result i64)
+    (local.set $v (select (i64.sub (local.get $v) (i64.shl (local.get $q) (i64.const 1))) (local.get $v) (i64.ge_u (local.get $v) (i64.shl (local.get $q) (i64.const 1)))))
+    (select (i64.sub (local.get $v) (local.get $q)) (local.get $v) (i64.ge_u (local.get $v) (local.get $q))))
+
+  ;; ntt_forward for 2^50 ≤ q < 2^61 ($shoup: w' of each root)
+  (func (export "ntt_forward_huge") (param $a i32) (param $roots i32) (param $shoup i32) (param $n i32) (param $q i64)
+    (local $m i32) (local $gap i32) (local $i i32) (local $x i32) (local $y i32) (local $end i32)
+    (local $w i64) (local $ws i64) (local $q2 i64) (local $u i64) (local $v i64)
+    (local.set $q2 (i64.shl (local.get $q) (i64.const 1)))
+    (local.set $m (i32.const 1))
+    (local.set $gap (i32.shl (i32.shr_u (local.get $n) (i32.const 1)) (i32.const 3)))
+    (local.set $roots (i32.add (local.get $roots) (i32.const 8)))
+    (local.set $shoup (i32.add (local.get $shoup) (i32.const 8)))
+    (block $stages_done
+      (loop $stage
+        (br_if $stages_done (i32.lt_u (local.get $gap) (i32.const 8)))
+        (local.set $x (local.get $a))
+        (local.set $i (i32.const 0))
+        (loop $block
+          (local.set $w (i64.load (local.get $roots)))
+          (local.set $ws (i64.load (local.get $shoup)))
+          (local.set $roots (i32.add (local.get $roots) (i32.const 8)))
+          (local.set $shoup (i32.add (local.get $shoup) (i32.const 8)))
+          (local.set $y (i32.add (local.get $x) (local.get $gap)))
+          (local.set $end (local.get $y))
+          (loop $butterfly
+            ;; x, y in [0, 4q): u = x mod 2q, v = y·w in [0, 2q); x' = u + v, y' = u − v + 2q
+            (local.set $u (i64.load (local.get $x)))
+            (local.set $u (select (i64.sub (local.get $u) (local.get $q2)) (local.get $u) (i64.ge_u (local.get $u) (local.get $q2))))
+            (local.set $v (call $mul_shoup (i64.load (local.get $y)) (local.get $w) (local.get $ws) (local.get $q)))
+            (i64.store (local.get $x) (i64.add (local.get $u) (local.get $v)))
+            (i64.store (local.get $y) (i64.add (i64.sub (local.get $u) (local.get $v)) (local.get $q2)))
+            (local.set $x (i32.add (local.get $x) (i32.const 8)))
+            (local.set $y (i32.add (local.get $y) (i32.const 8)))
+            (br_if $butterfly (i32.lt_u (local.get $x) (local.get $end))))
+          (local.set $x (local.get $y))
+          (local.set $i (i32.add (local.get $i) (i32.const 1)))
+          (br_if $block (i32.lt_u (local.get $i) (local.get $m))))
+        (local.set $m (i32.shl (local.get $m) (i32.const 1)))
+        (local.set $gap (i32.shr_u (local.get $gap) (i32.const 1)))
+        (br $stage)))
+    (local.set $end (i32.add (local.get $a) (i32.shl (local.get $n) (i32.const 3))))
+    (loop $fix
+      (i64.store (local.get $a) (call $canonical4 (i64.load (local.get $a)) (local.get $q)))
+      (local.set $a (i32.add (local.get $a) (i32.const 8)))
+      (br_if $fix (i32.lt_u (local.get $a) (local.get $end)))))
+
+  ;; ntt_inverse for 2^50 ≤ q < 2^61, then × n^-1 ($ninvs = floor(ninv·2^64/q))
+  (func (export "ntt_inverse_huge") (param $a i32) (param $roots i32) (param $shoup i32) (param $n i32) (param $q i64) (param $ninv i64) (param $ninvs i64)
+    (local $m i32) (local $gap i32) (local $i i32) (local $x i32) (local $y i32) (local $end i32)
+    (local $w i64) (local $ws i64) (local $q2 i64) (local $u i64) (local $v i64)
+    (local.set $q2 (i64.shl (local.get $q) (i64.const 1)))
+    (local.set $m (i32.shr_u (local.get $n) (i32.const 1)))
+    (local.set $gap (i32.const 8))
+    (local.set $roots (i32.add (local.get $roots) (i32.const 8)))
+    (local.set $shoup (i32.add (local.get $shoup) (i32.const 8)))
+    (block $stages_done
+      (loop $stage
+        (br_if $stages_done (i32.eqz (local.get $m)))
+        (local.set $x (local.get $a))
+        (local.set $i (i32.const 0))
+        (loop $block
+          (local.set $w (i64.load (local.get $roots)))
+          (local.set $ws (i64.load (local.get $shoup)))
+          (local.set $roots (i32.add (local.get $roots) (i32.const 8)))
+          (local.set $shoup (i32.add (local.get $shoup) (i32.const 8)))
+          (local.set $y (i32.add (local.get $x) (local.get $gap)))
+          (local.set $end (local.get $y))
+          (loop $butterfly
+            ;; x, y in [0, 2q): x' = (x + y) mod 2q, y' = (x − y + 2q)·w in [0, 2q)
+            (local.set $u (i64.load (local.get $x)))
+            (local.set $v (i64.load (local.get $y)))
+            (i64.store (local.get $y) (call $mul_shoup (i64.add (i64.sub (local.get $u) (local.get $v)) (local.get $q2)) (local.get $w) (local.get $ws) (local.get $q)))
+            (local.set $u (i64.add (local.get $u) (local.get $v)))
+            (i64.store (local.get $x) (select (i64.sub (local.get $u) (local.get $q2)) (local.get $u) (i64.ge_u (local.get $u) (local.get $q2))))
+            (local.set $x (i32.add (local.get $x) (i32.const 8)))
+            (local.set $y (i32.add (local.get $y) (i32.const 8)))
+            (br_if $butterfly (i32.lt_u (local.get $x) (local.get $end))))
+          (local.set $x (local.get $y))
+          (local.set $i (i32.add (local.get $i) (i32.const 1)))
+          (br_if $block (i32.lt_u (local.get $i) (local.get $m))))
+        (local.set $m (i32.shr_u (local.get $m) (i32.const 1)))
+        (local.set $gap (i32.shl (local.get $gap) (i32.const 1)))
+        (br $stage)))
+    (local.set $end (i32.add (local.get $a) (i32.shl (local.get $n) (i32.const 3))))
+    (loop $scale
+      (i64.store (local.get $a) (call $canonical4 (call $mul_shoup (i64.load (local.get $a)) (local.get $ninv) (local.get $ninvs) (local.get $q)) (local.get $q)))
+      (local.set $a (i32.add (local.get $a) (i32.const 8)))
+      (br_if $scale (i32.lt_u (local.get $a) (local.get $end)))))
+
+  ;; x·y mod q in [0, q), for x, y < q < 2^61 ($qinv = 1/q): with y = y1·2^31 + y0,
+  ;; r1 = x·y1 mod q, then (r1·2^31 + x·y0) mod q. Each quotient (below 2^33) is estimated in double
+  ;; precision within 2^-17 and rounded to the nearest integer, so each remainder, computed in
+  ;; wrapping 64-bit integers, is exact and in (−q, q); adding q where negative makes it canonical.
+  (func $mulmod_huge (param $x i64) (param $xf f64) (param $y i64) (param $q i64) (param $qinv f64) (result i64)
+    (local $y1 i64) (local $y0 i64) (local $r i64)
+    (local.set $y1 (i64.shr_u (local.get $y) (i64.const 31)))
+    (local.set $y0 (i64.and (local.get $y) (i64.const 0x7fffffff)))
+    (local.set $r (i64.sub (i64.mul (local.get $x) (local.get $y1))
+      (i64.mul (i64.trunc_sat_f64_s (f64.nearest (f64.mul (f64.mul (local.get $xf) (f64.convert_i64_s (local.get $y1))) (local.get $qinv)))) (local.get $q))))
+    (local.set $r (select (i64.add (local.get $r) (local.get $q)) (local.get $r) (i64.lt_s (local.get $r) (i64.const 0))))
+    (local.set $r (i64.sub (i64.add (i64.shl (local.get $r) (i64.const 31)) (i64.mul (local.get $x) (local.get $y0)))
+      (i64.mul (i64.trunc_sat_f64_s (f64.nearest (f64.mul (f64.add (f64.mul (f64.convert_i64_s (local.get $r)) (f64.const 0x1p31)) (f64.mul (local.get $xf) (f64.convert_i64_s (local.get $y0)))) (local.get $qinv)))) (local.get $q))))
+    (select (i64.add (local.get $r) (local.get $q)) (local.get $r) (i64.lt_s (local.get $r) (i64.const 0))))
+
+  ;; mac_key for 2^50 ≤ q < 2^61
+  (func (export "mac_key_huge") (param $x i32) (param $k0 i32) (param $k1 i32) (param $acc0 i32) (param $acc1 i32) (param $n i32) (param $q i64) (param $qinv f64)
+    (local $end i32) (local $xv i64) (local $xf f64) (local $r i64)
+    (local.set $end (i32.add (local.get $x) (i32.shl (local.get $n) (i32.const 3))))
+    (loop $next
+      (local.set $xv (i64.load (local.get $x)))
+      (local.set $xf (f64.convert_i64_s (local.get $xv)))
+      (local.set $r (i64.sub (i64.add (i64.load (local.get $acc0)) (call $mulmod_huge (local.get $xv) (local.get $xf) (i64.load (local.get $k0)) (local.get $q) (local.get $qinv))) (local.get $q)))
+      (i64.store (local.get $acc0) (select (i64.add (local.get $r) (local.get $q)) (local.get $r) (i64.lt_s (local.get $r) (i64.const 0))))
+      (local.set $r (i64.sub (i64.add (i64.load (local.get $acc1)) (call $mulmod_huge (local.get $xv) (local.get $xf) (i64.load (local.get $k1)) (local.get $q) (local.get $qinv))) (local.get $q)))
+      (i64.store (local.get $acc1) (select (i64.add (local.get $r) (local.get $q)) (local.get $r) (i64.lt_s (local.get $r) (i64.const 0))))
+      (local.set $x (i32.add (local.get $x) (i32.const 8)))
+      (local.set $k0 (i32.add (local.get $k0) (i32.const 8)))
+      (local.set $k1 (i32.add (local.get $k1) (i32.const 8)))
+      (local.set $acc0 (i32.add (local.get $acc0) (i32.const 8)))
+      (local.set $acc1 (i32.add (local.get $acc1) (i32.const 8)))
+      (br_if $next (i32.lt_u (local.get $x) (local.get $end)))))
+
+  ;; dst[i] = src[i] mod q, for src[i] < 2^61 and q < 2^50 ($qinv = 1/q): the quotient (below 2^35)
+  ;; is estimated within 2^-16 and rounded to the nearest integer, so r = src − k·q is in (−q, q).
+  (func (export "reduce_wide") (param $src i32) (param $dst i32) (param $n i32) (param $q i64) (param $qinv f64)
+    (local $end i32) (local $x i64) (local $r i64)
+    (local.set $end (i32.add (local.get $src) (i32.shl (local.get $n) (i32.const 3))))
+    (loop $next
+      (local.set $x (i64.load (local.get $src)))
+      (local.set $r (i64.sub (local.get $x) (i64.mul (i64.trunc_sat_f64_s (f64.nearest (f64.mul (f64.convert_i64_s (local.get $x)) (local.get $qinv)))) (local.get $q))))
+      (i64.store (local.get $dst) (select (i64.add (local.get $r) (local.get $q)) (local.get $r) (i64.lt_s (local.get $r) (i64.const 0))))
+      (local.set $src (i32.add (local.get $src) (i32.const 8)))
+      (local.set $dst (i32.add (local.get $dst) (i32.const 8)))
+      (br_if $next (i32.lt_u (local.get $src) (local.get $end)))))
 )
