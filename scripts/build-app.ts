@@ -15,6 +15,8 @@ await build({ ...common, entryPoints: ['main/electron/main.ts'], format: 'esm', 
 await build({ ...common, entryPoints: ['main/app/core-worker.ts'], format: 'esm', banner, outfile: `${outDir}/core-worker.js` });
 await build({ ...common, entryPoints: ['mock-service/service-main.ts'], format: 'esm', banner, outfile: `${outDir}/service.mjs` });
 await build({ ...common, entryPoints: ['mock-service/pool/worker.ts'], format: 'esm', banner, outfile: `${outDir}/worker.js` });
+// The key pair's encryption helper thread (he-core/client/parallel.ts), started from core-worker.js.
+await build({ ...common, entryPoints: ['he-core/client/encrypt-worker.ts'], format: 'esm', banner, outfile: `${outDir}/encrypt-worker.js` });
 // A sandboxed preload is a single CommonJS file.
 await build({ ...common, entryPoints: ['preload/preload.ts'], format: 'cjs', outfile: `${outDir}/preload.cjs` });
 console.log(`built ${outDir}${args.includes('--no-renderer') ? '' : ' and dist/renderer'}`);

@@ -111,9 +111,17 @@ export class ClientKeyPair {
     }
   }
 
+  private readonly disposers: (() => void)[] = [];
+
+  /** Runs `fn` when the key pair is disposed (its encryption helper thread ends then). */
+  onDispose(fn: () => void): void {
+    this.disposers.push(fn);
+  }
+
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
+    for (const fn of this.disposers.splice(0)) fn();
     free(this.encryptor, this.decryptor, this.publicKey, this.secretKey);
   }
 }

@@ -1,4 +1,4 @@
-import type { Ciphertext } from 'node-seal';
+import type { Ciphertext, Plaintext } from 'node-seal';
 import { HeError } from '../errors.js';
 import type { PublicPlan } from '../compiler/plan.js';
 import { EnvelopeKind, encodeEnvelope } from '../envelope/envelope.js';
@@ -19,23 +19,31 @@ import type { ClientKeyPair } from './client-keys.js';
  */
 export type RequestCompression = 'zstd' | 'none';
 
-/** Lays out and encrypts slot vectors: symmetric, seeded (half the bytes), compressed as asked. Top level, scale 2^scaleBits. */
-export function encryptVectors(keys: ClientKeyPair, plan: PublicPlan, vectors: readonly Float64Array[], compression: RequestCompression = 'zstd'): Uint8Array[] {
+/** Encodes and encrypts one slot vector: symmetric, seeded (half the bytes), compressed as asked. Top level. */
+export function encryptVector(keys: ClientKeyPair, vector: Float64Array, scale: number, compression: RequestCompression, pt?: Plaintext): Uint8Array {
   const { seal, encoder } = keys.ctx;
-  if (plan.params.fingerprint !== keys.fingerprint) throw new HeError('params_mismatch', 'the key pair is for another parameter set');
-  const pt = new seal.Plaintext();
+  const plain = pt ?? new seal.Plaintext();
   try {
-    return vectors.map((v) =>
-      sealCall(seal, 'seal_failure', 'encrypting', () => {
-        encoder.encode(v, plan.input.scale, pt);
-        const serializable = keys.encryptor.encryptSymmetricSerializable(pt);
-        try {
-          return compression === 'zstd' ? saveCompressed(seal, serializable) : (serializable.saveToArray(seal.ComprModeType.none) as Uint8Array);
-        } finally {
-          free(serializable);
-        }
-      }),
-    );
+    return sealCall(seal, 'seal_failure', 'encrypting', () => {
+      encoder.encode(vector, scale, plain);
+      const serializable = keys.encryptor.encryptSymmetricSerializable(plain);
+      try {
+        return compression === 'zstd' ? saveCompressed(seal, serializable) : (serializable.saveToArray(seal.ComprModeType.none) as Uint8Array);
+      } finally {
+        free(serializable);
+      }
+    });
+  } finally {
+    if (!pt) free(plain);
+  }
+}
+
+/** Lays out and encrypts slot vectors (`encryptVector`) at the plan's input scale, on this thread. */
+export function encryptVectors(keys: ClientKeyPair, plan: PublicPlan, vectors: readonly Float64Array[], compression: RequestCompression = 'zstd'): Uint8Array[] {
+  if (plan.params.fingerprint !== keys.fingerprint) throw new HeError('params_mismatch', 'the key pair is for another parameter set');
+  const pt = new keys.ctx.seal.Plaintext();
+  try {
+    return vectors.map((v) => encryptVector(keys, v, plan.input.scale, compression, pt));
   } finally {
     free(pt);
   }
@@ -46,6 +54,12 @@ export function encryptVectors(keys: ClientKeyPair, plan: PublicPlan, vectors: r
  * request envelope. Single layouts take one sample; the batch layout up to its slot count.
  */
 export function encryptRequest(keys: ClientKeyPair, plan: PublicPlan, samples: readonly (readonly number[])[], compression: RequestCompression = 'zstd'): Uint8Array {
+  const items = encryptVectors(keys, plan, layoutRequest(plan, samples), compression);
+  return encodeEnvelope({ kind: EnvelopeKind.ciphertexts, fingerprint: plan.params.fingerprint, items });
+}
+
+/** Validates raw inputs against the schema, pre-processes them and lays them out in slot vectors. */
+export function layoutRequest(plan: PublicPlan, samples: readonly (readonly number[])[]): Float64Array[] {
   const model = plan.model;
   const zs = samples.map((raw) => {
     checkInput(model, raw);
@@ -57,8 +71,7 @@ export function encryptRequest(keys: ClientKeyPair, plan: PublicPlan, samples: r
     if (zs.length !== 1) throw new HeError('input_invalid', `the ${plan.layout} layout takes one sample per request`);
     vectors = [packSample(plan, zs[0]!)];
   }
-  const items = encryptVectors(keys, plan, vectors, compression);
-  return encodeEnvelope({ kind: EnvelopeKind.ciphertexts, fingerprint: plan.params.fingerprint, items });
+  return vectors;
 }
 
 /** Decrypts and decodes ciphertexts already checked against the plan's output shape. */

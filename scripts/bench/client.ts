@@ -2,7 +2,7 @@
 // request encryption and result decryption), one key pair and one session per model and mode.
 import { HeContext, loadSeal } from '../../he-core/index.js';
 import type { CatalogModel, PlanMode, PublicPlan } from '../../he-core/index.js';
-import { ClientKeyPair, decryptResult, encodeKeyEnvelopeFor, encryptRequest } from '../../main/flow/he-client.js';
+import { ClientKeyPair, decryptResult, encodeKeyEnvelopeFor, encryptRequestParallel } from '../../main/flow/he-client.js';
 import { ProviderClient } from '../../main/provider/provider-client.js';
 
 export interface Endpoint {
@@ -104,7 +104,8 @@ export class BenchClient {
   /** One request: encrypt, HTTP round trip, decrypt. */
   async predict(samples: readonly (readonly number[])[]): Promise<Exchange> {
     const t0 = performance.now();
-    const request = encryptRequest(this.keys.pair, this.plan, samples);
+    // As the app does (PredictionFlow): requests of many ciphertexts on both cores.
+    const request = await encryptRequestParallel(this.keys.pair, this.plan, samples);
     const t1 = performance.now();
     const response = await this.provider.predict(this.sessionId, request);
     const t2 = performance.now();
