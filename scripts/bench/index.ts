@@ -19,7 +19,7 @@ import { benchKeyMemory, benchMemory } from './memory.js';
 import { machine, printReport, writeDocs, writeJson } from './report.js';
 import { parseBenchOptions } from './options.js';
 import { CalibrationRig, combineCalibration } from './calibration.js';
-import { benchKernelLever } from './levers.js';
+import { benchEncryptLever, benchKernelLever } from './levers.js';
 import type { LeverResult } from './levers.js';
 import { benchScaling } from './scaling.js';
 import { benchSingle } from './single.js';
@@ -86,6 +86,14 @@ for (const [id, mode, lever] of [
   const leverRuns = quick ? (mode === 'batch' && id === 'mnist-cnn' ? 1 : 3) : mode === 'batch' && id === 'mnist-cnn' ? 3 : 10;
   log(`lever: ${id} ${mode}, server evaluation with and without the ${lever} kernel, ${leverRuns} runs each, alternating`);
   levers.push(await benchKernelLever(model, mode, heldOutRows(model), leverRuns, lever));
+}
+{
+  const model = models.find((m) => m.id === 'mnist-cnn');
+  if (model) {
+    const encryptRuns = quick ? 1 : 3;
+    log(`lever: mnist-cnn batch, the request's encryption on one and on two threads, ${encryptRuns} runs each, alternating`);
+    levers.push(await benchEncryptLever(model, 'batch', heldOutRows(model), encryptRuns));
+  }
 }
 let checksError: string | null = null;
 const results: (SingleResult | BatchResult)[] = [];

@@ -138,8 +138,8 @@ function leverTable(run: BenchRun): Table {
             ? 'batch throughput (first round; issue 6)'
             : '';
   return {
-    headers: ['model', 'mode', 'lever', 'target it moves', 'runs', 'server evaluation before (ms)', 'after (ms)', 'before → after (calibration)', 'speed-up', 'same bytes'],
-    rows: run.levers.map((l) => [l.model, l.mode, l.lever, targetOf(l.model, l.mode), String(l.runs), ms(l.beforeMs), ms(l.afterMs), `${(l.beforeMs / c.rotateMs).toFixed(1)} → ${(l.afterMs / c.rotateMs).toFixed(1)} rot`, `${(l.beforeMs / l.afterMs).toFixed(2)}×`, l.sameBytes ? 'yes' : 'NO']),
+    headers: ['model', 'mode', 'lever', 'target it moves', 'runs', 'measures', 'before (ms)', 'after (ms)', 'before → after (calibration)', 'speed-up', 'same bytes'],
+    rows: run.levers.map((l) => [l.model, l.mode, l.lever, targetOf(l.model, l.mode), String(l.runs), l.measures, ms(l.beforeMs), ms(l.afterMs), `${(l.beforeMs / c.rotateMs).toFixed(1)} → ${(l.afterMs / c.rotateMs).toFixed(1)} rot`, `${(l.beforeMs / l.afterMs).toFixed(2)}×`, l.sameBytes === null ? 'n/a (randomised)' : l.sameBytes ? 'yes' : 'NO']),
   };
 }
 
@@ -249,7 +249,7 @@ export function writeDocs(file: string, run: BenchRun): void {
     '',
     '## Levers: before and after, in this run',
     '',
-    '- Server evaluation of one request (envelope in, result envelope out) in this process while the service was idle, the same request each way, alternating, medians after a warm-up, one kernel at a time. The multiply-accumulate kernel (`he-core/evaluator/kernels/mac.wat`): "before" with SEAL\'s multiply_plain + add for every plaintext product, "after" with the kernel (the key-switching kernel off both ways). The key-switching kernel (`he-core/evaluator/kernels/keyswitch.wat`): "before" with SEAL\'s rotate_vector, square, relinearize and rescale_to_next, "after" with the kernel\'s (the multiply-accumulate kernel on both ways). Two threads: "before" the kernel on one thread, "after" with a helper thread on the second core (`he-core/evaluator/keyswitch-threads.ts`), as the service does for a single request when its other workers are idle. "Same bytes": every answer equal byte for byte both ways (both kernels are exact; `he-core/evaluator/diagonal-mac.test.ts`, `he-core/evaluator/keyswitch.test.ts`, `tests/encrypted/diagonal-kernel.test.ts`).',
+    '- Server evaluation of one request (envelope in, result envelope out) in this process while the service was idle, the same request each way, alternating, medians after a warm-up, one kernel at a time. The multiply-accumulate kernel (`he-core/evaluator/kernels/mac.wat`): "before" with SEAL\'s multiply_plain + add for every plaintext product, "after" with the kernel (the key-switching kernel off both ways). The key-switching kernel (`he-core/evaluator/kernels/keyswitch.wat`): "before" with SEAL\'s rotate_vector, square, relinearize and rescale_to_next, "after" with the kernel\'s (the multiply-accumulate kernel on both ways). Two threads: "before" the kernel on one thread, "after" with a helper thread on the second core (`he-core/evaluator/keyswitch-threads.ts`), as the service does for a single request when its other workers are idle. Client encryption (the last row): the same batch request encrypted by `encryptRequest` on the calling thread alone, then by `encryptRequestParallel` with the key pair\'s helper thread (`he-core/client/parallel.ts`, started and ready before), as the app and this benchmark encrypt requests of 16 ciphertexts or more. "Same bytes": every answer equal byte for byte both ways (both kernels are exact; `he-core/evaluator/diagonal-mac.test.ts`, `he-core/evaluator/keyswitch.test.ts`, `tests/encrypted/diagonal-kernel.test.ts`).',
     '',
     markdown(leverTable(run)),
     '',
