@@ -356,11 +356,16 @@ export class SharedKeySwitch {
 
   /**
    * The key slot holding `index` of `keys` (a SEAL KSwitchKeys), copied in from SEAL's heap on a
-   * miss: `data(j)` is the byte offset in `heap` of decomposition limb j's key ciphertext (2 × K limbs).
+   * miss: `allLimbs()` gives the byte offset in `heap` of every decomposition limb's key
+   * ciphertext (2 × K limbs each), all K − 1 of them, whatever the level of the key switch that
+   * asks: a slot serves every later level (a slot filled at a low level with only that level's
+   * limbs gave a wrong key switch at a higher one).
    */
-  slotFor(keys: object, index: number, heap: Uint8Array, data: readonly number[]): number {
+  slotFor(keys: object, index: number, heap: Uint8Array, allLimbs: () => readonly number[]): number {
     const found = this.slots.findIndex((s) => s.keys === keys && s.index === index);
     if (found >= 0) return found;
+    const data = allLimbs();
+    if (data.length !== this.primes.length - 1) throw new Error(`a key of ${data.length} limbs, expected ${this.primes.length - 1}`);
     const slot = this.slots.length < this.slotCount ? this.slots.length : this.nextSlot++ % this.slotCount;
     const K = this.primes.length;
     const bytes = 2 * K * this.limb;

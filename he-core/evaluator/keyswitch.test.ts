@@ -178,6 +178,40 @@ describe('KeySwitchKernel on two threads: when the helper is gone', () => {
     }
   });
 
+  it('a key first used on two threads at the lowest level serves the top level whole (rotation and relinearisation: SEAL’s bytes)', async () => {
+    // Found by the benchmark: the helper's key slot was filled with only the limbs of the level
+    // that first asked for it, so a later key switch at a higher level read garbage for the rest.
+    const k = await keyedContextWithChain(8192, [37, 26, 26, 26, 60], 26);
+    const keygen = new k.ctx.seal.KeyGenerator(k.ctx.context);
+    const galois = keygen.createGaloisKeysWithSteps(Int32Array.from([1]));
+    const relin = keygen.createRelinKeys();
+    const kernel = KeySwitchKernel.create(k.ctx, { threads: 2, keySlots: 2 })!;
+    const top = residueCiphertext(k, k.ctx.topLevel, mulberry32(0x70f));
+    const low = residueCiphertext(k, 0, mulberry32(0x10e));
+    const ours = new k.ctx.seal.Ciphertext();
+    const seals = new k.ctx.seal.Ciphertext();
+    const save = (ct: Ciphertext): Buffer => Buffer.from(ct.saveToArray(k.ctx.seal.ComprModeType.none) as Uint8Array);
+    try {
+      expect(kernel.threads).toBe(2);
+      for (const x of [low, top]) {
+        kernel.rotate(x, [1], galois, ours);
+        k.ctx.evaluator.rotateVector(x, 1, galois, seals);
+        expect({ level: x.coeffModulusSize() - 1, rotation: save(ours).equals(save(seals)) }).toEqual({ level: x.coeffModulusSize() - 1, rotation: true });
+        x.setScale(2 ** 12);
+        kernel.squareRelinearize(x, relin, ours);
+        k.ctx.evaluator.square(x, seals);
+        k.ctx.evaluator.relinearizeInplace(seals, relin);
+        expect({ level: x.coeffModulusSize() - 1, square: save(ours).equals(save(seals)) }).toEqual({ level: x.coeffModulusSize() - 1, square: true });
+      }
+      // (The key slots are the shared memory's, used by every two-thread key switch whether or not
+      // the helper, still starting, took any of its tasks.)
+    } finally {
+      kernel.dispose();
+      free(top, low, ours, seals, relin, galois, keygen);
+      k.dispose();
+    }
+  });
+
   it('the task code the helper runs has the layout constants of the module', () => {
     // runTask writes its constants out (its source is also the helper's); they must be the module's.
     const written = [...taskSource().matchAll(/const \w+\s*=\s*(\d+);/g)].slice(0, 6).map((m) => Number(m[1]));

@@ -408,11 +408,12 @@ export class KeySwitchKernel {
    * decomposed over the data primes, times the key, switched down by the special prime and added
    * into the ciphertext's two polynomials at `data`.
    */
-  private switchKey(data: number, D: number, keys: number[], keysObject: object, index: number): void {
+  private switchKey(data: number, D: number, keys: number[], keysObject: GaloisKeys | RelinKeys, index: number): void {
     const shared = this.threadsOn && (this.threadsWhile?.() ?? true) ? this.sharedUnit() : null;
     if (shared && !shared.helperProblem) {
       const heap = (): Uint8Array => new Uint8Array(this.ctx.runtime.heapBuffer());
-      const slot = shared.slotFor(keysObject, index, heap(), keys);
+      // A slot holds the whole key (every decomposition limb), whatever this key switch's level.
+      const slot = shared.slotFor(keysObject, index, heap(), () => this.keyData(keysObject, index, this.primes.length - 1, 'key for the helper thread'));
       shared.switchKey(heap, this.scratch(D).c1Ntt, data, data + D * this.N * 8, D, slot);
       return;
     }

@@ -188,6 +188,43 @@ describe('rotations: the key-switching kernel gives SEAL’s ciphertexts bit for
     sealMlp.dispose();
   });
 
+  it('one thread or two, chosen afresh before every key switch (as the service does under changing load): SEAL’s bits on every evaluation', () => {
+    // The service decides per key switch (its other workers busy or not), so a key may first reach
+    // the helper thread at any level: every answer must still be SEAL's. The benchmark once found
+    // a key copied to the helper with only one level's limbs: here the first evaluation turns to
+    // two threads halfway (as when the other worker finishes), the next ones are on two threads
+    // from the top level, then a pseudo-random choice per key switch.
+    let switches = 0;
+    let halfway = Infinity;
+    let state = 0x5eed;
+    const coin = (): boolean => {
+      switches++;
+      if (switches <= 2 * halfway) return switches > halfway;
+      state = (state * 1103515245 + 12345) & 0x7fffffff;
+      return (state >> 16) % 2 === 0;
+    };
+    const sealMlp = new PlanEvaluator(mlp.ctx, mlp.plan, { kernels: false });
+    const toggled = new PlanEvaluator(mlp.ctx, mlp.plan, { keySwitchThreads: 2, keySwitchThreadsWhile: coin });
+    try {
+      // Count one evaluation's key switches (on one thread) first.
+      const counting = new PlanEvaluator(mlp.ctx, mlp.plan, { keySwitchThreads: 2, keySwitchThreadsWhile: () => (switches++, false) });
+      outputBytes(mlp, counting, encryptRequest(mlp.client, mlp.plan.public, [mlpRows[0]!]));
+      counting.dispose();
+      halfway = Math.floor(switches / 2);
+      expect(halfway).toBeGreaterThan(2);
+      switches = 0;
+      for (const row of [...mlpRows, ...mlpRows]) {
+        const request = encryptRequest(mlp.client, mlp.plan.public, [row]);
+        expect(sameBits(outputBytes(mlp, toggled, request), outputBytes(mlp, sealMlp, request))).toBe(true);
+      }
+      expect(toggled.keySwitchPath).toBe('kernel');
+      expect(toggled.keySwitchHelperTasks).toBeGreaterThan(0);
+    } finally {
+      toggled.dispose();
+      sealMlp.dispose();
+    }
+  });
+
   it('on two threads (a helper on the second core for each key switch): the same bits, the helper takes tasks', () => {
     const threaded = new PlanEvaluator(mnist.ctx, mnist.plan, { keySwitchThreads: 2 });
     try {
