@@ -210,6 +210,11 @@ export class PlanEvaluator {
     return this.keySwitch?.helperTasks ?? 0;
   }
 
+  /** Bytes of the helper thread's shared memory (NTT tables, the keys in use, buffers; 0 until first used). */
+  get keySwitchSharedBytes(): number {
+    return this.keySwitch?.sharedBytes ?? 0;
+  }
+
   set keySwitchThreads(threads: 1 | 2) {
     this.keySwitch?.setThreads(threads, this.keySlots);
   }

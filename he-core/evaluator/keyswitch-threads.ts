@@ -344,6 +344,11 @@ export class SharedKeySwitch {
     });
   }
 
+  /** Bytes of the shared memory (tables, key slots, buffers): fixed once made. */
+  get bytes(): number {
+    return this.memory.buffer.byteLength;
+  }
+
   /** Tasks the helper thread has run so far. */
   get helperTasks(): number {
     return Atomics.load(new Int32Array(this.memory.buffer, 0, 64), HELPED);

@@ -218,6 +218,11 @@ export class KeySwitchKernel {
     return this.threadsOn && !this.threadsProblem && !this.shared?.helperProblem ? 2 : 1;
   }
 
+  /** Bytes of the two-thread unit's shared memory (0 until first used). */
+  get sharedBytes(): number {
+    return this.shared?.bytes ?? 0;
+  }
+
   /** Tasks the helper thread has run so far (0 without one). */
   get helperTasks(): number {
     return this.shared?.helperTasks ?? 0;

@@ -49,6 +49,7 @@ export class PoolEvaluator implements Evaluator {
       { name: 'ciphercare_worker_key_bytes_limit', help: 'Bytes of loaded evaluation keys each worker may hold.', value: memory.keyCacheBytes },
       { name: 'ciphercare_worker_heap_bytes', help: "The workers' WebAssembly heaps, summed (they only grow).", value: memory.heapBytes },
       { name: 'ciphercare_worker_heap_bytes_max', help: 'The largest WebAssembly heap of one worker.', value: Math.max(0, ...memory.workers.map((w) => w.heapBytes)) },
+      { name: 'ciphercare_keyswitch_helper_bytes', help: "The workers' helper threads' shared memory (NTT tables, a copy of the keys in use, a key switch's buffers), summed: fixed per evaluator once its helper was first used, and not counted by the key accounting.", value: memory.workers.reduce((a, w) => a + w.helperBytes, 0) },
       { name: 'ciphercare_keyswitch_helper_tasks', help: "Key-switching tasks run by the workers' helper threads (a second core borrowed while the other workers are idle), as each last reported.", value: memory.workers.reduce((a, w) => a + w.helperTasks, 0) },
       { name: 'ciphercare_key_memory_bytes', help: 'Evaluation keys held, every copy: stored envelopes plus the workers\' loaded keys.', value: stored + memory.keyBytes },
       { name: 'ciphercare_key_memory_limit_bytes', help: 'The bound of ciphercare_key_memory_bytes (sessionCacheBytes).', value: this.keyMemoryLimit },

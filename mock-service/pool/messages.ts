@@ -32,6 +32,8 @@ export interface WorkerMemory {
   evicted: string[];
   /** Key-switching tasks its evaluators' helper threads have run, in all (a second core in use). */
   helperTasks: number;
+  /** Its evaluators' helper threads' shared memory (tables, the keys in use, buffers), bytes. */
+  helperBytes: number;
 }
 
 export interface WorkerInit {

@@ -18,7 +18,7 @@ export interface PoolOptions {
 /** What the workers hold, as each last reported it (with its last answer). */
 export interface PoolMemory {
   /** Per worker: loaded key sets, their bytes, the WebAssembly heap. */
-  workers: { keySets: number; keyBytes: number; heapBytes: number; helperTasks: number }[];
+  workers: { keySets: number; keyBytes: number; heapBytes: number; helperTasks: number; helperBytes: number }[];
   keyBytes: number;
   heapBytes: number;
   /** The bound of each worker's loaded keys. */
@@ -229,7 +229,7 @@ export class WorkerPool {
 
   /** The workers' loaded keys and heaps, as each last reported them. */
   memory(): PoolMemory {
-    const workers = this.slots.map((s) => ({ keySets: s.memory?.keySets ?? 0, keyBytes: s.memory?.keyBytes ?? 0, heapBytes: s.memory?.heapBytes ?? 0, helperTasks: s.memory?.helperTasks ?? 0 }));
+    const workers = this.slots.map((s) => ({ keySets: s.memory?.keySets ?? 0, keyBytes: s.memory?.keyBytes ?? 0, heapBytes: s.memory?.heapBytes ?? 0, helperTasks: s.memory?.helperTasks ?? 0, helperBytes: s.memory?.helperBytes ?? 0 }));
     return {
       workers,
       keyBytes: workers.reduce((a, w) => a + w.keyBytes, 0),

@@ -32,8 +32,12 @@ function memory(): WorkerMemory {
   const evicted = evictedSinceReport;
   evictedSinceReport = [];
   let helperTasks = 0;
-  for (const entry of models.values()) helperTasks += entry.evaluator.single.keySwitchHelperTasks + entry.evaluator.batch.keySwitchHelperTasks;
-  return { keySets: keyCache.size, keyBytes: keyBytesHeld, heapBytes: runtime?.heapBytes() ?? 0, evicted, helperTasks };
+  let helperBytes = 0;
+  for (const entry of models.values()) {
+    helperTasks += entry.evaluator.single.keySwitchHelperTasks + entry.evaluator.batch.keySwitchHelperTasks;
+    helperBytes += entry.evaluator.single.keySwitchSharedBytes + entry.evaluator.batch.keySwitchSharedBytes;
+  }
+  return { keySets: keyCache.size, keyBytes: keyBytesHeld, heapBytes: runtime?.heapBytes() ?? 0, evicted, helperTasks, helperBytes };
 }
 
 function send(message: WorkerResponse, transfer: ArrayBuffer[] = []): void {

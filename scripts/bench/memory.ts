@@ -82,6 +82,8 @@ export interface KeyMemoryResult {
   workerKeySets: number | null;
   /** The workers' WebAssembly heaps: summed, and the largest, at idle and at the end. */
   heapBytes: { idle: number | null; end: number | null; maxIdle: number | null; maxEnd: number | null };
+  /** The workers' key-switching helper threads' shared memory at the end (not in the accounting), bytes. */
+  helperBytes: number | null;
   /** What the service accounts: storeBytes + workerKeyBytes (storeBytes alone before the byte accounting). */
   accountedBytes: number;
   /** The bound the operator set (ciphercare_key_memory_limit_bytes, or sessionCacheBytes before). */
@@ -177,6 +179,7 @@ export async function benchKeyMemory(options: KeyMemoryOptions): Promise<KeyMemo
         maxIdle: idle.get('ciphercare_worker_heap_bytes_max') ?? null,
         maxEnd: end.get('ciphercare_worker_heap_bytes_max') ?? null,
       },
+      helperBytes: end.get('ciphercare_keyswitch_helper_bytes') ?? null,
       accountedBytes,
       limitBytes,
       ratio: (rss - idleRss) / accountedBytes,

@@ -13,12 +13,15 @@ const model = loadBundledModel('mnist-cnn');
 const tolerance = Math.max(...model.testVectors.map((tv) => tv.tolerance));
 const images = loadMnist().test.x.slice(0, 4);
 
-async function helperTasks(service: RunningService): Promise<number> {
+async function metric(service: RunningService, name: string): Promise<number> {
   const res = await call(service, 'GET', '/v1/metrics');
-  const line = Buffer.from(res.body).toString('utf8').split('\n').find((l) => l.startsWith('ciphercare_keyswitch_helper_tasks '));
-  if (!line) throw new Error('no ciphercare_keyswitch_helper_tasks in /v1/metrics');
+  const line = Buffer.from(res.body).toString('utf8').split('\n').find((l) => l.startsWith(`${name} `));
+  if (!line) throw new Error(`no ${name} in /v1/metrics`);
   return Number(line.split(' ')[1]);
 }
+
+const helperTasks = (service: RunningService): Promise<number> => metric(service, 'ciphercare_keyswitch_helper_tasks');
+const helperBytes = (service: RunningService): Promise<number> => metric(service, 'ciphercare_keyswitch_helper_bytes');
 
 function expectAgrees(out: Float64Array, image: readonly number[]): void {
   const reference = referenceForward(model, image);
@@ -38,9 +41,15 @@ describe('the key-switching helper thread in the service', () => {
     const client = new TestClient(service, entry, 'single');
     await client.open();
     expect(await helperTasks(service)).toBe(0);
+    expect(await helperBytes(service)).toBe(0);
     for (const image of images.slice(0, 2)) expectAgrees((await client.predict([image]))[0]!, image);
     // 52 rotations and 2 squares, each 3D + 3 tasks or so: the helper took a share of them.
     expect(await helperTasks(service)).toBeGreaterThan(20);
+    // Its shared memory is reported (the key accounting does not count it): mnist-cnn's holds
+    // the NTT tables, 5 keys of 6 limbs × 2 × 7 primes and the buffers, about 30 MB.
+    const bytes = await helperBytes(service);
+    expect(bytes).toBeGreaterThan(25e6);
+    expect(bytes).toBeLessThan(2 * 40e6);
   }, 120_000);
 
   it('a pool of one keeps to its core: no helper tasks', async () => {
@@ -50,6 +59,7 @@ describe('the key-switching helper thread in the service', () => {
     await client.open();
     for (const image of images.slice(0, 2)) expectAgrees((await client.predict([image]))[0]!, image);
     expect(await helperTasks(service)).toBe(0);
+    expect(await helperBytes(service)).toBe(0);
   }, 120_000);
 
   it('two requests at once on a pool of two (the helper in use, or giving way): both answers agree with the plaintext model', async () => {
