@@ -14,7 +14,7 @@ import type { ResolvedOptions, ServiceOptions, ServiceRole } from './config.js';
 import type { Evaluator, EvaluatorHealth } from './evaluator/evaluator.js';
 import { PoolEvaluator } from './evaluator/pool-evaluator.js';
 import { Authenticator } from './http/auth.js';
-import { lingerAfterRefusal, readBody } from './http/body.js';
+import { BodyBuffers, lingerAfterRefusal, readBody, readPooledBody } from './http/body.js';
 import { ServiceMetrics } from './http/metrics.js';
 import { ServiceError, statusFor } from './pool/errors.js';
 import { keyBudget } from './pool/key-bytes.js';
@@ -95,6 +95,9 @@ export async function startService(input: ServiceOptions): Promise<RunningServic
   // (and a split batch's shares), so its own queue bound is never what refuses a request.
   const pool = role === 'front' ? null : new WorkerPool({ size: options.workers, maxQueue: role === 'embedded' ? options.maxQueue : options.workers * 4, jobTimeoutMs: options.jobTimeoutMs, models: texts, keyCacheEntries: options.workerKeyCacheEntries, keyCacheBytes: budget.workerBytes });
   const stopping: (() => Promise<void>)[] = [];
+  // Large request bodies (batch requests) are read into shared memory kept across requests.
+  const bodyBuffers = new BodyBuffers();
+  stopping.push(async () => bodyBuffers.clear());
   const stopAll = async (): Promise<void> => {
     for (const stop of stopping.splice(0).reverse()) await stop().catch((err: unknown) => logger.warn({ err: (err as Error).message }, 'stopping a part of the service failed'));
   };
@@ -291,9 +294,17 @@ export async function startService(input: ServiceOptions): Promise<RunningServic
         throw new ServiceError('session_not_found', 404, 'no such session (it may have expired or been evicted): upload the evaluation keys again');
       }
       requireEnvelope(req);
-      const body = await readBody(req, ciphertextBodyLimit(planOf(record)));
+      const body = await readPooledBody(req, ciphertextBodyLimit(planOf(record)), bodyBuffers);
       const started = performance.now();
-      const { result: out, evaluateMs, timing } = await evaluation.predict(record, body);
+      let outcome: Awaited<ReturnType<typeof evaluation.predict>>;
+      try {
+        outcome = await evaluation.predict(record, body.bytes);
+      } finally {
+        // Every evaluator is done with the body when its promise settles (a split batch waits for
+        // all its shares; a worker that timed out is being ended, and what it still computes is discarded).
+        body.release();
+      }
+      const { result: out, evaluateMs, timing } = outcome;
       metrics.observeEvaluation(record.modelId, record.mode, evaluateMs / 1000);
       res.writeHead(200, {
         'content-type': ContentTypes.envelope,

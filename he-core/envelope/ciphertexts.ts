@@ -8,7 +8,7 @@ import { EvaluationKeys } from '../evaluator/evaluation-keys.js';
 import { EnvelopeKind, decodeEnvelope, encodeEnvelope } from './envelope.js';
 import type { EnvelopeCaps } from './envelope.js';
 import { checkPacking, packResult, packedResultBytes, unpackResult } from './packed-result.js';
-import { checkCiphertextLayout, checkKeySwitchingKeys, decompressSealObject, maxCiphertextBytes, maxKeyBytes, saveCompressed } from './seal-object.js';
+import { checkCiphertextLayout, checkKeySwitchingKeys, decompressSealObject, decompressSealObjectScratch, maxCiphertextBytes, maxKeyBytes, saveCompressed } from './seal-object.js';
 
 const SCALE_TOLERANCE = 1e-9;
 
@@ -37,7 +37,8 @@ export function loadCiphertexts(ctx: HeContext, items: readonly Uint8Array[], ex
     for (const i of indices ?? items.keys()) {
       const item = items[i];
       if (!item) throw new RangeError(`no ciphertext ${i}`);
-      const raw = decompressSealObject(item, bound);
+      // A view of this thread's kept buffer, done with once SEAL has loaded it (SEAL copies it in).
+      const raw = decompressSealObjectScratch(item, bound);
       try {
         checkCiphertextLayout(raw, ctx.params.polyModulusDegree, ctx.topLevel + 1);
       } catch (err) {

@@ -1,6 +1,7 @@
-import { constants as zlibConstants, inflateSync, zstdCompressSync, zstdDecompressSync } from 'node:zlib';
+import { constants as zlibConstants, inflateSync, zstdDecompressSync } from 'node:zlib';
 import type { ComprModeType, MainModule } from 'node-seal';
 import { HeError } from '../errors.js';
+import { ZstdInputError, zstdCompressScratch, zstdDecompressInto } from './zstd.js';
 
 const SEAL_MAGIC = 0xa15e;
 const SEAL_HEADER_BYTES = 16;
@@ -36,28 +37,69 @@ export function readSealHeader(bytes: Uint8Array): SealHeader {
 export function decompressSealObject(bytes: Uint8Array, maxUncompressedBytes: number): Uint8Array {
   const header = readSealHeader(bytes);
   if (header.compression === 'none') {
-    if (bytes.length > maxUncompressedBytes) throw new HeError('seal_object_too_large', `a SEAL object of ${bytes.length} bytes exceeds the ${maxUncompressedBytes}-byte bound`);
+    if (bytes.length > maxUncompressedBytes) throw tooLarge(bytes.length, maxUncompressedBytes);
     return bytes;
   }
   const payload = bytes.subarray(SEAL_HEADER_BYTES);
   const limit = maxUncompressedBytes - SEAL_HEADER_BYTES;
   let body: Buffer;
   try {
-    // The window too: a frame may declare any window (up to 128 MiB by default) and the decoder
-    // allocates it before producing a byte; no object here needs one larger than itself.
-    const windowLogMax = Math.max(10, Math.ceil(Math.log2(Math.max(limit, 1))));
     body =
       header.compression === 'zstd'
-        ? zstdDecompressSync(payload, { maxOutputLength: limit, params: { [zlibConstants.ZSTD_d_windowLogMax]: windowLogMax } })
+        ? zstdDecompressSync(payload, { maxOutputLength: limit, params: { [zlibConstants.ZSTD_d_windowLogMax]: windowLogMaxFor(limit) } })
         : inflateSync(payload, { maxOutputLength: limit });
   } catch (err) {
     const code = (err as { code?: string }).code;
-    if (code === 'ERR_BUFFER_TOO_LARGE' || /too large|exceeds|maxOutputLength|too much memory/i.test((err as Error).message)) {
-      throw new HeError('seal_object_too_large', `the SEAL object inflates beyond the ${maxUncompressedBytes}-byte bound`);
-    }
-    throw new HeError('seal_object_invalid', `the SEAL object does not decompress: ${(err as Error).message}`);
+    if (code === 'ERR_BUFFER_TOO_LARGE' || /too large|exceeds|maxOutputLength|too much memory/i.test((err as Error).message)) throw inflatesBeyond(maxUncompressedBytes);
+    throw doesNotDecompress((err as Error).message);
   }
   return reframe(bytes, 0, body);
+}
+
+/**
+ * `decompressSealObject` into this thread's kept buffer (`zstd.ts`: the zstd context and the
+ * output are reused, no fresh memory per object): the view it returns is valid only until the
+ * next call on this thread, so the caller must be done with it (SEAL's load copies it) before.
+ * For the hot path, the ciphertexts of a request; same bounds and errors.
+ */
+export function decompressSealObjectScratch(bytes: Uint8Array, maxUncompressedBytes: number): Uint8Array {
+  const header = readSealHeader(bytes);
+  if (header.compression !== 'zstd') return decompressSealObject(bytes, maxUncompressedBytes);
+  const limit = maxUncompressedBytes - SEAL_HEADER_BYTES;
+  if (objectScratch.length < maxUncompressedBytes + 1) objectScratch = new Uint8Array(maxUncompressedBytes + 1);
+  let written: number;
+  try {
+    written = zstdDecompressInto(bytes.subarray(SEAL_HEADER_BYTES), objectScratch, SEAL_HEADER_BYTES, limit, windowLogMaxFor(limit));
+  } catch (err) {
+    if (err instanceof ZstdInputError) throw err.kind === 'too_large' ? inflatesBeyond(maxUncompressedBytes) : doesNotDecompress(err.message);
+    throw err;
+  }
+  objectScratch.set(bytes.subarray(0, SEAL_HEADER_BYTES));
+  const out = objectScratch.subarray(0, SEAL_HEADER_BYTES + written);
+  const view = new DataView(out.buffer, out.byteOffset, out.byteLength);
+  view.setUint8(5, 0);
+  view.setBigUint64(8, BigInt(out.length), true);
+  return out;
+}
+
+let objectScratch = new Uint8Array(0);
+
+// The window too: a frame may declare any window (up to 128 MiB by default) and the decoder
+// allocates it before producing a byte; no object here needs one larger than itself.
+function windowLogMaxFor(limit: number): number {
+  return Math.max(10, Math.ceil(Math.log2(Math.max(limit, 1))));
+}
+
+function tooLarge(bytes: number, max: number): HeError {
+  return new HeError('seal_object_too_large', `a SEAL object of ${bytes} bytes exceeds the ${max}-byte bound`);
+}
+
+function inflatesBeyond(max: number): HeError {
+  return new HeError('seal_object_too_large', `the SEAL object inflates beyond the ${max}-byte bound`);
+}
+
+function doesNotDecompress(why: string): HeError {
+  return new HeError('seal_object_invalid', `the SEAL object does not decompress: ${why}`);
 }
 
 /** `original`'s SEAL header with another compression mode and the new size, then `payload`. */
@@ -82,7 +124,14 @@ function reframe(original: Uint8Array, mode: 0 | 2, payload: Uint8Array): Uint8A
 export function compressSealObject(uncompressed: Uint8Array, level = 1): Uint8Array {
   const header = readSealHeader(uncompressed);
   if (header.compression !== 'none') throw new HeError('seal_object_invalid', `expected an uncompressed SEAL object, got ${header.compression}`);
-  return reframe(uncompressed, 2, zstdCompressSync(uncompressed.subarray(SEAL_HEADER_BYTES), { params: { [zlibConstants.ZSTD_c_compressionLevel]: level } }));
+  // Compressed into this thread's kept buffer after room for the header (`zstd.ts`), then copied out once.
+  const framed = zstdCompressScratch(uncompressed.subarray(SEAL_HEADER_BYTES), level, SEAL_HEADER_BYTES);
+  framed.set(uncompressed.subarray(0, SEAL_HEADER_BYTES));
+  const out = framed.slice();
+  const view = new DataView(out.buffer);
+  view.setUint8(5, 2);
+  view.setBigUint64(8, BigInt(out.length), true);
+  return out;
 }
 
 /** A SEAL object (ciphertext, keys) serialised uncompressed, then compressed with `compressSealObject`. */

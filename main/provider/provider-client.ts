@@ -1,11 +1,43 @@
 import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
+import { Readable } from 'node:stream';
 import axios, { AxiosError } from 'axios';
 import type { AxiosInstance, AxiosProgressEvent, AxiosResponse } from 'axios';
 import { ContentTypes, Routes } from '../../he-core/index.js';
 import type { CatalogModel, CatalogResponse, HealthResponse, PlanMode, Problem, PublicPlan, SessionResponse } from '../../he-core/index.js';
 import { DEADLINE_FLOOR_MS, computeDeadlineMs, predictionDeadlineMs, validDeadlineMs } from './deadline.js';
 import { ProviderError } from './errors.js';
+
+/** Bodies from this size on are sent in slices when upload progress is asked for. */
+const SLICED_UPLOAD_BYTES = 1 << 20;
+const UPLOAD_SLICE_BYTES = 1 << 20;
+
+/**
+ * The request body for axios. Upload progress comes from the slices of the body as the socket
+ * takes them (a 1 MiB stream, its length declared), not from axios's `onUploadProgress`: that
+ * one pipes the body through a throttling stream of 64 kB chunks, which took 0.4 to 0.6 s
+ * longer to send a 164 MB batch request on loopback (0.6 to 0.8 s instead of 0.2 s). Without a
+ * listener, or for small bodies, the buffer goes as it is (one write).
+ */
+function uploadOf(body: Uint8Array, onProgress: ((p: TransferProgress) => void) | undefined): { data: Buffer | Readable; headers: Record<string, string> } {
+  const buffer = Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+  const headers: Record<string, string> = { 'content-type': ContentTypes.envelope };
+  if (!onProgress || body.byteLength < SLICED_UPLOAD_BYTES) {
+    // A small body goes in one write: its upload is reported as one step.
+    onProgress?.({ direction: 'upload', loaded: body.byteLength, total: body.byteLength });
+    return { data: buffer, headers };
+  }
+  const total = buffer.byteLength;
+  function* slices(): Generator<Buffer> {
+    for (let at = 0; at < total; at += UPLOAD_SLICE_BYTES) {
+      const slice = buffer.subarray(at, Math.min(total, at + UPLOAD_SLICE_BYTES));
+      yield slice;
+      onProgress!({ direction: 'upload', loaded: at + slice.byteLength, total });
+    }
+  }
+  headers['content-length'] = String(total);
+  return { data: Readable.from(slices(), { objectMode: false, highWaterMark: UPLOAD_SLICE_BYTES }), headers };
+}
 
 export interface ProviderConfig {
   /** bundled: the app's own loopback service; remote: a provider's HTTPS URL. */
@@ -164,13 +196,13 @@ export class ProviderClient {
       if (options.signal?.aborted) throw new ProviderError('cancelled', 'cancelled');
       let response: AxiosResponse<ArrayBuffer>;
       try {
+        const onProgress = options.onProgress;
         response = await this.http.request<ArrayBuffer>({
           method,
           url: path,
-          ...(body ? { data: Buffer.from(body.buffer, body.byteOffset, body.byteLength), headers: { 'content-type': ContentTypes.envelope } } : {}),
+          ...(body ? uploadOf(body, onProgress) : {}),
           ...(options.signal ? { signal: options.signal } : {}),
-          onUploadProgress: (e: AxiosProgressEvent) => options.onProgress?.({ direction: 'upload', loaded: e.loaded, total: e.total }),
-          onDownloadProgress: (e: AxiosProgressEvent) => options.onProgress?.({ direction: 'download', loaded: e.loaded, total: e.total }),
+          ...(onProgress ? { onDownloadProgress: (e: AxiosProgressEvent) => onProgress({ direction: 'download', loaded: e.loaded, total: e.total }) } : {}),
         });
       } catch (err) {
         const error = this.networkError(err);

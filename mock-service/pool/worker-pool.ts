@@ -212,10 +212,19 @@ export class WorkerPool {
    */
   async runSplit(job: PredictJob, parts = this.slots.length): Promise<PoolResult> {
     const started = performance.now();
-    const body = new Uint8Array(new SharedArrayBuffer(job.body.byteLength));
-    body.set(job.body);
+    // A body the service read into shared memory already (`readPooledBody`) is shared as it is.
+    let body = job.body;
+    if (!(body.buffer instanceof SharedArrayBuffer)) {
+      body = new Uint8Array(new SharedArrayBuffer(job.body.byteLength));
+      body.set(job.body);
+    }
     const { sessionId, modelId, mode, keys } = job;
-    const shares = await Promise.all(Array.from({ length: parts }, (_, part) => this.run({ kind: 'predict-part', sessionId, modelId, mode, keys, body, part, parts })));
+    // Every share settles before this returns, failed or not: the caller may reuse the body's
+    // memory once it does, and no worker may still be reading it then.
+    const settled = await Promise.allSettled(Array.from({ length: parts }, (_, part) => this.run({ kind: 'predict-part', sessionId, modelId, mode, keys, body, part, parts })));
+    const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+    if (failed) throw failed.reason;
+    const shares = settled.map((s) => (s as PromiseFulfilledResult<PoolResult>).value);
     const merged = await this.run({ kind: 'predict-merge', sessionId, modelId, mode, keys, shares: shares.map((s) => s.share ?? []) });
     return { result: merged.result, evaluateMs: performance.now() - started };
   }
