@@ -1,7 +1,8 @@
 import { Worker } from 'node:worker_threads';
 import { HeError } from '../errors.js';
 import type { PublicPlan } from '../compiler/plan.js';
-import { EnvelopeKind, encodeEnvelope } from '../envelope/envelope.js';
+import { EnvelopeKind, encodeEnvelopeParts, joinEnvelope } from '../envelope/envelope.js';
+import type { EnvelopeParts } from '../envelope/envelope.js';
 import { free } from '../seal/scope.js';
 import type { ClientKeyPair } from './client-keys.js';
 import { encryptVector, encryptVectors, layoutRequest } from './crypto.js';
@@ -164,7 +165,15 @@ export async function encryptVectorsParallel(keys: ClientKeyPair, plan: PublicPl
 
 /** `encryptRequest` with large requests encrypted on both cores (`encryptVectorsParallel`). */
 export async function encryptRequestParallel(keys: ClientKeyPair, plan: PublicPlan, samples: readonly (readonly number[])[], compression: RequestCompression = 'zstd'): Promise<Uint8Array> {
+  return joinEnvelope(await encryptRequestPartsParallel(keys, plan, samples, compression));
+}
+
+/**
+ * `encryptRequestParallel` as envelope parts (`encodeEnvelopeParts`), to send without joining:
+ * what the app and the benchmark send.
+ */
+export async function encryptRequestPartsParallel(keys: ClientKeyPair, plan: PublicPlan, samples: readonly (readonly number[])[], compression: RequestCompression = 'zstd'): Promise<EnvelopeParts> {
   const vectors = layoutRequest(plan, samples);
   const items = await encryptVectorsParallel(keys, plan, vectors, compression);
-  return encodeEnvelope({ kind: EnvelopeKind.ciphertexts, fingerprint: plan.params.fingerprint, items });
+  return encodeEnvelopeParts({ kind: EnvelopeKind.ciphertexts, fingerprint: plan.params.fingerprint, items });
 }

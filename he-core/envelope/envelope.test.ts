@@ -1,7 +1,7 @@
 import { describe, it, expect } from 'vitest';
 import { HeError } from '../errors.js';
 import type { HeErrorCode } from '../errors.js';
-import { ENVELOPE_MAGIC, ENVELOPE_VERSION, EnvelopeKind, decodeEnvelope, encodeEnvelope } from './envelope.js';
+import { ENVELOPE_MAGIC, ENVELOPE_VERSION, EnvelopeKind, decodeEnvelope, encodeEnvelope, encodeEnvelopeParts, joinEnvelope } from './envelope.js';
 import type { Envelope, EnvelopeCaps } from './envelope.js';
 import { mulberry32 } from '../testing/mulberry32.js';
 
@@ -53,6 +53,22 @@ describe('envelope encode/decode', () => {
     expect(back.kind).toBe(EnvelopeKind.ciphertexts);
     expect(back.fingerprint).toBe(FP);
     expect(back.items.map((i) => [...i])).toEqual([[1, 2, 3], [], [9, 8, 7, 6, 5]]);
+  });
+
+  it('as parts: the header with its length table, then the items themselves (not copied); joined, the bytes of encodeEnvelope', () => {
+    const items = [bytesOf(1, 2, 3), new Uint8Array(0), bytesOf(9)];
+    const envelope: Envelope = { kind: EnvelopeKind.ciphertexts, fingerprint: FP, items };
+    const parts = encodeEnvelopeParts(envelope);
+    expect(parts.parts.length).toBe(4);
+    expect(parts.parts[0]!.length).toBe(FIXED + 4 * 3);
+    parts.parts.slice(1).forEach((p, i) => expect(p).toBe(items[i]));
+    const joined = joinEnvelope(parts);
+    expect(parts.byteLength).toBe(joined.length);
+    expect(Buffer.from(joined).equals(Buffer.from(encodeEnvelope(envelope)))).toBe(true);
+    expect(decodeEnvelope(joined, EnvelopeKind.ciphertexts, CAPS).items.map((i) => Array.from(i))).toEqual([[1, 2, 3], [], [9]]);
+    // A whole envelope joins to itself.
+    expect(joinEnvelope(joined)).toBe(joined);
+    expect(() => encodeEnvelopeParts({ ...envelope, fingerprint: 'abc' })).toThrow(HeError);
   });
 
   it('decodes from a subarray with a non-zero byte offset', () => {

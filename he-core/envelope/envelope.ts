@@ -31,24 +31,45 @@ export interface EnvelopeCaps {
 }
 
 export function encodeEnvelope(envelope: Envelope): Uint8Array {
+  return joinEnvelope(encodeEnvelopeParts(envelope));
+}
+
+/**
+ * An encoded envelope as its pieces, in order: the fixed header with the length table, then the
+ * items as they are. Sent piece by piece (ProviderClient), a large request (a mnist-cnn batch:
+ * 784 items, 164 MB) is never copied into one buffer: that copy alone needs 164 MB of fresh
+ * memory, about 0.55 s on the benchmark's VMs. `joinEnvelope` gives the bytes of `encodeEnvelope`.
+ */
+export interface EnvelopeParts {
+  readonly parts: readonly Uint8Array[];
+  readonly byteLength: number;
+}
+
+/** `encodeEnvelope` without joining: the header and length table, then the items (not copied). */
+export function encodeEnvelopeParts(envelope: Envelope): EnvelopeParts {
   const fp = Buffer.from(envelope.fingerprint, 'hex');
   if (fp.length !== 32) throw new HeError('params_mismatch', 'a parameter fingerprint is 32 bytes of hex');
-  const header = FIXED_BYTES + 4 * envelope.items.length;
-  const total = header + envelope.items.reduce((a, i) => a + i.length, 0);
-  const out = new Uint8Array(total);
-  const view = new DataView(out.buffer);
-  out.set(ENVELOPE_MAGIC, 0);
+  const header = new Uint8Array(FIXED_BYTES + 4 * envelope.items.length);
+  const view = new DataView(header.buffer);
+  header.set(ENVELOPE_MAGIC, 0);
   view.setUint8(4, ENVELOPE_VERSION);
   view.setUint8(5, envelope.kind);
   view.setUint16(6, 0, true);
-  out.set(fp, 8);
+  header.set(fp, 8);
   view.setUint32(40, envelope.items.length, true);
-  let at = header;
-  envelope.items.forEach((item, i) => {
-    view.setUint32(FIXED_BYTES + 4 * i, item.length, true);
-    out.set(item, at);
-    at += item.length;
-  });
+  envelope.items.forEach((item, i) => view.setUint32(FIXED_BYTES + 4 * i, item.length, true));
+  return { parts: [header, ...envelope.items], byteLength: envelope.items.reduce((a, i) => a + i.length, header.length) };
+}
+
+/** The envelope's bytes in one buffer (the parts copied once; a whole envelope as it is). */
+export function joinEnvelope(envelope: Uint8Array | EnvelopeParts): Uint8Array {
+  if (envelope instanceof Uint8Array) return envelope;
+  const out = new Uint8Array(envelope.byteLength);
+  let at = 0;
+  for (const part of envelope.parts) {
+    out.set(part, at);
+    at += part.length;
+  }
   return out;
 }
 

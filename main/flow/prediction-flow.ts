@@ -8,7 +8,7 @@ import { FlowError } from './errors.js';
 import { checkCatalog } from './trust.js';
 import { ClientModels, checkSource, drawKnownAnswer, hasSpareReplicas, matches, readReplicaChecks, replicaChecks, sameLayout, shuffle } from './checks.js';
 import type { CheckSource, KnownAnswer, ReplicaChecks } from './checks.js';
-import { decryptBatchAnswer, decryptResult, decryptSlots, encryptRequestParallel, encryptVectors } from './he-client.js';
+import { decryptBatchAnswer, decryptResult, decryptSlots, encryptRequestPartsParallel, encryptVectors } from './he-client.js';
 import type { BatchAnswer, ClientKeyPair } from './he-client.js';
 import type { FlowErrorCode } from './errors.js';
 
@@ -242,7 +242,8 @@ export class PredictionFlow {
     let started = performance.now();
     // A laid-out slot vector (the real sample with checks in its replicas) or samples to lay out.
     // Requests of many ciphertexts (mnist-cnn's batch) are encrypted on both cores.
-    const request = Array.isArray(samples) ? await encryptRequestParallel(pair, plan, samples) : encodeEnvelope({ kind: EnvelopeKind.ciphertexts, fingerprint: plan.params.fingerprint, items: encryptVectors(pair, plan, [samples.vector]) });
+    // Sent as envelope parts: a batch request's items are never joined into one buffer.
+    const request = Array.isArray(samples) ? await encryptRequestPartsParallel(pair, plan, samples) : encodeEnvelope({ kind: EnvelopeKind.ciphertexts, fingerprint: plan.params.fingerprint, items: encryptVectors(pair, plan, [samples.vector]) });
     timings.encrypt = (timings.encrypt ?? 0) + (performance.now() - started);
     emit?.({ stage: 'encrypt', state: 'done', ms: timings.encrypt });
     emit?.({ stage: 'evaluate', state: 'start' });

@@ -3,8 +3,8 @@ import { Agent as HttpsAgent } from 'node:https';
 import { Readable } from 'node:stream';
 import axios, { AxiosError } from 'axios';
 import type { AxiosInstance, AxiosProgressEvent, AxiosResponse } from 'axios';
-import { ContentTypes, Routes } from '../../he-core/index.js';
-import type { CatalogModel, CatalogResponse, HealthResponse, PlanMode, Problem, PublicPlan, SessionResponse } from '../../he-core/index.js';
+import { ContentTypes, Routes, joinEnvelope } from '../../he-core/index.js';
+import type { CatalogModel, CatalogResponse, EnvelopeParts, HealthResponse, PlanMode, Problem, PublicPlan, SessionResponse } from '../../he-core/index.js';
 import { DEADLINE_FLOOR_MS, computeDeadlineMs, predictionDeadlineMs, validDeadlineMs } from './deadline.js';
 import { ProviderError } from './errors.js';
 
@@ -13,31 +13,44 @@ const SLICED_UPLOAD_BYTES = 1 << 20;
 const UPLOAD_SLICE_BYTES = 1 << 20;
 
 /**
- * The request body for axios. Upload progress comes from the slices of the body as the socket
- * takes them (a 1 MiB stream, its length declared), not from axios's `onUploadProgress`: that
- * one pipes the body through a throttling stream of 64 kB chunks, which took 0.4 to 0.6 s
- * longer to send a 164 MB batch request on loopback (0.6 to 0.8 s instead of 0.2 s). Without a
- * listener, or for small bodies, the buffer goes as it is (one write).
+ * The request body for axios: a buffer, or envelope parts (`encodeEnvelopeParts`: a batch request
+ * is sent item by item and never joined into one 164 MB buffer). Upload progress comes from the
+ * pieces as the socket takes them (a stream, its length declared), not from axios's
+ * `onUploadProgress`: that one pipes the body through a throttling stream of 64 kB chunks, which
+ * took 0.4 to 0.6 s longer to send a 164 MB batch request on loopback (0.6 to 0.8 s instead of
+ * 0.2 s). A small body goes in one write, its upload reported as one step.
  */
-function uploadOf(body: Uint8Array, onProgress: ((p: TransferProgress) => void) | undefined): { data: Buffer | Readable; headers: Record<string, string> } {
-  const buffer = Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+function uploadOf(body: RequestBody, onProgress: ((p: TransferProgress) => void) | undefined): { data: Buffer | Readable; headers: Record<string, string> } {
   const headers: Record<string, string> = { 'content-type': ContentTypes.envelope };
-  if (!onProgress || body.byteLength < SLICED_UPLOAD_BYTES) {
-    // A small body goes in one write: its upload is reported as one step.
-    onProgress?.({ direction: 'upload', loaded: body.byteLength, total: body.byteLength });
-    return { data: buffer, headers };
+  const total = body.byteLength;
+  if (total < SLICED_UPLOAD_BYTES || (!onProgress && body instanceof Uint8Array)) {
+    const bytes = joinEnvelope(body);
+    onProgress?.({ direction: 'upload', loaded: total, total });
+    return { data: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), headers };
   }
-  const total = buffer.byteLength;
+  const pieces = body instanceof Uint8Array ? [body] : body.parts;
   function* slices(): Generator<Buffer> {
-    for (let at = 0; at < total; at += UPLOAD_SLICE_BYTES) {
-      const slice = buffer.subarray(at, Math.min(total, at + UPLOAD_SLICE_BYTES));
-      yield slice;
-      onProgress!({ direction: 'upload', loaded: at + slice.byteLength, total });
+    let loaded = 0;
+    let reported = 0;
+    for (const piece of pieces) {
+      for (let at = 0; at < piece.byteLength; at += UPLOAD_SLICE_BYTES) {
+        const slice = Buffer.from(piece.buffer, piece.byteOffset + at, Math.min(UPLOAD_SLICE_BYTES, piece.byteLength - at));
+        yield slice;
+        loaded += slice.byteLength;
+        // At most one event per MiB (a batch request's items are about 200 kB each), and the last.
+        if (onProgress && (loaded - reported >= UPLOAD_SLICE_BYTES || loaded === total)) {
+          reported = loaded;
+          onProgress({ direction: 'upload', loaded, total });
+        }
+      }
     }
   }
   headers['content-length'] = String(total);
   return { data: Readable.from(slices(), { objectMode: false, highWaterMark: UPLOAD_SLICE_BYTES }), headers };
 }
+
+/** A request body: bytes, or an envelope as its parts (sent without joining them). */
+export type RequestBody = Uint8Array | EnvelopeParts;
 
 export interface ProviderConfig {
   /** bundled: the app's own loopback service; remote: a provider's HTTPS URL. */
@@ -163,7 +176,7 @@ export class ProviderClient {
    * One call under one overall deadline: when it passes, the request is aborted (its socket
    * destroyed, so a dripping provider is disconnected) and `provider_deadline` is thrown.
    */
-  private async request(method: 'GET' | 'POST' | 'DELETE', path: string, body: Uint8Array | undefined, options: RequestOptions = {}, cost: CallCost = NO_COST): Promise<AxiosResponse<ArrayBuffer>> {
+  private async request(method: 'GET' | 'POST' | 'DELETE', path: string, body: RequestBody | undefined, options: RequestOptions = {}, cost: CallCost = NO_COST): Promise<AxiosResponse<ArrayBuffer>> {
     const deadlineMs = this.deadlineFor(body?.byteLength ?? 0, cost, options);
     const deadline = new AbortController();
     const started = performance.now();
@@ -191,7 +204,7 @@ export class ProviderClient {
     );
   }
 
-  private async attempt(method: 'GET' | 'POST' | 'DELETE', path: string, body: Uint8Array | undefined, options: RequestOptions): Promise<AxiosResponse<ArrayBuffer>> {
+  private async attempt(method: 'GET' | 'POST' | 'DELETE', path: string, body: RequestBody | undefined, options: RequestOptions): Promise<AxiosResponse<ArrayBuffer>> {
     for (let attempt = 1; ; attempt++) {
       if (options.signal?.aborted) throw new ProviderError('cancelled', 'cancelled');
       let response: AxiosResponse<ArrayBuffer>;
@@ -290,7 +303,7 @@ export class ProviderClient {
     this.sessions.delete(sessionId);
   }
 
-  async predict(sessionId: string, envelope: Uint8Array, options?: RequestOptions): Promise<Uint8Array> {
+  async predict(sessionId: string, envelope: RequestBody, options?: RequestOptions): Promise<Uint8Array> {
     const session = this.sessions.get(sessionId);
     const plan = session === undefined ? undefined : this.models.get(session.modelId)?.plans?.[session.mode];
     const response = await this.request('POST', Routes.predictions(sessionId), envelope, options, { downBytes: 0, evaluationMs: 0, plan, prediction: true });

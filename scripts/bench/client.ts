@@ -2,7 +2,7 @@
 // request encryption and result decryption), one key pair and one session per model and mode.
 import { HeContext, loadSeal } from '../../he-core/index.js';
 import type { CatalogModel, PlanMode, PublicPlan } from '../../he-core/index.js';
-import { ClientKeyPair, decryptResult, encodeKeyEnvelopeFor, encryptRequestParallel } from '../../main/flow/he-client.js';
+import { ClientKeyPair, decryptResult, encodeKeyEnvelopeFor, encryptRequestPartsParallel } from '../../main/flow/he-client.js';
 import { ProviderClient } from '../../main/provider/provider-client.js';
 
 export interface Endpoint {
@@ -105,7 +105,8 @@ export class BenchClient {
   async predict(samples: readonly (readonly number[])[]): Promise<Exchange> {
     const t0 = performance.now();
     // As the app does (PredictionFlow): requests of many ciphertexts on both cores.
-    const request = await encryptRequestParallel(this.keys.pair, this.plan, samples);
+    // Envelope parts, sent without joining them (as the app sends).
+    const request = await encryptRequestPartsParallel(this.keys.pair, this.plan, samples);
     const t1 = performance.now();
     const response = await this.provider.predict(this.sessionId, request);
     const t2 = performance.now();

@@ -30,13 +30,19 @@ export function fill(rows: readonly number[][], count: number): number[][] {
 
 /**
  * Agreement of decrypted outputs with the float64 reference: every raw output within the model's
- * test-vector tolerance, and the same class for classification models.
+ * test-vector tolerance, and the same class for classification models, except at a tie at that
+ * precision: where the reference itself puts the two classes within twice the tolerance of each
+ * other (one logit: within the tolerance of the decision threshold), outputs that each keep the
+ * promised precision may rank them either way. Such a sample is counted as a tie, not a mismatch
+ * (mnist-cnn's held-out row 155 has its top two logits 0.0042 apart, against a tolerance of 0.01).
  */
 export class Agreement {
   private readonly tolerance: number;
   samples = 0;
   outOfTolerance = 0;
   classMismatches = 0;
+  /** Class differences at a tie at the model's precision (see above): reported, not a disagreement. */
+  ties = 0;
   maxError = 0;
 
   constructor(private readonly model: ModelFile) {
@@ -51,7 +57,10 @@ export class Agreement {
     this.maxError = Math.max(this.maxError, Number.isNaN(worst) ? Infinity : worst);
     const a = postprocess(this.model.postprocess, decrypted).classIndex;
     const b = postprocess(this.model.postprocess, reference).classIndex;
-    if (a !== b) this.classMismatches++;
+    if (a === b) return;
+    const tie = reference.length === 1 ? Math.abs(reference[0]!) <= this.tolerance : a !== undefined && b !== undefined && Math.abs(reference[b]! - reference[a]!) <= 2 * this.tolerance;
+    if (tie) this.ties++;
+    else this.classMismatches++;
   }
 
   get agree(): boolean {
@@ -59,6 +68,6 @@ export class Agreement {
   }
 
   summary(): string {
-    return `${this.samples} samples, max |err| ${this.maxError.toExponential(1)} (tolerance ${this.tolerance}), ${this.outOfTolerance} out of tolerance, ${this.classMismatches} class mismatches`;
+    return `${this.samples} samples, max |err| ${this.maxError.toExponential(1)} (tolerance ${this.tolerance}), ${this.outOfTolerance} out of tolerance, ${this.classMismatches} class mismatches${this.ties ? ` (and ${this.ties} class ${this.ties === 1 ? 'difference' : 'differences'} at a tie within the tolerance)` : ''}`;
   }
 }

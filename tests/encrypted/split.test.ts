@@ -87,6 +87,41 @@ describe('a batch request split across workers equals the whole evaluation', () 
     }
   });
 
+  it('rows after the first start from a copy of their input and the kernel writes them: the same bytes as SEAL all the way; a kernel failing on a later row hands the rest to SEAL, same bytes', () => {
+    const request = encryptRequest(client, plan.public, rows);
+    const sealOnly = new PlanEvaluator(ctx, plan);
+    const failing = new PlanEvaluator(ctx, plan);
+    try {
+      (sealOnly as unknown as { mac: { equals(): boolean } | null }).mac!.equals = () => false;
+      // The kernel verifies on the first row, then throws on the fourth row's sum.
+      const mac = (failing as unknown as { mac: { add(...a: unknown[]): void; begin(level: number): void } }).mac;
+      const add = mac.add.bind(mac);
+      const begin = mac.begin.bind(mac);
+      let rowsBegun = 0;
+      mac.begin = (level: number) => {
+        rowsBegun++;
+        begin(level);
+      };
+      mac.add = (...a: unknown[]) => {
+        if (rowsBegun === 4) throw new Error('simulated kernel failure');
+        add(...a);
+      };
+      const viaKernel = evaluateEnvelope(evaluator, keys, request);
+      const viaSeal = evaluateEnvelope(sealOnly, keys, request);
+      const viaFailing = evaluateEnvelope(failing, keys, request);
+      expect(evaluator.macPath).toBe('kernel');
+      expect(sealOnly.macPath).toBe('seal');
+      expect(failing.macPath).toBe('seal');
+      expect(failing.macProblem).toBe('simulated kernel failure');
+      expect(rowsBegun).toBeGreaterThanOrEqual(4);
+      expect(Buffer.from(viaKernel).equals(Buffer.from(viaSeal))).toBe(true);
+      expect(Buffer.from(viaFailing).equals(Buffer.from(viaSeal))).toBe(true);
+    } finally {
+      sealOnly.dispose();
+      failing.dispose();
+    }
+  });
+
   it('mnist-cnn: each of two shares loads only the pixels under its windows; together they load every one', async () => {
     const rt = await loadSeal();
     const mnist = compile(rt.seal, loadBundledModel('mnist-cnn'), { mode: 'batch' });

@@ -9,6 +9,7 @@ import { BodyBuffers, readPooledBody } from '../../mock-service/http/body.js';
 import type { PooledBody } from '../../mock-service/http/body.js';
 import { ServiceError } from '../../mock-service/pool/errors.js';
 import { ProviderClient } from '../../main/provider/provider-client.js';
+import { EnvelopeKind, encodeEnvelopeParts, joinEnvelope } from '../../he-core/index.js';
 import type { TransferProgress } from '../../main/provider/provider-client.js';
 
 const sha = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
@@ -162,6 +163,24 @@ describe('the client uploads large bodies in slices', () => {
     expect(uploads.at(-1)!.loaded).toBe(body.length);
     const lastAttempt = uploads.slice(uploads.findLastIndex((p, i) => i > 0 && p.loaded < uploads[i - 1]!.loaded));
     for (let i = 1; i < lastAttempt.length; i++) expect(lastAttempt[i]!.loaded).toBeGreaterThan(lastAttempt[i - 1]!.loaded);
+
+    // Envelope parts (a batch request's items, sent without joining them): every byte, in order,
+    // with and without a listener; progress at most once per MiB and at the total.
+    const items = Array.from({ length: 40 }, (_, i) => randomBytes(150_000 + i * 997));
+    const parts = encodeEnvelopeParts({ kind: EnvelopeKind.ciphertexts, fingerprint: 'ab'.repeat(32), items });
+    const joined = joinEnvelope(parts);
+    for (const listen of [true, false]) {
+      received.length = 0;
+      const events: TransferProgress[] = [];
+      await client.predict('s1', parts, listen ? { onProgress: (p) => events.push(p) } : {});
+      expect(received).toEqual([{ hash: sha(joined), length: String(joined.length) }]);
+      const ups = events.filter((p) => p.direction === 'upload');
+      if (listen) {
+        expect(ups.at(-1)).toEqual({ direction: 'upload', loaded: joined.length, total: joined.length });
+        expect(ups.length).toBeLessThanOrEqual(Math.ceil(joined.length / (1 << 20)) + 1);
+        expect(ups.length).toBeGreaterThanOrEqual(5);
+      } else expect(ups).toEqual([]);
+    }
 
     // Without a listener, and for a small body with one, the buffer goes in one piece.
     for (const [b, listen] of [
