@@ -338,3 +338,62 @@ describe('fieldPacker: the double-precision path gives the exact rounding', () =
   });
 });
 
+
+describe('unpackResult: the double-precision path gives the exact coefficients', () => {
+  it('on random fields and on those whose product with q is closest to a half-integer, for both polynomials of two plans', async () => {
+    const rt = await loadSeal();
+    const random = mulberry32(0x0dd5);
+    for (const id of ['breast-cancer-mlp', 'mnist-cnn'] as const) {
+      const plan = compile(rt.seal, bundledModel(id), { mode: 'single' });
+      const ctx = HeContext.create(rt, plan.public.params);
+      try {
+        const packing = plan.public.output.packing;
+        const N = ctx.params.polyModulusDegree;
+        const q = BigInt(ctx.params.primes[0]!);
+        // Fields per polynomial: random ones, the extremes, and f ≡ (2^(b-1) + d)·q^-1 (mod 2^b),
+        // for which f·q / 2^b lies within d / 2^b of a half-integer (a plain double floor gets dozens
+        // of these wrong; the margin sends them to BigInt).
+        const fields = packing.bits.map((bits) => {
+          const b = BigInt(bits);
+          const mod = 1n << b;
+          let inv = 1n;
+          for (let e = (1n << (b - 1n)) - 1n, base = q % mod; e > 0n; e >>= 1n, base = (base * base) % mod) if (e & 1n) inv = (inv * base) % mod;
+          expect((inv * q) % mod).toBe(1n);
+          const list: bigint[] = [0n, 1n, mod - 1n];
+          for (let d = -3000n; d <= 3000n; d++) list.push(((((1n << (b - 1n)) + d) % mod + mod) * inv) % mod);
+          while (list.length < N) list.push(BigInt(Math.floor(random() * 2 ** bits)));
+          return list;
+        });
+        const item = new Uint8Array(packedResultBytes(N, packing));
+        const view = new DataView(item.buffer);
+        item.set([0x43, 0x43, 0x50, 0x52, 1, packing.bits[0]!, packing.bits[1]!, 0]);
+        view.setUint32(8, packing.multiplier, true);
+        view.setUint32(12, N, true);
+        const writer = new BitWriter(item, 16);
+        for (let poly = 0; poly < 2; poly++) {
+          for (const f of fields[poly]!) writer.write(f, packing.bits[poly]!);
+          writer.align();
+        }
+        const ct = unpackResult(ctx, item, plan.public.output.scale, packing);
+        try {
+          ctx.evaluator.cipherTransformFromNttInplace(ct);
+          const raw = ct.saveToArray(ctx.seal.ComprModeType.none) as Uint8Array;
+          const start = 16 + 32 + 1 + 5 * 8 + 16 + 8;
+          const got = new BigUint64Array(raw.slice(start, start + 16 * N).buffer);
+          for (let poly = 0; poly < 2; poly++) {
+            const b = BigInt(packing.bits[poly]!);
+            fields[poly]!.forEach((f, i) => {
+              let c = (f * q + (1n << (b - 1n))) >> b;
+              if (c === q) c = 0n;
+              if (got[poly * N + i] !== c) expect({ id, poly, i, f, got: got[poly * N + i] }).toEqual({ id, poly, i, f, got: c });
+            });
+          }
+        } finally {
+          free(ct);
+        }
+      } finally {
+        ctx.dispose();
+      }
+    }
+  });
+});
