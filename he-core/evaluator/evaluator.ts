@@ -49,6 +49,12 @@ export interface EvaluatorOptions {
   keySwitchThreads?: 1 | 2;
   /** With two threads: asked before every key switch; false means one thread for this one (e.g. the other cores are busy). */
   keySwitchThreadsWhile?: () => boolean;
+  /**
+   * Whether a batch row after the first verified one starts from a copy of its first input, the
+   * kernel writing every coefficient (default true; see `kernelRowSum`). Off: every row starts
+   * from SEAL's multiply_plain of its first term, the same bits (the benchmark measures both).
+   */
+  rowFrames?: boolean;
 }
 
 /** Relative tolerance when comparing a ciphertext's scale with the plan's. */
@@ -75,6 +81,8 @@ export class PlanEvaluator {
   private macVerified = false;
   /** The product scale of the row that verified the kernel in this evaluation (see kernelRowSum). */
   private macVerifiedScale = 0;
+  /** EvaluatorOptions.rowFrames. */
+  private readonly rowFrames: boolean;
   /** Why the kernel was turned off, if it was. */
   private macFailure: string | null = null;
   /** Multiply-accumulate kernel of the linear layers' diagonal products (null: SEAL does them; see `diagonalPath`). */
@@ -96,6 +104,7 @@ export class PlanEvaluator {
     options: EvaluatorOptions = {},
   ) {
     const kernels = options.kernels ?? true;
+    this.rowFrames = options.rowFrames ?? true;
     if (plan.public.params.fingerprint !== ctx.params.fingerprint) throw new HeError('params_mismatch', 'the plan is for another parameter set');
     this.writer = plan.steps.some((s) => s.op === 'batch-linear') ? ConstantWriter.create(ctx) : null;
     this.constantPath = this.writer ? 'direct' : 'encoder';
@@ -565,7 +574,7 @@ export class PlanEvaluator {
    */
   private kernelRowSum(terms: readonly { x: Ciphertext; w: number }[], scale: number, level: number): Ciphertext | null {
     const mac = this.mac;
-    if (!mac || !this.macVerified || terms.length < 2 || terms.length > ScalarMac.maxTerms) return null;
+    if (!mac || !this.rowFrames || !this.macVerified || terms.length < 2 || terms.length > ScalarMac.maxTerms) return null;
     const first = terms[0]!.x;
     const productScale = first.scale() * scale;
     if (productScale !== this.macVerifiedScale) return null;

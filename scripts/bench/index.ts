@@ -19,7 +19,7 @@ import { benchKeyMemory, benchMemory } from './memory.js';
 import { machine, printReport, writeDocs, writeJson } from './report.js';
 import { parseBenchOptions } from './options.js';
 import { CalibrationRig, combineCalibration } from './calibration.js';
-import { benchEncryptLever, benchKernelLever } from './levers.js';
+import { benchEncryptLever, benchKernelLever, benchTransferLever } from './levers.js';
 import type { LeverResult } from './levers.js';
 import { benchScaling } from './scaling.js';
 import { benchSingle } from './single.js';
@@ -75,6 +75,8 @@ for (const [id, mode, lever] of [
   ['mnist-cnn', 'single', 'keyswitch'],
   ['mnist-cnn', 'single', 'threads'],
   ['mnist-cnn', 'batch', 'keyswitch'],
+  ['mnist-cnn', 'batch', 'frames'],
+  ['mnist-cnn', 'batch', 'zstd'],
   ['breast-cancer-mlp', 'single', 'mac'],
   ['breast-cancer-mlp', 'single', 'keyswitch'],
   ['breast-cancer-mlp', 'single', 'threads'],
@@ -84,7 +86,7 @@ for (const [id, mode, lever] of [
   if (!model) continue;
   // mnist-cnn batches take seconds each: fewer runs.
   const leverRuns = quick ? (mode === 'batch' && id === 'mnist-cnn' ? 1 : 3) : mode === 'batch' && id === 'mnist-cnn' ? 3 : 10;
-  log(`lever: ${id} ${mode}, server evaluation with and without the ${lever} kernel, ${leverRuns} runs each, alternating`);
+  log(`lever: ${id} ${mode}, server evaluation with and without the ${lever} lever, ${leverRuns} runs each, alternating`);
   levers.push(await benchKernelLever(model, mode, heldOutRows(model), leverRuns, lever));
 }
 {
@@ -93,6 +95,9 @@ for (const [id, mode, lever] of [
     const encryptRuns = quick ? 1 : 3;
     log(`lever: mnist-cnn batch, the request's encryption on one and on two threads, ${encryptRuns} runs each, alternating`);
     levers.push(await benchEncryptLever(model, 'batch', heldOutRows(model), encryptRuns));
+    const transferRuns = quick ? 2 : 5;
+    log(`lever: mnist-cnn batch, the request's transfer as before and as now, ${transferRuns} runs each, alternating`);
+    levers.push(await benchTransferLever(model, heldOutRows(model), transferRuns));
   }
 }
 let checksError: string | null = null;

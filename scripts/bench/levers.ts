@@ -5,11 +5,28 @@
 //                against SEAL's multiply_plain + add, the key-switching kernel off both ways;
 //   'keyswitch': KeySwitchKernel (rotations, squares with relinearisation, rescales) against
 //                SEAL's, the multiply-accumulate kernel on both ways;
-//   'threads':   the key switches on two threads (a helper on the second core) against one.
-// And one on the client (benchEncryptLever): a request's encryption on two threads against one.
+//   'threads':   the key switches on two threads (a helper on the second core) against one;
+//   'frames':    batch rows after the first framed by a copy of their input (kernelRowSum)
+//                against SEAL's multiply_plain of their first term;
+//   'zstd':      the request's ciphertexts inflated by zstd contexts kept per thread
+//                (he-core/envelope/zstd.ts) against Node's one-shot zstdDecompressSync.
+// And one on the client (benchEncryptLever): a request's encryption on two threads against one;
+// and the transfer of a large request (benchTransferLever): before, the envelope joined into one
+// buffer, sent by axios with its upload-progress stream, read by the service into chunks, joined
+// and copied into shared memory for the workers; after, the envelope's parts sent in slices with
+// their own progress (ProviderClient) and read straight into the service's kept shared memory
+// (readPooledBody).
 import { HeContext, PlanEvaluator, compile, encodeKeyEnvelope, evaluateEnvelope, loadSeal, openKeyEnvelope } from '../../he-core/index.js';
 import type { EvaluatorOptions, ModelFile, PlanMode } from '../../he-core/index.js';
-import { ClientKeyPair, encryptRequest, encryptRequestParallel, encryptionHelper } from '../../he-core/client/index.js';
+import { createHash } from 'node:crypto';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import axios from 'axios';
+import { ClientKeyPair, encryptRequest, encryptRequestParallel, encryptRequestPartsParallel, encryptionHelper } from '../../he-core/client/index.js';
+import { joinEnvelope } from '../../he-core/index.js';
+import { ProviderClient } from '../../main/provider/provider-client.js';
+import { BodyBuffers, readBody, readPooledBody } from '../../mock-service/http/body.js';
+import { forceZstdFallback, zstdFallback } from '../../he-core/envelope/zstd.js';
 import { fill } from './data.js';
 import { median } from './stats.js';
 
@@ -19,7 +36,7 @@ export interface LeverResult {
   lever: string;
   runs: number;
   /** What is timed: the server's evaluation (envelope in, envelope out) or the client's encryption of the request. */
-  measures: 'server evaluation' | 'client encryption';
+  measures: 'server evaluation' | 'client encryption' | 'request transfer';
   /** Medians, ms. */
   beforeMs: number;
   afterMs: number;
@@ -66,12 +83,15 @@ export async function benchEncryptLever(model: ModelFile, mode: PlanMode, rows: 
   }
 }
 
-export type Lever = 'mac' | 'keyswitch' | 'threads';
+export type Lever = 'mac' | 'keyswitch' | 'threads' | 'frames' | 'zstd';
 
 const LEVERS: Record<Lever, { before: EvaluatorOptions; after: EvaluatorOptions }> = {
   mac: { before: { kernels: false }, after: { keySwitch: false } },
   keyswitch: { before: { keySwitch: false }, after: {} },
   threads: { before: {}, after: { keySwitchThreads: 2 } },
+  frames: { before: { rowFrames: false }, after: {} },
+  // The same evaluator both ways; only the decompression of the request differs.
+  zstd: { before: {}, after: {} },
 };
 
 /** One kernel's lever on one model and mode: `runs` evaluations each way, alternating, after one warm-up each. */
@@ -92,7 +112,13 @@ export async function benchKernelLever(model: ModelFile, mode: PlanMode, rows: r
       for (let i = 0; i <= runs; i++) {
         const request = encryptRequest(client, plan.public, mode === 'single' ? [rows[i % rows.length]!] : fill(rows, plan.public.samplesPerRequest));
         let t = performance.now();
-        const a = evaluateEnvelope(withSeal, keys, request);
+        if (which === 'zstd') forceZstdFallback(true);
+        let a: Uint8Array;
+        try {
+          a = evaluateEnvelope(withSeal, keys, request);
+        } finally {
+          if (which === 'zstd') forceZstdFallback(false);
+        }
         const seal = performance.now() - t;
         t = performance.now();
         const b = evaluateEnvelope(withKernels, keys, request);
@@ -106,6 +132,14 @@ export async function benchKernelLever(model: ModelFile, mode: PlanMode, rows: r
         const lever = 'key switches on two threads (a helper thread on the second core, keyswitch-threads.ts) instead of one';
         const problem = withKernels.keySwitchProblem ?? (withKernels.keySwitchPath === 'seal' ? 'the key-switching kernel does not apply' : 'the helper thread did not start');
         return { model: model.id, mode, lever: withKernels.keySwitchThreads === 2 ? lever : `${lever}: NOT USED (${problem})`, measures: 'server evaluation', runs, beforeMs: median(before), afterMs: median(after), sameBytes };
+      }
+      if (which === 'frames') {
+        const lever = 'batch rows after the first framed by a copy of their input, the kernel writing every coefficient (kernelRowSum), instead of SEAL’s multiply_plain of their first term';
+        return { model: model.id, mode, lever: withKernels.macPath === 'kernel' ? lever : `${lever}: NOT USED (${withKernels.macProblem ?? 'unavailable'})`, measures: 'server evaluation', runs, beforeMs: median(before), afterMs: median(after), sameBytes };
+      }
+      if (which === 'zstd') {
+        const lever = 'the request’s ciphertexts inflated by zstd contexts and buffers kept per thread (he-core/envelope/zstd.ts) instead of Node’s one-shot zstdDecompressSync';
+        return { model: model.id, mode, lever: zstdFallback() ? `${lever}: NOT USED (Node’s internals missing)` : lever, measures: 'server evaluation', runs, beforeMs: median(before), afterMs: median(after), sameBytes };
       }
       if (which === 'keyswitch') {
         const lever = 'rotations, squares + relinearisation and rescales in the WebAssembly key-switching kernel (KeySwitchKernel) instead of SEAL’s';
@@ -122,6 +156,74 @@ export async function benchKernelLever(model: ModelFile, mode: PlanMode, rows: r
     client.dispose();
     withKernels.dispose();
     withSeal.dispose();
+    ctx.dispose();
+  }
+}
+
+/**
+ * The transfer lever, on a real HTTP server on 127.0.0.1 that reads the body as the service did
+ * before (`readBody`, then a copy into shared memory as the split batch needed) or as it does now
+ * (`readPooledBody` into kept shared memory), with the client as before (the envelope joined,
+ * axios with `onUploadProgress`) or as now (`ProviderClient` with envelope parts and a progress
+ * listener, as the app sends). The same encrypted request each way; the server checks that it
+ * received every byte (a SHA-256 of the joined envelope).
+ */
+export async function benchTransferLever(model: ModelFile, rows: readonly number[][], runs: number): Promise<LeverResult> {
+  const rt = await loadSeal();
+  const plan = compile(rt.seal, model, { mode: 'batch' });
+  const ctx = HeContext.create(rt, plan.public.params);
+  const client = ClientKeyPair.generate(ctx);
+  const buffers = new BodyBuffers();
+  let pooled = false;
+  let received = '';
+  const server = createServer((req, res) => {
+    const done = (bytes: Uint8Array, release: () => void): void => {
+      received = createHash('sha256').update(bytes).digest('hex');
+      release();
+      res.writeHead(200, { 'content-type': 'application/octet-stream' }).end(Buffer.from('ok'));
+    };
+    const fail = (err: Error): void => void res.writeHead(500).end(err.message);
+    if (pooled) readPooledBody(req, 1 << 30, buffers).then((b) => done(b.bytes, b.release), fail);
+    else
+      readBody(req, 1 << 30).then((bytes) => {
+        const shared = new Uint8Array(new SharedArrayBuffer(bytes.byteLength));
+        shared.set(bytes);
+        done(shared, () => undefined);
+      }, fail);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const provider = new ProviderClient({ kind: 'bundled', url, credential: 'bench' });
+  const legacy = axios.create({ baseURL: url, responseType: 'arraybuffer', maxBodyLength: Infinity, maxContentLength: Infinity, proxy: false });
+  try {
+    const parts = await encryptRequestPartsParallel(client, plan.public, fill(rows, plan.public.samplesPerRequest));
+    const expected = createHash('sha256').update(joinEnvelope(parts)).digest('hex');
+    const before: number[] = [];
+    const after: number[] = [];
+    let sameBytes = true;
+    for (let i = 0; i <= runs; i++) {
+      pooled = false;
+      let t = performance.now();
+      const joined = joinEnvelope(parts);
+      await legacy.post('/v1/sessions/bench/predictions', Buffer.from(joined.buffer, joined.byteOffset, joined.byteLength), { headers: { 'content-type': 'application/octet-stream' }, onUploadProgress: () => undefined, onDownloadProgress: () => undefined });
+      const old = performance.now() - t;
+      sameBytes &&= received === expected;
+      pooled = true;
+      t = performance.now();
+      await provider.predict('bench', parts, { onProgress: () => undefined });
+      const now = performance.now() - t;
+      sameBytes &&= received === expected;
+      if (i === 0) continue;
+      before.push(old);
+      after.push(now);
+    }
+    const lever = 'the request sent as envelope parts in 1 MiB slices and read into kept shared memory (ProviderClient, readPooledBody) instead of joined, sent through axios’s progress stream, read into chunks, joined and copied for the workers';
+    return { model: model.id, mode: 'batch', lever, measures: 'request transfer', runs, beforeMs: median(before), afterMs: median(after), sameBytes };
+  } finally {
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    buffers.clear();
+    client.dispose();
     ctx.dispose();
   }
 }

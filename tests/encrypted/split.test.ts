@@ -108,6 +108,14 @@ describe('a batch request split across workers equals the whole evaluation', () 
       };
       const viaKernel = evaluateEnvelope(evaluator, keys, request);
       const viaSeal = evaluateEnvelope(sealOnly, keys, request);
+      // Without the frames (EvaluatorOptions.rowFrames: false, the benchmark's "before"): the same bytes too.
+      const unframed = new PlanEvaluator(ctx, plan, { rowFrames: false });
+      try {
+        expect(Buffer.from(evaluateEnvelope(unframed, keys, request)).equals(Buffer.from(viaSeal))).toBe(true);
+        expect(unframed.macPath).toBe('kernel');
+      } finally {
+        unframed.dispose();
+      }
       const viaFailing = evaluateEnvelope(failing, keys, request);
       expect(evaluator.macPath).toBe('kernel');
       expect(sealOnly.macPath).toBe('seal');
