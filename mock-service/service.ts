@@ -299,11 +299,15 @@ export async function startService(input: ServiceOptions): Promise<RunningServic
       let outcome: Awaited<ReturnType<typeof evaluation.predict>>;
       try {
         outcome = await evaluation.predict(record, body.bytes);
-      } finally {
-        // Every evaluator is done with the body when its promise settles (a split batch waits for
-        // all its shares; a worker that timed out is being ended, and what it still computes is discarded).
-        body.release();
+      } catch (err) {
+        // A worker past its time limit is being ended but may still read the body for a moment:
+        // its memory is not reused (it is dropped, and collected).
+        if (!(err instanceof ServiceError && err.code === 'evaluation_timeout')) body.release();
+        throw err;
       }
+      // Every evaluator is done with the body when its promise resolves (a split batch waits for
+      // all its shares).
+      body.release();
       const { result: out, evaluateMs, timing } = outcome;
       metrics.observeEvaluation(record.modelId, record.mode, evaluateMs / 1000);
       res.writeHead(200, {

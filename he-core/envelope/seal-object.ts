@@ -64,6 +64,14 @@ export function decompressSealObject(bytes: Uint8Array, maxUncompressedBytes: nu
  */
 export function decompressSealObjectScratch(bytes: Uint8Array, maxUncompressedBytes: number): Uint8Array {
   const header = readSealHeader(bytes);
+  if (header.compression === 'none') {
+    // Copied too: the request may be in shared memory, and the layout check and SEAL's load must
+    // read the same bytes.
+    if (bytes.length > maxUncompressedBytes) throw tooLarge(bytes.length, maxUncompressedBytes);
+    if (objectScratch.length < bytes.length) objectScratch = new Uint8Array(Math.max(bytes.length, maxUncompressedBytes + 1));
+    objectScratch.set(bytes);
+    return objectScratch.subarray(0, bytes.length);
+  }
   if (header.compression !== 'zstd') return decompressSealObject(bytes, maxUncompressedBytes);
   const limit = maxUncompressedBytes - SEAL_HEADER_BYTES;
   if (objectScratch.length < maxUncompressedBytes + 1) objectScratch = new Uint8Array(maxUncompressedBytes + 1);

@@ -172,6 +172,13 @@ describe.each([
     // A 128 MiB window for a 1 MiB object.
     const window = zstdObject(Uint8Array.from([0x28, 0xb5, 0x2f, 0xfd, 0x00, 17 << 3, (4 << 3) | 1, 0, 0, 1, 2, 3, 4]));
     expect(['seal_object_invalid', 'seal_object_too_large']).toContain(failure(() => decompressSealObjectScratch(window, 1024 * 1024)).code);
+    // A truncated frame, then a good object straight after: the context must not still be
+    // mid-frame (it would decode the good object as the rest of the bad one).
+    expect(failure(() => decompressSealObjectScratch(zstdObject(half), bound)).code).toBe('seal_object_invalid');
+    expect(Buffer.from(decompressSealObjectScratch(compressed, bound)).equals(Buffer.from(raw))).toBe(true);
+    // An uncompressed object comes back as a copy (a request may sit in shared memory).
+    expect(decompressSealObjectScratch(raw, bound)).not.toBe(raw);
+    expect(Buffer.from(decompressSealObjectScratch(raw, bound)).equals(Buffer.from(raw))).toBe(true);
     // After every refusal the next good object still decompresses exactly.
     expect(Buffer.from(decompressSealObjectScratch(compressed, bound)).equals(Buffer.from(raw))).toBe(true);
   });

@@ -73,8 +73,39 @@ function makeEngine(stream: object): Engine | null {
   return engine;
 }
 
+/**
+ * Whether this Node's zstd handle reports a frame that ends early. Node's own one-shot function
+ * has always checked that in JavaScript; the handle reports it only in recent versions. A kept
+ * context that did not would stay mid-frame after a truncated object and decode the next object
+ * (maybe another request's) as the rest of it, so without the report the kept path is not used.
+ */
+let truncationReported: boolean | null = null;
+
+function handleReportsTruncation(): boolean {
+  if (truncationReported !== null) return truncationReported;
+  const frame = zstdCompressSync(new Uint8Array(4096).map((_, i) => (i * 2654435761) >>> 24));
+  const probe = makeEngine(zlib.createZstdDecompress());
+  if (!probe) return (truncationReported = false);
+  try {
+    const out = new Uint8Array(8192);
+    probe.handle.writeSync(zlibConstants.ZSTD_e_end, frame, 0, frame.length >> 1, out, 0, out.length);
+    truncationReported = probe.error !== null;
+  } catch {
+    truncationReported = false;
+  } finally {
+    try {
+      probe.handle.close();
+    } catch {
+      // already closed
+    }
+  }
+  if (!truncationReported) brokenInternals = true;
+  return truncationReported;
+}
+
 function engineFor(map: Map<number, Engine>, key: number, create: () => object): Engine | null {
   if (zstdFallback()) return null;
+  if (map === decompressors && !handleReportsTruncation()) return null;
   let engine = map.get(key);
   if (!engine) {
     const made = makeEngine(create());

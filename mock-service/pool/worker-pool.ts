@@ -222,8 +222,9 @@ export class WorkerPool {
     // Every share settles before this returns, failed or not: the caller may reuse the body's
     // memory once it does, and no worker may still be reading it then.
     const settled = await Promise.allSettled(Array.from({ length: parts }, (_, part) => this.run({ kind: 'predict-part', sessionId, modelId, mode, keys, body, part, parts })));
-    const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
-    if (failed) throw failed.reason;
+    const failures = settled.filter((s): s is PromiseRejectedResult => s.status === 'rejected').map((s) => s.reason as unknown);
+    // A timed-out share first: its worker may still be reading the body (see the service).
+    if (failures.length > 0) throw failures.find((e) => e instanceof ServiceError && e.code === 'evaluation_timeout') ?? failures[0];
     const shares = settled.map((s) => (s as PromiseFulfilledResult<PoolResult>).value);
     const merged = await this.run({ kind: 'predict-merge', sessionId, modelId, mode, keys, shares: shares.map((s) => s.share ?? []) });
     return { result: merged.result, evaluateMs: performance.now() - started };
