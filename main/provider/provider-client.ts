@@ -23,9 +23,18 @@ const UPLOAD_SLICE_BYTES = 1 << 20;
 function uploadOf(body: RequestBody, onProgress: ((p: TransferProgress) => void) | undefined): { data: Buffer | Readable; headers: Record<string, string> } {
   const headers: Record<string, string> = { 'content-type': ContentTypes.envelope };
   const total = body.byteLength;
+  // A listener that throws must not fail the upload (the stream would end in an error that reads
+  // as a network failure, and be retried).
+  const report = (p: TransferProgress): void => {
+    try {
+      onProgress?.(p);
+    } catch {
+      // the listener's problem, not the upload's
+    }
+  };
   if (total < SLICED_UPLOAD_BYTES || (!onProgress && body instanceof Uint8Array)) {
     const bytes = joinEnvelope(body);
-    onProgress?.({ direction: 'upload', loaded: total, total });
+    report({ direction: 'upload', loaded: total, total });
     return { data: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), headers };
   }
   const pieces = body instanceof Uint8Array ? [body] : body.parts;
@@ -40,7 +49,7 @@ function uploadOf(body: RequestBody, onProgress: ((p: TransferProgress) => void)
         // At most one event per MiB (a batch request's items are about 200 kB each), and the last.
         if (onProgress && (loaded - reported >= UPLOAD_SLICE_BYTES || loaded === total)) {
           reported = loaded;
-          onProgress({ direction: 'upload', loaded, total });
+          report({ direction: 'upload', loaded, total });
         }
       }
     }

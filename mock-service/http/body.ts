@@ -148,6 +148,8 @@ export function readPooledBody(req: IncomingMessage, limit: number, buffers: Bod
   return new Promise((resolve, reject) => {
     const body = buffers.take(length);
     let total = 0;
+    // Settled once: after the body is complete (resolved), a later error or abort must not give
+    // its memory back while the caller still uses it.
     let failed = false;
     const fail = (err: ServiceError): void => {
       if (failed) return;
@@ -165,6 +167,7 @@ export function readPooledBody(req: IncomingMessage, limit: number, buffers: Bod
     req.once('end', () => {
       if (failed) return;
       if (total !== length) return fail(new ServiceError('bad_request', 400, `the request body ended after ${total} of the ${length} bytes its Content-Length declares`));
+      failed = true;
       resolve(body);
     });
     req.once('error', (err) => fail(new ServiceError('bad_request', 400, `the request body could not be read: ${err.message}`)));

@@ -182,6 +182,19 @@ describe('the client uploads large bodies in slices', () => {
       } else expect(ups).toEqual([]);
     }
 
+    // A listener that throws does not fail the upload, sliced or in one piece.
+    for (const b of [parts, randomBytes(1000)]) {
+      received.length = 0;
+      const before = calls;
+      await client.predict('s1', b, {
+        onProgress: () => {
+          throw new Error('listener bug');
+        },
+      });
+      expect(received).toEqual([{ hash: sha(joinEnvelope(b)), length: String(b.byteLength) }]);
+      expect(calls).toBe(before + 1);
+    }
+
     // Without a listener, and for a small body with one, the buffer goes in one piece.
     for (const [b, listen] of [
       [randomBytes(3_000_000), false],
