@@ -23,15 +23,7 @@ const UPLOAD_SLICE_BYTES = 1 << 20;
 function uploadOf(body: RequestBody, onProgress: ((p: TransferProgress) => void) | undefined): { data: Buffer | Readable; headers: Record<string, string> } {
   const headers: Record<string, string> = { 'content-type': ContentTypes.envelope };
   const total = body.byteLength;
-  // A listener that throws must not fail the upload (the stream would end in an error that reads
-  // as a network failure, and be retried).
-  const report = (p: TransferProgress): void => {
-    try {
-      onProgress?.(p);
-    } catch {
-      // the listener's problem, not the upload's
-    }
-  };
+  const report = (p: TransferProgress): void => onProgress?.(p);
   if (total < SLICED_UPLOAD_BYTES || (!onProgress && body instanceof Uint8Array)) {
     const bytes = joinEnvelope(body);
     report({ direction: 'upload', loaded: total, total });
@@ -218,7 +210,18 @@ export class ProviderClient {
       if (options.signal?.aborted) throw new ProviderError('cancelled', 'cancelled');
       let response: AxiosResponse<ArrayBuffer>;
       try {
-        const onProgress = options.onProgress;
+        const listener = options.onProgress;
+        // A listener that throws must not fail the call: axios would report it as a network error
+        // (and the call be retried), or, from its download events, as an uncaught exception.
+        const onProgress = listener
+          ? (p: TransferProgress): void => {
+              try {
+                listener(p);
+              } catch {
+                // the listener's problem, not the transfer's
+              }
+            }
+          : undefined;
         response = await this.http.request<ArrayBuffer>({
           method,
           url: path,
