@@ -1,30 +1,16 @@
 import { deflateSync, zstdCompressSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, it, expect } from 'vitest';
 import type { Ciphertext, Decryptor, Encryptor, KeyGenerator, PublicKey, SecretKey } from 'node-seal';
-import { HeError } from '../errors.js';
 import { HeContext } from '../params/context.js';
 import { selectParameters } from '../params/select.js';
 import { loadSeal } from '../seal/runtime.js';
 import type { SealRuntime } from '../seal/runtime.js';
 import { free } from '../seal/scope.js';
+import { failure, sealObject, zstdRleBomb } from '../testing/seal-objects.js';
 import { checkCiphertextLayout, compressSealObject, decompressSealObject, maxCiphertextBytes, readSealHeader, saveCompressed } from './seal-object.js';
 
 const MODE = { none: 0, zlib: 1, zstd: 2 } as const;
 
-/** A SEAL 4.1 header (16 bytes) followed by `payload`, with the declared size equal to the real one. */
-function sealObject(mode: number, payload: Uint8Array): Uint8Array {
-  const out = new Uint8Array(16 + payload.length);
-  const view = new DataView(out.buffer);
-  view.setUint16(0, 0xa15e, true);
-  view.setUint8(2, 16);
-  view.setUint8(3, 4);
-  view.setUint8(4, 1);
-  view.setUint8(5, mode);
-  view.setUint16(6, 0, true);
-  view.setBigUint64(8, BigInt(out.length), true);
-  out.set(payload, 16);
-  return out;
-}
 
 function patch(bytes: Uint8Array, edit: (view: DataView) => void): Uint8Array {
   const out = bytes.slice();
@@ -32,39 +18,7 @@ function patch(bytes: Uint8Array, edit: (view: DataView) => void): Uint8Array {
   return out;
 }
 
-function failure(fn: () => unknown): { code: string; message: string } {
-  try {
-    fn();
-  } catch (err) {
-    if (!(err instanceof HeError)) throw new Error(`expected an HeError, got ${String(err)}`);
-    return { code: err.code, message: err.message };
-  }
-  return { code: 'no error', message: '' };
-}
 
-/**
- * A zstd frame of `blocks` RLE blocks of 128 KiB of zeros each, declaring its content size: 4 bytes per
- * 128 KiB, so 4 GiB of output from 128 KiB of input. A decompressor that trusted it would allocate it all.
- */
-function zstdRleBomb(blocks: number): Uint8Array {
-  const blockSize = 128 * 1024;
-  const out = new Uint8Array(4 + 1 + 1 + 8 + 4 * blocks);
-  const view = new DataView(out.buffer);
-  view.setUint32(0, 0xfd2fb528, true); // magic
-  view.setUint8(4, 0xc0); // frame header descriptor: 8-byte content size, no single segment, no checksum, no dictionary
-  view.setUint8(5, 7 << 3); // window descriptor: 2^(10+7) = 128 KiB
-  view.setBigUint64(6, BigInt(blocks) * BigInt(blockSize), true);
-  for (let b = 0; b < blocks; b++) {
-    const last = b === blocks - 1 ? 1 : 0;
-    const header = (blockSize << 3) | (1 << 1) | last; // RLE block of blockSize bytes
-    const at = 14 + 4 * b;
-    out[at] = header & 0xff;
-    out[at + 1] = (header >> 8) & 0xff;
-    out[at + 2] = (header >> 16) & 0xff;
-    out[at + 3] = 0; // the repeated byte
-  }
-  return out;
-}
 
 describe('readSealHeader', () => {
   const ok = sealObject(MODE.none, new Uint8Array(10));

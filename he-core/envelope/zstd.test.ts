@@ -4,57 +4,17 @@
 import { randomBytes } from 'node:crypto';
 import { zstdCompressSync, zstdDecompressSync } from 'node:zlib';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { HeError } from '../errors.js';
 import { HeContext } from '../params/context.js';
 import { selectParameters } from '../params/select.js';
 import { loadSeal } from '../seal/runtime.js';
 import type { SealRuntime } from '../seal/runtime.js';
 import { free } from '../seal/scope.js';
 import { compressSealObject, decompressSealObject, decompressSealObjectScratch, maxCiphertextBytes } from './seal-object.js';
+import { failure, sealObject, zstdRleBomb } from '../testing/seal-objects.js';
 import { forceZstdFallback, zstdCompressScratch, zstdDecompressInto, zstdFallback } from './zstd.js';
 
-/** A SEAL 4.1 header (16 bytes, zstd) followed by `frame`, with the declared size equal to the real one. */
-function zstdObject(frame: Uint8Array): Uint8Array {
-  const out = new Uint8Array(16 + frame.length);
-  const view = new DataView(out.buffer);
-  view.setUint16(0, 0xa15e, true);
-  view.setUint8(2, 16);
-  view.setUint8(3, 4);
-  view.setUint8(4, 1);
-  view.setUint8(5, 2);
-  view.setBigUint64(8, BigInt(out.length), true);
-  out.set(frame, 16);
-  return out;
-}
-
-function failure(fn: () => unknown): { code: string; message: string } {
-  try {
-    fn();
-  } catch (err) {
-    if (!(err instanceof HeError)) throw new Error(`expected an HeError, got ${String(err)}`);
-    return { code: err.code, message: err.message };
-  }
-  return { code: 'no error', message: '' };
-}
-
-/** A zstd frame of RLE blocks of 128 KiB of zeros declaring `blocks` × 128 KiB (see seal-object.test.ts). */
-function zstdRleBomb(blocks: number): Uint8Array {
-  const blockSize = 128 * 1024;
-  const out = new Uint8Array(14 + 4 * blocks);
-  const view = new DataView(out.buffer);
-  view.setUint32(0, 0xfd2fb528, true);
-  view.setUint8(4, 0xc0);
-  view.setUint8(5, 7 << 3);
-  view.setBigUint64(6, BigInt(blocks) * BigInt(blockSize), true);
-  for (let b = 0; b < blocks; b++) {
-    const header = (blockSize << 3) | (1 << 1) | (b === blocks - 1 ? 1 : 0);
-    out[14 + 4 * b] = header & 0xff;
-    out[15 + 4 * b] = (header >> 8) & 0xff;
-    out[16 + 4 * b] = (header >> 16) & 0xff;
-    out[17 + 4 * b] = 0;
-  }
-  return out;
-}
+/** A zstd-compressed SEAL object around `frame`. */
+const zstdObject = (frame: Uint8Array): Uint8Array => sealObject(2, frame);
 
 describe.each([
   ['the kept contexts', false],

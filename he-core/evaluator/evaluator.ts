@@ -587,9 +587,7 @@ export class PlanEvaluator {
       return acc;
     } catch (err) {
       free(acc);
-      this.macFailure = err instanceof Error ? err.message : String(err);
-      this.mac?.dispose();
-      this.mac = null;
+      this.macFailed(err);
       return null;
     }
   }
@@ -613,11 +611,16 @@ export class PlanEvaluator {
       mac.storeInto(acc);
       return true;
     } catch (err) {
-      this.macFailure = err instanceof Error ? err.message : String(err);
-      this.mac?.dispose();
-      this.mac = null;
+      this.macFailed(err);
       return false;
     }
+  }
+
+  /** Stops using the multiply-accumulate kernel (SEAL does the rest) and keeps why. */
+  private macFailed(err: unknown): void {
+    this.macFailure = err instanceof Error ? err.message : String(err);
+    this.mac?.dispose();
+    this.mac = null;
   }
 
   private addBias(step: BatchLinearStep, row: number, acc: Ciphertext): void {
