@@ -10,7 +10,7 @@ import { loadSeal } from '../seal/runtime.js';
 import { free } from '../seal/scope.js';
 import { EnvelopeKind, decodeEnvelope, encodeEnvelope } from './envelope.js';
 import { openResultEnvelope, resultEnvelope } from './ciphertexts.js';
-import { BitReader, BitWriter, checkPacking, fieldPacker, packResult, packedResultBytes, unpackResult } from './packed-result.js';
+import { BitReader, BitWriter, checkPacking, fieldPacker, fieldPackerNumber, packResult, packedResultBytes, unpackResult } from './packed-result.js';
 import { bundledModel } from '../testing/bundled-model.js';
 import { mulberry32 } from '../testing/mulberry32.js';
 
@@ -112,6 +112,34 @@ describe('packed answers', () => {
     } finally {
       free(ct);
       if (rebuilt) free(rebuilt);
+    }
+  });
+
+  it('packResult (coefficients read in place in the SEAL heap, Number fields) writes the bytes of the exact BigInt formula on the SEAL serialisation', () => {
+    const ct = answer([7.9, -1.5, 0.62, -1.4, -2.2, -1.9, -1.1, -2.4, 1.9, -29.5]);
+    const copy = new ctx.seal.Ciphertext();
+    try {
+      copy.loadFromArray(ctx.context, ct.saveToArray(ctx.seal.ComprModeType.none) as Uint8Array);
+      ctx.evaluator.cipherTransformFromNttInplace(copy);
+      const raw = copy.saveToArray(ctx.seal.ComprModeType.none) as Uint8Array;
+      const N = ctx.params.polyModulusDegree;
+      const start = 16 + 32 + 1 + 5 * 8 + 16 + 8;
+      const coefficients = new BigUint64Array(raw.slice(start, start + 16 * N).buffer);
+      const q = BigInt(ctx.params.primes[0]!);
+      const expected = new Uint8Array(packedResultBytes(N, packing));
+      expected.set([0x43, 0x43, 0x50, 0x52, 1, packing.bits[0]!, packing.bits[1]!, 0]);
+      new DataView(expected.buffer).setUint32(8, packing.multiplier, true);
+      new DataView(expected.buffer).setUint32(12, N, true);
+      const writer = new BitWriter(expected, 16);
+      for (let poly = 0; poly < 2; poly++) {
+        const b = BigInt(packing.bits[poly]!);
+        for (let i = 0; i < N; i++) writer.write(((((coefficients[poly * N + i]! * BigInt(packing.multiplier)) % q << b) + q / 2n) / q) & ((1n << b) - 1n), packing.bits[poly]!);
+        writer.align();
+      }
+      const item = packResult(ctx, ct, packing, plan.public.output.scale);
+      expect(Buffer.from(item).equals(Buffer.from(expected))).toBe(true);
+    } finally {
+      free(ct, copy);
     }
   });
 
@@ -315,7 +343,7 @@ describe('the bit stream of packed answers (docs/protocol.md): Number and BigInt
   });
 });
 
-describe('fieldPacker: the double-precision path gives the exact rounding', () => {
+describe('fieldPacker and fieldPackerNumber: the double-precision path gives the exact rounding', () => {
   it('on random coefficients and on those whose quotient is closest to a half-integer, for 42- and 38-bit q0', () => {
     const random = mulberry32(0xf1e1d);
     for (const { q, bits } of [
@@ -333,7 +361,11 @@ describe('fieldPacker: the double-precision path gives the exact rounding', () =
       let inv = 1n;
       for (let e = q - 2n, base = (1n << b) % q; e > 0n; e >>= 1n, base = (base * base) % q) if (e & 1n) inv = (inv * base) % q;
       for (let d = -50n; d <= 50n; d++) cases.push(((((q - 1n) / 2n + d) % q + q) % q * inv) % q);
-      for (const c of cases) expect({ c, value: BigInt(field(c)) }).toEqual({ c, value: exact(c) });
+      const number = fieldPackerNumber(q, bits, 1)!;
+      for (const c of cases) {
+        expect({ c, value: BigInt(field(c)) }).toEqual({ c, value: exact(c) });
+        if (number(Number(c)) !== Number(exact(c))) expect({ c, value: number(Number(c)) }).toEqual({ c, value: Number(exact(c)) });
+      }
     }
   });
 });

@@ -26,12 +26,13 @@ export function plaintextData(runtime: SealRuntime, pt: Plaintext): number | nul
 }
 
 /**
- * The byte offset of a two-polynomial ciphertext's coefficients (degree N, `primes` primes, NTT
- * form) in SEAL's heap, or null if its header or layout is not the expected one.
+ * The byte offset of a two-polynomial ciphertext's coefficients (degree N, `primes` primes, in NTT
+ * form or, with `nttForm` false, in coefficient form) in SEAL's heap, or null if its header or
+ * layout is not the expected one.
  */
-export function ciphertextData(runtime: SealRuntime, ct: Ciphertext, N: number, primes: number): number | null {
+export function ciphertextData(runtime: SealRuntime, ct: Ciphertext, N: number, primes: number, nttForm = true): number | null {
   const w = objectWords(runtime, ct, 21);
   if (!w || w[9] !== 2 || w[10] !== N || w[11] !== primes) return null;
-  if (ct.size() !== 2 || ct.coeffModulusSize() !== primes || !ct.isNttForm()) return null;
+  if (ct.size() !== 2 || ct.coeffModulusSize() !== primes || ct.isNttForm() !== nttForm) return null;
   return checkedData(runtime, w[18]!, w[19]!, w[20]!, 2 * N * primes);
 }
