@@ -5,6 +5,7 @@ import { saveCompressed } from '../envelope/seal-object.js';
 import type { HeContext } from '../params/context.js';
 import { sealCall } from '../seal/runtime.js';
 import { free } from '../seal/scope.js';
+import { PreparedZeros } from './zeros.js';
 
 export interface GeneratedEvaluationKeys {
   relin: Uint8Array | null;
@@ -20,6 +21,8 @@ export interface GeneratedEvaluationKeys {
  */
 export class ClientKeyPair {
   readonly fingerprint: string;
+  /** Encryptions of zero made ahead of time, used once each by `encryptVectors` (zeros.ts). */
+  readonly zeros: PreparedZeros = new PreparedZeros(this);
   private disposed = false;
 
   private constructor(
@@ -122,6 +125,7 @@ export class ClientKeyPair {
     if (this.disposed) return;
     this.disposed = true;
     for (const fn of this.disposers.splice(0)) fn();
+    this.zeros.clear();
     free(this.encryptor, this.decryptor, this.publicKey, this.secretKey);
   }
 }

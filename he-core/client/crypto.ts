@@ -4,7 +4,7 @@ import type { PublicPlan } from '../compiler/plan.js';
 import { EnvelopeKind, encodeEnvelope } from '../envelope/envelope.js';
 import { checkAnswerPlan, formatBound } from '../compiler/packing.js';
 import { openResultEnvelope } from '../envelope/ciphertexts.js';
-import { saveCompressed } from '../envelope/seal-object.js';
+import { compressSealObject, saveCompressed } from '../envelope/seal-object.js';
 import { packBatch, packSample, unpackOutputs } from '../layout/pack.js';
 import { checkInput, preprocess } from '../model/input.js';
 import { sealCall } from '../seal/runtime.js';
@@ -19,13 +19,20 @@ import type { ClientKeyPair } from './client-keys.js';
  */
 export type RequestCompression = 'zstd' | 'none';
 
-/** Encodes and encrypts one slot vector: symmetric, seeded (half the bytes), compressed as asked. Top level. */
-export function encryptVector(keys: ClientKeyPair, vector: Float64Array, scale: number, compression: RequestCompression, pt?: Plaintext): Uint8Array {
+/**
+ * Encodes and encrypts one slot vector: symmetric, seeded (half the bytes), compressed as asked.
+ * Top level. With `plan`, from one of the key pair's prepared encryptions of zero when one is
+ * ready for the plan's input (`PreparedZeros`: the same bytes SEAL writes, most of the work done
+ * ahead of time), else by SEAL here.
+ */
+export function encryptVector(keys: ClientKeyPair, vector: Float64Array, scale: number, compression: RequestCompression, pt?: Plaintext, plan?: PublicPlan): Uint8Array {
   const { seal, encoder } = keys.ctx;
   const plain = pt ?? new seal.Plaintext();
   try {
     return sealCall(seal, 'seal_failure', 'encrypting', () => {
       encoder.encode(vector, scale, plain);
+      const prepared = plan && plan.input.scale === scale ? keys.zeros.finish(plan, plain) : null;
+      if (prepared) return compression === 'zstd' ? compressSealObject(prepared) : prepared.slice();
       const serializable = keys.encryptor.encryptSymmetricSerializable(plain);
       try {
         return compression === 'zstd' ? saveCompressed(seal, serializable) : (serializable.saveToArray(seal.ComprModeType.none) as Uint8Array);
@@ -43,7 +50,7 @@ export function encryptVectors(keys: ClientKeyPair, plan: PublicPlan, vectors: r
   if (plan.params.fingerprint !== keys.fingerprint) throw new HeError('params_mismatch', 'the key pair is for another parameter set');
   const pt = new keys.ctx.seal.Plaintext();
   try {
-    return vectors.map((v) => encryptVector(keys, v, plan.input.scale, compression, pt));
+    return vectors.map((v) => encryptVector(keys, v, plan.input.scale, compression, pt, plan));
   } finally {
     free(pt);
   }

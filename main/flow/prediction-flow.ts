@@ -408,7 +408,24 @@ export class PredictionFlow {
     });
     timings.store = performance.now() - started;
     emit?.({ stage: 'store', state: 'done', ms: timings.store });
+    this.prepareNext(sent[0]!.pair, plan);
     return { ...shown, modelId: model.id, modelVersion: model.version, provider: this.providerLabel, timings, bytes: { keys: keyBytes, up, down }, canary: checks.state === 'on' ? 'passed' : checks.state, ...(report ? { checks: report } : {}), historyId };
+  }
+
+  /**
+   * Once the answer is shown, the key pair prepares the next prediction's encryptions while the
+   * app is idle (he-core/client/zeros.ts: most of an encryption's work, about 3 ms each for
+   * breast-cancer-mlp, done ahead). Should that fail (the key pair was locked away meanwhile), the
+   * next encryption is simply made by SEAL in full: the same ciphertext, drawn the same way.
+   */
+  private prepareNext(pair: ClientKeyPair, plan: PublicPlan): void {
+    setImmediate(() => {
+      try {
+        pair.zeros.prepare(plan);
+      } catch {
+        // See above: nothing depends on it.
+      }
+    });
   }
 
   /**
