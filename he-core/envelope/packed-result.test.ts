@@ -119,7 +119,8 @@ describe('packed answers', () => {
     const ct = answer([7.9, -1.5, 0.62, -1.4, -2.2, -1.9, -1.1, -2.4, 1.9, -29.5]);
     const copy = new ctx.seal.Ciphertext();
     try {
-      copy.loadFromArray(ctx.context, ct.saveToArray(ctx.seal.ComprModeType.none) as Uint8Array);
+      const original = ct.saveToArray(ctx.seal.ComprModeType.none) as Uint8Array;
+      copy.loadFromArray(ctx.context, original);
       ctx.evaluator.cipherTransformFromNttInplace(copy);
       const raw = copy.saveToArray(ctx.seal.ComprModeType.none) as Uint8Array;
       const N = ctx.params.polyModulusDegree;
@@ -138,6 +139,14 @@ describe('packed answers', () => {
       }
       const item = packResult(ctx, ct, packing, plan.public.output.scale);
       expect(Buffer.from(item).equals(Buffer.from(expected))).toBe(true);
+      // The other path (through SEAL's serialisation): the same bytes.
+      const again = answer([7.9, -1.5, 0.62, -1.4, -2.2, -1.9, -1.1, -2.4, 1.9, -29.5]);
+      try {
+        again.loadFromArray(ctx.context, original);
+        expect(Buffer.from(packResult(ctx, again, packing, plan.public.output.scale, { readInPlace: false })).equals(Buffer.from(expected))).toBe(true);
+      } finally {
+        free(again);
+      }
     } finally {
       free(ct, copy);
     }

@@ -42,16 +42,18 @@ export function checkPacking(packing: ResultPacking, q0Bits: number): void {
 /**
  * Packs one answer ciphertext (level 0, two polynomials, NTT form, at the plan's output `scale`:
  * the client rebuilds it at that scale, so any other is refused here). The ciphertext is
- * transformed out of NTT form in place; the caller still frees it.
+ * transformed out of NTT form in place; the caller still frees it. Its coefficients are read in
+ * place in SEAL's heap; through SEAL's serialisation where the layout is not the expected one,
+ * or with `readInPlace: false` (the benchmark's "before" and the test of that path).
  */
-export function packResult(ctx: HeContext, ct: Ciphertext, packing: ResultPacking, scale: number): Uint8Array {
+export function packResult(ctx: HeContext, ct: Ciphertext, packing: ResultPacking, scale: number, options: { readInPlace?: boolean } = {}): Uint8Array {
   const N = ctx.params.polyModulusDegree;
   const q = BigInt(ctx.params.primes[0]!);
   if (ct.size() !== 2 || ct.coeffModulusSize() !== 1 || !ct.isNttForm()) throw new HeError('ciphertext_mismatch', 'only a two-polynomial level-0 ciphertext in NTT form can be packed');
   if (!(Math.abs(ct.scale() - scale) <= 1e-9 * scale)) throw new HeError('ciphertext_mismatch', `the answer has scale 2^${Math.log2(ct.scale()).toFixed(4)}, the plan says 2^${Math.log2(scale).toFixed(4)}`);
   sealCall(ctx.seal, 'seal_failure', 'leaving NTT form', () => ctx.evaluator.cipherTransformFromNttInplace(ct));
   // Read in place in SEAL's heap (SEAL's own serialisation of the 131 kB cost 0.7 ms), else serialised.
-  const data = ciphertextData(ctx.runtime, ct, N, 1, false);
+  const data = options.readInPlace === false ? null : ciphertextData(ctx.runtime, ct, N, 1, false);
   const coefficients = data === null ? coefficientView(ct.saveToArray(ctx.seal.ComprModeType.none) as Uint8Array, N) : new DataView(ctx.runtime.heapBuffer(), data, 16 * N);
   const out = new Uint8Array(packedResultBytes(N, packing));
   const view = new DataView(out.buffer);

@@ -19,7 +19,7 @@ import { benchKeyMemory, benchMemory } from './memory.js';
 import { machine, printReport, writeDocs, writeJson } from './report.js';
 import { parseBenchOptions } from './options.js';
 import { CalibrationRig, combineCalibration } from './calibration.js';
-import { benchEncryptLever, benchKernelLever, benchTransferLever } from './levers.js';
+import { benchEncryptLever, benchKernelLever, benchPackLever, benchPreparedLever, benchTransferLever } from './levers.js';
 import type { LeverResult } from './levers.js';
 import { benchScaling } from './scaling.js';
 import { benchSingle } from './single.js';
@@ -95,6 +95,15 @@ for (const [id, mode, lever] of [
     const encryptRuns = quick ? 1 : 3;
     log(`lever: mnist-cnn batch, the request's encryption on one and on two threads, ${encryptRuns} runs each, alternating`);
     levers.push(await benchEncryptLever(model, 'batch', heldOutRows(model), encryptRuns));
+    const preparedRuns = quick ? 5 : 20;
+    for (const id of ['breast-cancer-mlp', 'mnist-cnn']) {
+      const m = models.find((x) => x.id === id);
+      if (!m) continue;
+      log(`lever: ${id} single, the request's encryption from a prepared zero and by SEAL in full, ${preparedRuns} runs each, alternating`);
+      levers.push(await benchPreparedLever(m, heldOutRows(m), preparedRuns));
+      log(`lever: ${id} single, the answer packed through SEAL's serialisation and in place, ${preparedRuns} runs each, alternating`);
+      levers.push(await benchPackLever(m, preparedRuns));
+    }
     const transferRuns = quick ? 2 : 5;
     log(`lever: mnist-cnn batch, the request's transfer as before and as now, ${transferRuns} runs each, alternating`);
     levers.push(await benchTransferLever(model, heldOutRows(model), transferRuns));

@@ -15,15 +15,19 @@
 // buffer, sent by axios with its upload-progress stream, read by the service into chunks, joined
 // and copied into shared memory for the workers; after, the envelope's parts sent in slices with
 // their own progress (ProviderClient) and read straight into the service's kept shared memory
-// (readPooledBody).
+// (readPooledBody). Two more for single predictions: a request finished from an encryption of zero
+// the key pair prepared while idle (benchPreparedLever, he-core/client/zeros.ts) against SEAL's
+// whole encryption; and an answer packed reading its coefficients in place in SEAL's heap against
+// through SEAL's serialisation (benchPackLever).
 import { HeContext, PlanEvaluator, compile, encodeKeyEnvelope, evaluateEnvelope, loadSeal, openKeyEnvelope } from '../../he-core/index.js';
 import type { EvaluatorOptions, ModelFile, PlanMode } from '../../he-core/index.js';
 import { createHash } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Ciphertext } from 'node-seal';
 import axios from 'axios';
 import { ClientKeyPair, encryptRequest, encryptRequestParallel, encryptRequestPartsParallel, encryptionHelper } from '../../he-core/client/index.js';
-import { joinEnvelope } from '../../he-core/index.js';
+import { joinEnvelope, packResult } from '../../he-core/index.js';
 import { ProviderClient } from '../../main/provider/provider-client.js';
 import { BodyBuffers, readBody, readPooledBody } from '../../mock-service/http/body.js';
 import { forceZstdFallback, zstdFallback } from '../../he-core/envelope/zstd.js';
@@ -36,7 +40,7 @@ export interface LeverResult {
   lever: string;
   runs: number;
   /** What is timed: the server's evaluation (envelope in, envelope out) or the client's encryption of the request. */
-  measures: 'server evaluation' | 'client encryption' | 'request transfer';
+  measures: 'server evaluation' | 'client encryption' | 'request transfer' | 'answer packing';
   /** Medians, ms. */
   beforeMs: number;
   afterMs: number;
@@ -78,6 +82,94 @@ export async function benchEncryptLever(model: ModelFile, mode: PlanMode, rows: 
     const problem = encryptionHelper(client).helperProblem;
     return { model: model.id, mode, lever: started && !problem ? lever : `${lever}: NOT USED (${problem ?? 'the helper did not start'})`, measures: 'client encryption', runs, beforeMs: median(before), afterMs: median(after), sameBytes: null };
   } finally {
+    client.dispose();
+    ctx.dispose();
+  }
+}
+
+/**
+ * The prepared-encryption lever (he-core/client/zeros.ts): one single request encrypted by SEAL
+ * in full, then from a zero the key pair prepared beforehand (untimed, as the app prepares it
+ * while idle), alternating, after one warm-up each.
+ */
+export async function benchPreparedLever(model: ModelFile, rows: readonly number[][], runs: number): Promise<LeverResult> {
+  const rt = await loadSeal();
+  const plan = compile(rt.seal, model, { mode: 'single' });
+  const ctx = HeContext.create(rt, plan.public.params);
+  const client = ClientKeyPair.generate(ctx);
+  try {
+    const lever = 'the request finished from an encryption of zero the key pair prepared while idle (PreparedZeros, he-core/client/zeros.ts) instead of SEAL’s whole encryption';
+    const before: number[] = [];
+    const after: number[] = [];
+    let used = true;
+    for (let i = 0; i <= runs; i++) {
+      const samples = [rows[i % rows.length]!];
+      let t = performance.now();
+      encryptRequest(client, plan.public, samples);
+      const full = performance.now() - t;
+      client.zeros.prepare(plan.public, 1);
+      t = performance.now();
+      encryptRequest(client, plan.public, samples);
+      const prepared = performance.now() - t;
+      used &&= client.zeros.count(plan.public) === 0;
+      if (i === 0) continue;
+      before.push(full);
+      after.push(prepared);
+    }
+    return { model: model.id, mode: 'single', lever: used ? lever : `${lever}: NOT USED (not applicable to these parameters)`, measures: 'client encryption', runs, beforeMs: median(before), afterMs: median(after), sameBytes: null };
+  } finally {
+    client.dispose();
+    ctx.dispose();
+  }
+}
+
+/**
+ * The packing lever: one level-0 answer at the plan's output scale packed (packResult) reading its
+ * coefficients through SEAL's serialisation, then in place in SEAL's heap, alternating; the two
+ * must give the same bytes.
+ */
+export async function benchPackLever(model: ModelFile, runs: number): Promise<LeverResult> {
+  const rt = await loadSeal();
+  const plan = compile(rt.seal, model, { mode: 'single' });
+  const ctx = HeContext.create(rt, plan.public.params);
+  const client = ClientKeyPair.generate(ctx);
+  const out = plan.public.output;
+  const pt = new ctx.seal.Plaintext();
+  try {
+    ctx.encoder.encode(Float64Array.from({ length: ctx.slots }, (_, i) => Math.sin(i)), out.scale, pt);
+    const answer = (): Ciphertext => {
+      const ct = new ctx.seal.Ciphertext();
+      client.encryptor.encryptSymmetric(pt, ct);
+      ctx.evaluator.cipherModSwitchToInplace(ct, ctx.parmsId(0));
+      return ct;
+    };
+    const before: number[] = [];
+    const after: number[] = [];
+    let sameBytes = true;
+    for (let i = 0; i <= runs; i++) {
+      const a = answer();
+      const copy = new ctx.seal.Ciphertext();
+      try {
+        copy.loadFromArray(ctx.context, a.saveToArray(ctx.seal.ComprModeType.none) as Uint8Array);
+        let t = performance.now();
+        const serialised = packResult(ctx, a, out.packing, out.scale, { readInPlace: false });
+        const slow = performance.now() - t;
+        t = performance.now();
+        const inPlace = packResult(ctx, copy, out.packing, out.scale);
+        const fast = performance.now() - t;
+        sameBytes &&= Buffer.from(serialised).equals(Buffer.from(inPlace));
+        if (i === 0) continue;
+        before.push(slow);
+        after.push(fast);
+      } finally {
+        a.delete();
+        copy.delete();
+      }
+    }
+    const lever = 'the answer’s coefficients read in place in SEAL’s heap (packResult) instead of through SEAL’s serialisation';
+    return { model: model.id, mode: 'single', lever, measures: 'answer packing', runs, beforeMs: median(before), afterMs: median(after), sameBytes };
+  } finally {
+    pt.delete();
     client.dispose();
     ctx.dispose();
   }

@@ -127,8 +127,10 @@ function targetTable(run: BenchRun): Table {
 
 function leverTable(run: BenchRun): Table {
   const c = run.calibration;
-  const targetOf = (model: string, mode: string): string =>
-    mode === 'single' && model === 'mnist-cnn'
+  const targetOf = (model: string, mode: string, measures: string): string =>
+    measures === 'client encryption' && mode === 'single'
+      ? `${model} one ${model === 'mnist-cnn' ? 'image' : 'patient'}, end to end (work moved to idle time, not removed: not the load test)`
+      : mode === 'single' && model === 'mnist-cnn'
       ? 'mnist-cnn one image (≤ 0.2 s)'
       : mode === 'batch' && model === 'mnist-cnn'
         ? 'mnist-cnn batch (≥ 600 images/s)'
@@ -139,7 +141,7 @@ function leverTable(run: BenchRun): Table {
             : '';
   return {
     headers: ['model', 'mode', 'lever', 'target it moves', 'runs', 'measures', 'before (ms)', 'after (ms)', 'before → after (calibration)', 'speed-up', 'same bytes'],
-    rows: run.levers.map((l) => [l.model, l.mode, l.lever, targetOf(l.model, l.mode), String(l.runs), l.measures, ms(l.beforeMs), ms(l.afterMs), `${(l.beforeMs / c.rotateMs).toFixed(1)} → ${(l.afterMs / c.rotateMs).toFixed(1)} rot`, `${(l.beforeMs / l.afterMs).toFixed(2)}×`, l.sameBytes === null ? 'n/a (randomised)' : l.sameBytes ? 'yes' : 'NO']),
+    rows: run.levers.map((l) => [l.model, l.mode, l.lever, targetOf(l.model, l.mode, l.measures), String(l.runs), l.measures, ms(l.beforeMs), ms(l.afterMs), `${(l.beforeMs / c.rotateMs).toFixed(1)} → ${(l.afterMs / c.rotateMs).toFixed(1)} rot`, `${(l.beforeMs / l.afterMs).toFixed(2)}×`, l.sameBytes === null ? 'n/a (randomised)' : l.sameBytes ? 'yes' : 'NO']),
   };
 }
 
