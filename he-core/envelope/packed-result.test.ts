@@ -13,6 +13,7 @@ import { openResultEnvelope, resultEnvelope } from './ciphertexts.js';
 import { BitReader, BitWriter, checkPacking, fieldPacker, fieldPackerNumber, packResult, packedResultBytes, unpackResult } from './packed-result.js';
 import { bundledModel } from '../testing/bundled-model.js';
 import { mulberry32 } from '../testing/mulberry32.js';
+import { keyedContextWithChain } from '../testing/keyed-context.js';
 
 function codeOf(fn: () => unknown): string {
   try {
@@ -438,3 +439,47 @@ describe('unpackResult: the double-precision path gives the exact coefficients',
     }
   });
 });
+
+describe('unpackResult: a narrow c0 field (doubles) with a wide c1 field (BigInt) in one answer', () => {
+  it('reads each polynomial from its own stream: the exact coefficients, 50-bit q0, fields of 30 and 48 bits', async () => {
+    const k = await keyedContextWithChain(8192, [50, 40, 50], 40);
+    try {
+      const { ctx } = k;
+      const N = ctx.params.polyModulusDegree;
+      const q = BigInt(ctx.params.primes[0]!);
+      const packing: ResultPacking = { multiplier: 1, bits: [30, 48], bound: 1, range: 2, noise: 0 };
+      const random = mulberry32(0x5eed);
+      const fields = packing.bits.map((bits) => Array.from({ length: N }, () => BigInt(Math.floor(random() * 2 ** 24)) * 2n ** BigInt(bits - 24) + BigInt(Math.floor(random() * 2 ** (bits - 24)))));
+      const item = new Uint8Array(packedResultBytes(N, packing));
+      const view = new DataView(item.buffer);
+      item.set([0x43, 0x43, 0x50, 0x52, 1, packing.bits[0]!, packing.bits[1]!, 0]);
+      view.setUint32(8, 1, true);
+      view.setUint32(12, N, true);
+      const writer = new BitWriter(item, 16);
+      for (let poly = 0; poly < 2; poly++) {
+        for (const f of fields[poly]!) writer.write(f, packing.bits[poly]!);
+        writer.align();
+      }
+      const ct = unpackResult(ctx, item, 2 ** 40, packing);
+      try {
+        ctx.evaluator.cipherTransformFromNttInplace(ct);
+        const raw = ct.saveToArray(ctx.seal.ComprModeType.none) as Uint8Array;
+        const start = 16 + 32 + 1 + 5 * 8 + 16 + 8;
+        const got = new BigUint64Array(raw.slice(start, start + 16 * N).buffer);
+        for (let poly = 0; poly < 2; poly++) {
+          const b = BigInt(packing.bits[poly]!);
+          fields[poly]!.forEach((f, i) => {
+            let c = (f * q + (1n << (b - 1n))) >> b;
+            if (c === q) c = 0n;
+            if (got[poly * N + i] !== c) expect({ poly, i, f, got: got[poly * N + i] }).toEqual({ poly, i, f, got: c });
+          });
+        }
+      } finally {
+        free(ct);
+      }
+    } finally {
+      k.dispose();
+    }
+  });
+});
+

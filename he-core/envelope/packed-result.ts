@@ -127,9 +127,14 @@ export function unpackResult(ctx: HeContext, item: Uint8Array, scale: number, pa
   sealHeader(out, at, arrayBytes);
   out.setBigUint64(at + HEADER_BYTES, BigInt(2 * N), true);
   at += HEADER_BYTES + 8;
-  const reader = new BitReader(item, HEADER_BYTES);
   const qNumber = Number(q);
-  for (let poly = 0; poly < 2; poly++) {
+  // The item again with 8 zero bytes after it, for the windowed reads below (two 32-bit words
+  // from a field's first byte hold all of a field of up to 46 bits plus its offset, up to 7 bits).
+  if (paddedScratch.length < item.length + 8) paddedScratch = new Uint8Array(item.length + 8);
+  paddedScratch.set(item);
+  paddedScratch.fill(0, item.length, item.length + 8);
+  const words = new DataView(paddedScratch.buffer, 0, item.length + 8);
+  for (let poly = 0, stream = HEADER_BYTES; poly < 2; poly++) {
     const bits = packing.bits[poly]!;
     const b = BigInt(bits);
     const half = 1n << (b - 1n);
@@ -138,6 +143,7 @@ export function unpackResult(ctx: HeContext, item: Uint8Array, scale: number, pa
       return c === q ? 0n : c;
     };
     if (bits > SMALL_FIELD_BITS || qNumber >= 2 ** 53) {
+      const reader = new BitReader(item, stream);
       for (let i = 0; i < N; i++) {
         out.setBigUint64(at, exact(reader.read(bits)), true);
         at += 8;
@@ -148,8 +154,12 @@ export function unpackResult(ctx: HeContext, item: Uint8Array, scale: number, pa
       // lies that close to an integer; those few go through BigInt. (BigInt for every coefficient
       // cost a breast-cancer-mlp answer 1.7 ms.)
       const ratio = qNumber / 2 ** bits;
-      for (let i = 0; i < N; i++) {
-        const field = reader.readSmall(bits);
+      for (let i = 0, position = 0; i < N; i++, position += bits) {
+        // Field i: bits [i·bits, (i + 1)·bits) of this polynomial's stream, least significant first.
+        const byte = stream + (position >>> 3);
+        const shift = position & 7;
+        const low = words.getUint32(byte, true) >>> shift;
+        const field = bits + shift <= 32 ? (bits === 32 ? low : low & ((1 << bits) - 1)) : low + (words.getUint32(byte + 4, true) & ((1 << (bits + shift - 32)) - 1)) * 2 ** (32 - shift);
         const u = field * ratio + 0.5;
         const floor = Math.floor(u);
         const fraction = u - floor;
@@ -157,13 +167,13 @@ export function unpackResult(ctx: HeContext, item: Uint8Array, scale: number, pa
         let c: number;
         if (fraction > margin && fraction < 1 - margin) c = floor === qNumber ? 0 : floor;
         else c = Number(exact(BigInt(field)));
-        const low = c >>> 0;
-        out.setUint32(at, low, true);
-        out.setUint32(at + 4, (c - low) / 2 ** 32, true);
+        const word = c >>> 0;
+        out.setUint32(at, word, true);
+        out.setUint32(at + 4, (c - word) / 2 ** 32, true);
         at += 8;
       }
     }
-    reader.align();
+    stream += Math.ceil((N * bits) / 8);
   }
   const ct = new ctx.seal.Ciphertext();
   try {
@@ -177,6 +187,7 @@ export function unpackResult(ctx: HeContext, item: Uint8Array, scale: number, pa
 }
 
 let rebuildScratch = new Uint8Array(0);
+let paddedScratch = new Uint8Array(0);
 
 /** SEAL 4.1's 16-byte header of an uncompressed object of `size` bytes. */
 function sealHeader(view: DataView, at: number, size: number): void {
