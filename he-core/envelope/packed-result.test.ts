@@ -483,3 +483,45 @@ describe('unpackResult: a narrow c0 field (doubles) with a wide c1 field (BigInt
   });
 });
 
+describe('packResult on breast-cancer-mlp’s plan (fields of 19 and 26 bits, both written as whole words)', () => {
+  it('writes the bytes of the exact BigInt formula on SEAL’s serialisation', async () => {
+    const rt = await loadSeal();
+    const plan = compile(rt.seal, bundledModel('breast-cancer-mlp'), { mode: 'single' });
+    const ctx = HeContext.create(rt, plan.public.params);
+    const keys = ClientKeyPair.generate(ctx);
+    const { packing, scale } = plan.public.output;
+    const pt = new ctx.seal.Plaintext();
+    const ct = new ctx.seal.Ciphertext();
+    const copy = new ctx.seal.Ciphertext();
+    try {
+      expect(packing.bits).toEqual([19, 26]);
+      const random = mulberry32(0x9ac4);
+      ctx.encoder.encode(Float64Array.from({ length: ctx.slots }, () => 300 * (2 * random() - 1)), scale, pt);
+      keys.encryptor.encryptSymmetric(pt, ct);
+      ctx.evaluator.cipherModSwitchToInplace(ct, ctx.parmsId(0));
+      copy.loadFromArray(ctx.context, ct.saveToArray(ctx.seal.ComprModeType.none) as Uint8Array);
+      ctx.evaluator.cipherTransformFromNttInplace(copy);
+      const raw = copy.saveToArray(ctx.seal.ComprModeType.none) as Uint8Array;
+      const N = ctx.params.polyModulusDegree;
+      const start = 16 + 32 + 1 + 5 * 8 + 16 + 8;
+      const coefficients = new BigUint64Array(raw.slice(start, start + 16 * N).buffer);
+      const q = BigInt(ctx.params.primes[0]!);
+      const expected = new Uint8Array(packedResultBytes(N, packing));
+      expected.set([0x43, 0x43, 0x50, 0x52, 1, packing.bits[0]!, packing.bits[1]!, 0]);
+      new DataView(expected.buffer).setUint32(8, packing.multiplier, true);
+      new DataView(expected.buffer).setUint32(12, N, true);
+      const writer = new BitWriter(expected, 16);
+      for (let poly = 0; poly < 2; poly++) {
+        const b = BigInt(packing.bits[poly]!);
+        for (let i = 0; i < N; i++) writer.write(((((coefficients[poly * N + i]! * BigInt(packing.multiplier)) % q << b) + q / 2n) / q) & ((1n << b) - 1n), packing.bits[poly]!);
+        writer.align();
+      }
+      expect(Buffer.from(packResult(ctx, ct, packing, scale)).equals(Buffer.from(expected))).toBe(true);
+    } finally {
+      free(pt, ct, copy);
+      keys.dispose();
+      ctx.dispose();
+    }
+  });
+});
+

@@ -67,6 +67,28 @@ export function packResult(ctx: HeContext, ct: Ciphertext, packing: ResultPackin
   for (let poly = 0; poly < 2; poly++) {
     const bits = packing.bits[poly]!;
     const small = fieldPackerNumber(q, bits, packing.multiplier);
+    if (small && bits <= 31) {
+      // Coefficients below q < 2^53 read as Numbers (two 32-bit halves), fields written as whole
+      // 32-bit words (integer shifts; the last, partial word byte by byte): BitWriter's bytes.
+      let pending = 0;
+      let held = 0;
+      let to = writer.position;
+      for (let i = 0, at = 8 * poly * N; i < N; i++, at += 8) {
+        const value = small(coefficients.getUint32(at, true) + coefficients.getUint32(at + 4, true) * 2 ** 32);
+        if (held + bits >= 32) {
+          view.setUint32(to, (pending | (value << held)) >>> 0, true);
+          to += 4;
+          pending = held === 0 ? 0 : value >>> (32 - held);
+          held += bits - 32;
+        } else {
+          pending |= value << held;
+          held += bits;
+        }
+      }
+      for (; held > 0; held -= 8, pending >>>= 8) out[to++] = pending & 0xff;
+      writer.position = to;
+      continue;
+    }
     if (small) {
       // Coefficients below q < 2^53 read as Numbers (two 32-bit halves): no BigInt per coefficient.
       for (let i = 0, at = 8 * poly * N; i < N; i++, at += 8) writer.writeSmall(small(coefficients.getUint32(at, true) + coefficients.getUint32(at + 4, true) * 2 ** 32), bits);
@@ -275,6 +297,15 @@ export class BitWriter {
     private readonly out: Uint8Array,
     private at: number,
   ) {}
+  /** The next byte to write, with no bits pending (after `align`); a caller that wrote whole bytes itself moves it on. */
+  get position(): number {
+    if (this.held !== 0) throw new Error('bits are pending');
+    return this.at;
+  }
+  set position(at: number) {
+    if (this.held !== 0) throw new Error('bits are pending');
+    this.at = at;
+  }
   write(value: bigint, bits: number): void {
     let acc = BigInt(this.acc) | (value << BigInt(this.held));
     let held = this.held + bits;
