@@ -626,15 +626,17 @@
   ;; r1 = x·y1 mod q, then (r1·2^31 + x·y0) mod q. Each quotient (below 2^33) is estimated in double
   ;; precision within 2^-17 and rounded to the nearest integer, so each remainder, computed in
   ;; wrapping 64-bit integers, is exact and in (−q, q); adding q where negative makes it canonical.
+  ;; The rounding: v + 2^52 for 0 ≤ v < 2^51 is rounded to an integer (ties to even, as
+  ;; f64.nearest), read from its bits less 2^52's; cheaper than nearest and trunc_sat, same values.
   (func $mulmod_huge (param $x i64) (param $xf f64) (param $y i64) (param $q i64) (param $qinv f64) (result i64)
     (local $y1 i64) (local $y0 i64) (local $r i64)
     (local.set $y1 (i64.shr_u (local.get $y) (i64.const 31)))
     (local.set $y0 (i64.and (local.get $y) (i64.const 0x7fffffff)))
     (local.set $r (i64.sub (i64.mul (local.get $x) (local.get $y1))
-      (i64.mul (i64.trunc_sat_f64_s (f64.nearest (f64.mul (f64.mul (local.get $xf) (f64.convert_i64_s (local.get $y1))) (local.get $qinv)))) (local.get $q))))
+      (i64.mul (i64.sub (i64.reinterpret_f64 (f64.add (f64.mul (f64.mul (local.get $xf) (f64.convert_i64_s (local.get $y1))) (local.get $qinv)) (f64.const 0x1p52))) (i64.const 0x4330000000000000)) (local.get $q))))
     (local.set $r (select (i64.add (local.get $r) (local.get $q)) (local.get $r) (i64.lt_s (local.get $r) (i64.const 0))))
     (local.set $r (i64.sub (i64.add (i64.shl (local.get $r) (i64.const 31)) (i64.mul (local.get $x) (local.get $y0)))
-      (i64.mul (i64.trunc_sat_f64_s (f64.nearest (f64.mul (f64.add (f64.mul (f64.convert_i64_s (local.get $r)) (f64.const 0x1p31)) (f64.mul (local.get $xf) (f64.convert_i64_s (local.get $y0)))) (local.get $qinv)))) (local.get $q))))
+      (i64.mul (i64.sub (i64.reinterpret_f64 (f64.add (f64.mul (f64.add (f64.mul (f64.convert_i64_s (local.get $r)) (f64.const 0x1p31)) (f64.mul (local.get $xf) (f64.convert_i64_s (local.get $y0)))) (local.get $qinv)) (f64.const 0x1p52))) (i64.const 0x4330000000000000)) (local.get $q))))
     (select (i64.add (local.get $r) (local.get $q)) (local.get $r) (i64.lt_s (local.get $r) (i64.const 0))))
 
   ;; mac_key for 2^50 ≤ q < 2^61
@@ -656,13 +658,14 @@
       (br_if $next (i32.lt_u (local.get $x) (local.get $end)))))
 
   ;; dst[i] = src[i] mod q, for src[i] < 2^61 and q < 2^50 ($qinv = 1/q): the quotient (below 2^35)
-  ;; is estimated within 2^-16 and rounded to the nearest integer, so r = src − k·q is in (−q, q).
+  ;; is estimated within 2^-16 and rounded to the nearest integer (as in $mulmod_huge), so
+  ;; r = src − k·q is in (−q, q).
   (func (export "reduce_wide") (param $src i32) (param $dst i32) (param $n i32) (param $q i64) (param $qinv f64)
     (local $end i32) (local $x i64) (local $r i64)
     (local.set $end (i32.add (local.get $src) (i32.shl (local.get $n) (i32.const 3))))
     (loop $next
       (local.set $x (i64.load (local.get $src)))
-      (local.set $r (i64.sub (local.get $x) (i64.mul (i64.trunc_sat_f64_s (f64.nearest (f64.mul (f64.convert_i64_s (local.get $x)) (local.get $qinv)))) (local.get $q))))
+      (local.set $r (i64.sub (local.get $x) (i64.mul (i64.sub (i64.reinterpret_f64 (f64.add (f64.mul (f64.convert_i64_s (local.get $x)) (local.get $qinv)) (f64.const 0x1p52))) (i64.const 0x4330000000000000)) (local.get $q))))
       (i64.store (local.get $dst) (select (i64.add (local.get $r) (local.get $q)) (local.get $r) (i64.lt_s (local.get $r) (i64.const 0))))
       (local.set $src (i32.add (local.get $src) (i32.const 8)))
       (local.set $dst (i32.add (local.get $dst) (i32.const 8)))
