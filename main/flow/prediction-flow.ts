@@ -414,7 +414,7 @@ export class PredictionFlow {
 
   /**
    * Once the answer is shown, the key pair prepares the next prediction's encryptions while the
-   * app is idle (he-core/client/zeros.ts: most of an encryption's work, about 3 ms each for
+   * app is idle (he-core/client/zeros.ts: most of an encryption's work, about 2 ms each for
    * breast-cancer-mlp, done ahead). Should that fail (the key pair was locked away meanwhile), the
    * next encryption is simply made by SEAL in full: the same ciphertext, drawn the same way.
    */
