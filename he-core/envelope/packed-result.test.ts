@@ -27,6 +27,72 @@ function codeOf(fn: () => unknown): string {
   }
 }
 
+/**
+ * The packed answer of `ct` (level 0, NTT form; not changed) by the format's definition, in BigInt
+ * on SEAL's own serialisation of its coefficients: round(((c·multiplier) mod q)·2^bits / q) mod 2^bits.
+ */
+function packedByDefinition(ctx: HeContext, ct: Ciphertext, packing: ResultPacking): Uint8Array {
+  const copy = new ctx.seal.Ciphertext();
+  try {
+    copy.loadFromArray(ctx.context, ct.saveToArray(ctx.seal.ComprModeType.none) as Uint8Array);
+    ctx.evaluator.cipherTransformFromNttInplace(copy);
+    const raw = copy.saveToArray(ctx.seal.ComprModeType.none) as Uint8Array;
+    const N = ctx.params.polyModulusDegree;
+    const start = 16 + 32 + 1 + 5 * 8 + 16 + 8;
+    const coefficients = new BigUint64Array(raw.slice(start, start + 16 * N).buffer);
+    const q = BigInt(ctx.params.primes[0]!);
+    const expected = new Uint8Array(packedResultBytes(N, packing));
+    expected.set([0x43, 0x43, 0x50, 0x52, 1, packing.bits[0]!, packing.bits[1]!, 0]);
+    new DataView(expected.buffer).setUint32(8, packing.multiplier, true);
+    new DataView(expected.buffer).setUint32(12, N, true);
+    const writer = new BitWriter(expected, 16);
+    for (let poly = 0; poly < 2; poly++) {
+      const b = BigInt(packing.bits[poly]!);
+      for (let i = 0; i < N; i++) writer.write(((((coefficients[poly * N + i]! * BigInt(packing.multiplier)) % q << b) + q / 2n) / q) & ((1n << b) - 1n), packing.bits[poly]!);
+      writer.align();
+    }
+    return expected;
+  } finally {
+    free(copy);
+  }
+}
+
+/**
+ * Writes `fields` (per polynomial) as a packed answer, unpacks it, and checks every rebuilt
+ * coefficient against the definition: c = floor(f·q / 2^bits + 1/2), with q itself as 0.
+ */
+function expectUnpacked(ctx: HeContext, packing: ResultPacking, scale: number, fields: readonly (readonly bigint[])[], label: string): void {
+  const N = ctx.params.polyModulusDegree;
+  const q = BigInt(ctx.params.primes[0]!);
+  const item = new Uint8Array(packedResultBytes(N, packing));
+  const view = new DataView(item.buffer);
+  item.set([0x43, 0x43, 0x50, 0x52, 1, packing.bits[0]!, packing.bits[1]!, 0]);
+  view.setUint32(8, packing.multiplier, true);
+  view.setUint32(12, N, true);
+  const writer = new BitWriter(item, 16);
+  for (let poly = 0; poly < 2; poly++) {
+    for (const f of fields[poly]!) writer.write(f, packing.bits[poly]!);
+    writer.align();
+  }
+  const ct = unpackResult(ctx, item, scale, packing);
+  try {
+    ctx.evaluator.cipherTransformFromNttInplace(ct);
+    const raw = ct.saveToArray(ctx.seal.ComprModeType.none) as Uint8Array;
+    const start = 16 + 32 + 1 + 5 * 8 + 16 + 8;
+    const got = new BigUint64Array(raw.slice(start, start + 16 * N).buffer);
+    for (let poly = 0; poly < 2; poly++) {
+      const b = BigInt(packing.bits[poly]!);
+      fields[poly]!.forEach((f, i) => {
+        let c = (f * q + (1n << (b - 1n))) >> b;
+        if (c === q) c = 0n;
+        if (got[poly * N + i] !== c) expect({ label, poly, i, f, got: got[poly * N + i] }).toEqual({ label, poly, i, f, got: c });
+      });
+    }
+  } finally {
+    free(ct);
+  }
+}
+
 // Packed answers (mnist-cnn's single plan: N = 8192, q0 of 38 bits, multiplier 44, 17 + 23 bits).
 // Every comparison is with the same ciphertext decrypted unpacked; the tolerance is six times the
 // predicted standard deviation of the packing's rounding (packingNoise) for what is compared:
@@ -118,38 +184,15 @@ describe('packed answers', () => {
 
   it('packResult (coefficients read in place in the SEAL heap, Number fields) writes the bytes of the exact BigInt formula on the SEAL serialisation', () => {
     const ct = answer([7.9, -1.5, 0.62, -1.4, -2.2, -1.9, -1.1, -2.4, 1.9, -29.5]);
-    const copy = new ctx.seal.Ciphertext();
+    const again = new ctx.seal.Ciphertext();
     try {
-      const original = ct.saveToArray(ctx.seal.ComprModeType.none) as Uint8Array;
-      copy.loadFromArray(ctx.context, original);
-      ctx.evaluator.cipherTransformFromNttInplace(copy);
-      const raw = copy.saveToArray(ctx.seal.ComprModeType.none) as Uint8Array;
-      const N = ctx.params.polyModulusDegree;
-      const start = 16 + 32 + 1 + 5 * 8 + 16 + 8;
-      const coefficients = new BigUint64Array(raw.slice(start, start + 16 * N).buffer);
-      const q = BigInt(ctx.params.primes[0]!);
-      const expected = new Uint8Array(packedResultBytes(N, packing));
-      expected.set([0x43, 0x43, 0x50, 0x52, 1, packing.bits[0]!, packing.bits[1]!, 0]);
-      new DataView(expected.buffer).setUint32(8, packing.multiplier, true);
-      new DataView(expected.buffer).setUint32(12, N, true);
-      const writer = new BitWriter(expected, 16);
-      for (let poly = 0; poly < 2; poly++) {
-        const b = BigInt(packing.bits[poly]!);
-        for (let i = 0; i < N; i++) writer.write(((((coefficients[poly * N + i]! * BigInt(packing.multiplier)) % q << b) + q / 2n) / q) & ((1n << b) - 1n), packing.bits[poly]!);
-        writer.align();
-      }
-      const item = packResult(ctx, ct, packing, plan.public.output.scale);
-      expect(Buffer.from(item).equals(Buffer.from(expected))).toBe(true);
+      const expected = packedByDefinition(ctx, ct, packing);
+      again.loadFromArray(ctx.context, ct.saveToArray(ctx.seal.ComprModeType.none) as Uint8Array);
+      expect(Buffer.from(packResult(ctx, ct, packing, plan.public.output.scale)).equals(Buffer.from(expected))).toBe(true);
       // The other path (through SEAL's serialisation): the same bytes.
-      const again = answer([7.9, -1.5, 0.62, -1.4, -2.2, -1.9, -1.1, -2.4, 1.9, -29.5]);
-      try {
-        again.loadFromArray(ctx.context, original);
-        expect(Buffer.from(packResult(ctx, again, packing, plan.public.output.scale, { readInPlace: false })).equals(Buffer.from(expected))).toBe(true);
-      } finally {
-        free(again);
-      }
+      expect(Buffer.from(packResult(ctx, again, packing, plan.public.output.scale, { readInPlace: false })).equals(Buffer.from(expected))).toBe(true);
     } finally {
-      free(ct, copy);
+      free(ct, again);
     }
   });
 
@@ -406,33 +449,7 @@ describe('unpackResult: the double-precision path gives the exact coefficients',
           while (list.length < N) list.push(BigInt(Math.floor(random() * 2 ** bits)));
           return list;
         });
-        const item = new Uint8Array(packedResultBytes(N, packing));
-        const view = new DataView(item.buffer);
-        item.set([0x43, 0x43, 0x50, 0x52, 1, packing.bits[0]!, packing.bits[1]!, 0]);
-        view.setUint32(8, packing.multiplier, true);
-        view.setUint32(12, N, true);
-        const writer = new BitWriter(item, 16);
-        for (let poly = 0; poly < 2; poly++) {
-          for (const f of fields[poly]!) writer.write(f, packing.bits[poly]!);
-          writer.align();
-        }
-        const ct = unpackResult(ctx, item, plan.public.output.scale, packing);
-        try {
-          ctx.evaluator.cipherTransformFromNttInplace(ct);
-          const raw = ct.saveToArray(ctx.seal.ComprModeType.none) as Uint8Array;
-          const start = 16 + 32 + 1 + 5 * 8 + 16 + 8;
-          const got = new BigUint64Array(raw.slice(start, start + 16 * N).buffer);
-          for (let poly = 0; poly < 2; poly++) {
-            const b = BigInt(packing.bits[poly]!);
-            fields[poly]!.forEach((f, i) => {
-              let c = (f * q + (1n << (b - 1n))) >> b;
-              if (c === q) c = 0n;
-              if (got[poly * N + i] !== c) expect({ id, poly, i, f, got: got[poly * N + i] }).toEqual({ id, poly, i, f, got: c });
-            });
-          }
-        } finally {
-          free(ct);
-        }
+        expectUnpacked(ctx, packing, plan.public.output.scale, fields, id);
       } finally {
         ctx.dispose();
       }
@@ -446,37 +463,10 @@ describe('unpackResult: a narrow c0 field (doubles) with a wide c1 field (BigInt
     try {
       const { ctx } = k;
       const N = ctx.params.polyModulusDegree;
-      const q = BigInt(ctx.params.primes[0]!);
       const packing: ResultPacking = { multiplier: 1, bits: [30, 48], bound: 1, range: 2, noise: 0 };
       const random = mulberry32(0x5eed);
       const fields = packing.bits.map((bits) => Array.from({ length: N }, () => BigInt(Math.floor(random() * 2 ** 24)) * 2n ** BigInt(bits - 24) + BigInt(Math.floor(random() * 2 ** (bits - 24)))));
-      const item = new Uint8Array(packedResultBytes(N, packing));
-      const view = new DataView(item.buffer);
-      item.set([0x43, 0x43, 0x50, 0x52, 1, packing.bits[0]!, packing.bits[1]!, 0]);
-      view.setUint32(8, 1, true);
-      view.setUint32(12, N, true);
-      const writer = new BitWriter(item, 16);
-      for (let poly = 0; poly < 2; poly++) {
-        for (const f of fields[poly]!) writer.write(f, packing.bits[poly]!);
-        writer.align();
-      }
-      const ct = unpackResult(ctx, item, 2 ** 40, packing);
-      try {
-        ctx.evaluator.cipherTransformFromNttInplace(ct);
-        const raw = ct.saveToArray(ctx.seal.ComprModeType.none) as Uint8Array;
-        const start = 16 + 32 + 1 + 5 * 8 + 16 + 8;
-        const got = new BigUint64Array(raw.slice(start, start + 16 * N).buffer);
-        for (let poly = 0; poly < 2; poly++) {
-          const b = BigInt(packing.bits[poly]!);
-          fields[poly]!.forEach((f, i) => {
-            let c = (f * q + (1n << (b - 1n))) >> b;
-            if (c === q) c = 0n;
-            if (got[poly * N + i] !== c) expect({ poly, i, f, got: got[poly * N + i] }).toEqual({ poly, i, f, got: c });
-          });
-        }
-      } finally {
-        free(ct);
-      }
+      expectUnpacked(ctx, packing, 2 ** 40, fields, 'q0 of 50 bits');
     } finally {
       k.dispose();
     }
@@ -492,33 +482,16 @@ describe('packResult on breast-cancer-mlp’s plan (fields of 19 and 26 bits, bo
     const { packing, scale } = plan.public.output;
     const pt = new ctx.seal.Plaintext();
     const ct = new ctx.seal.Ciphertext();
-    const copy = new ctx.seal.Ciphertext();
     try {
       expect(packing.bits).toEqual([19, 26]);
       const random = mulberry32(0x9ac4);
       ctx.encoder.encode(Float64Array.from({ length: ctx.slots }, () => 300 * (2 * random() - 1)), scale, pt);
       keys.encryptor.encryptSymmetric(pt, ct);
       ctx.evaluator.cipherModSwitchToInplace(ct, ctx.parmsId(0));
-      copy.loadFromArray(ctx.context, ct.saveToArray(ctx.seal.ComprModeType.none) as Uint8Array);
-      ctx.evaluator.cipherTransformFromNttInplace(copy);
-      const raw = copy.saveToArray(ctx.seal.ComprModeType.none) as Uint8Array;
-      const N = ctx.params.polyModulusDegree;
-      const start = 16 + 32 + 1 + 5 * 8 + 16 + 8;
-      const coefficients = new BigUint64Array(raw.slice(start, start + 16 * N).buffer);
-      const q = BigInt(ctx.params.primes[0]!);
-      const expected = new Uint8Array(packedResultBytes(N, packing));
-      expected.set([0x43, 0x43, 0x50, 0x52, 1, packing.bits[0]!, packing.bits[1]!, 0]);
-      new DataView(expected.buffer).setUint32(8, packing.multiplier, true);
-      new DataView(expected.buffer).setUint32(12, N, true);
-      const writer = new BitWriter(expected, 16);
-      for (let poly = 0; poly < 2; poly++) {
-        const b = BigInt(packing.bits[poly]!);
-        for (let i = 0; i < N; i++) writer.write(((((coefficients[poly * N + i]! * BigInt(packing.multiplier)) % q << b) + q / 2n) / q) & ((1n << b) - 1n), packing.bits[poly]!);
-        writer.align();
-      }
+      const expected = packedByDefinition(ctx, ct, packing);
       expect(Buffer.from(packResult(ctx, ct, packing, scale)).equals(Buffer.from(expected))).toBe(true);
     } finally {
-      free(pt, ct, copy);
+      free(pt, ct);
       keys.dispose();
       ctx.dispose();
     }
