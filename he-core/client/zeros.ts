@@ -14,7 +14,7 @@ import type { ClientKeyPair } from './client-keys.js';
 // and finish an encryption in the time of the encoding and one addition.
 //
 // A prepared zero is the serialisation (uncompressed, seeded) of SEAL's own symmetric encryption
-// of the all-zero plaintext at the plan's input level and scale; `finishEncryption` adds the
+// of the all-zero plaintext at the plan's input level and scale; `finish` adds the
 // encoded m into its first polynomial in place. The result is the bytes SEAL would write for an
 // encryption of m with that randomness. Each zero is used once and then overwritten: whoever
 // knew it could subtract it from the request and read m, so it never leaves this process and is

@@ -387,6 +387,18 @@ describe('the bit stream of packed answers (docs/protocol.md): Number and BigInt
     a.align();
     b.align();
     expect(Buffer.from(mixed).equals(Buffer.from(big))).toBe(true);
+    // writeWords (fields of up to 31 bits, as packResult writes them): the bytes of writeSmall then align.
+    for (let bits = 1; bits <= 31; bits++) {
+      const values = Array.from({ length: 257 }, () => Number(rnd(bits)));
+      const bytes = Math.ceil((values.length * bits) / 8);
+      const small = new Uint8Array(bytes + 3);
+      const words = new Uint8Array(bytes + 3);
+      const w1 = new BitWriter(small, 3);
+      for (const v of values) w1.writeSmall(v, bits);
+      w1.align();
+      new BitWriter(words, 3).writeWords(values.length, bits, (i) => values[i]!);
+      expect({ bits, same: Buffer.from(words).equals(Buffer.from(small)) }).toEqual({ bits, same: true });
+    }
     const r = new BitReader(big, 0);
     const s = new BitReader(big, 0);
     for (const f of fields) {

@@ -68,25 +68,8 @@ export function packResult(ctx: HeContext, ct: Ciphertext, packing: ResultPackin
     const bits = packing.bits[poly]!;
     const small = fieldPackerNumber(q, bits, packing.multiplier);
     if (small && bits <= 31) {
-      // Coefficients below q < 2^53 read as Numbers (two 32-bit halves), fields written as whole
-      // 32-bit words (integer shifts; the last, partial word byte by byte): BitWriter's bytes.
-      let pending = 0;
-      let held = 0;
-      let to = writer.position;
-      for (let i = 0, at = 8 * poly * N; i < N; i++, at += 8) {
-        const value = small(coefficients.getUint32(at, true) + coefficients.getUint32(at + 4, true) * 2 ** 32);
-        if (held + bits >= 32) {
-          view.setUint32(to, (pending | (value << held)) >>> 0, true);
-          to += 4;
-          pending = held === 0 ? 0 : value >>> (32 - held);
-          held += bits - 32;
-        } else {
-          pending |= value << held;
-          held += bits;
-        }
-      }
-      for (; held > 0; held -= 8, pending >>>= 8) out[to++] = pending & 0xff;
-      writer.position = to;
+      // Coefficients below q < 2^53 read as Numbers (two 32-bit halves), fields written as whole words.
+      writer.writeWords(N, bits, (i) => small(coefficients.getUint32(8 * (poly * N + i), true) + coefficients.getUint32(8 * (poly * N + i) + 4, true) * 2 ** 32));
       continue;
     }
     if (small) {
@@ -297,14 +280,32 @@ export class BitWriter {
     private readonly out: Uint8Array,
     private at: number,
   ) {}
-  /** The next byte to write, with no bits pending (after `align`); a caller that wrote whole bytes itself moves it on. */
-  get position(): number {
-    if (this.held !== 0) throw new Error('bits are pending');
-    return this.at;
-  }
-  set position(at: number) {
-    if (this.held !== 0) throw new Error('bits are pending');
-    this.at = at;
+  /**
+   * Writes `count` fields of `bits` ≤ 31 bits (`value(i)` for i from 0) from a byte boundary, as
+   * whole little-endian 32-bit words with integer shifts (the last, partial word byte by byte),
+   * and ends aligned: the bytes `writeSmall` then `align` would write, faster.
+   */
+  writeWords(count: number, bits: number, value: (i: number) => number): void {
+    if (this.held !== 0 || bits > 31) throw new Error('writeWords: pending bits or a field over 31 bits');
+    const view = new DataView(this.out.buffer, this.out.byteOffset, this.out.byteLength);
+    let pending = 0;
+    let held = 0;
+    let to = this.at;
+    for (let i = 0; i < count; i++) {
+      const v = value(i);
+      if (held + bits >= 32) {
+        // held ≥ 1 here (bits ≤ 31): v's bits beyond the word carry over.
+        view.setUint32(to, (pending | (v << held)) >>> 0, true);
+        to += 4;
+        pending = v >>> (32 - held);
+        held += bits - 32;
+      } else {
+        pending |= v << held;
+        held += bits;
+      }
+    }
+    for (; held > 0; held -= 8, pending >>>= 8) this.out[to++] = pending & 0xff;
+    this.at = to;
   }
   write(value: bigint, bits: number): void {
     let acc = BigInt(this.acc) | (value << BigInt(this.held));
