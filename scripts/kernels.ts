@@ -3,7 +3,7 @@ import wabtInit from 'wabt';
 /** Compiles WebAssembly text to a binary (no names section: the output depends only on the code). */
 export async function compileKernel(filename: string, source: string): Promise<Uint8Array> {
   const wabt = await wabtInit();
-  const features = { sat_float_to_int: true, threads: true };
+  const features = { sat_float_to_int: true, threads: true, relaxed_simd: true };
   const module = wabt.parseWat(filename, source, features);
   try {
     // wabt's typings omit validate's features argument; without it, a shared memory is refused.

@@ -32,6 +32,8 @@ export interface TaskKernel {
   ntt_inverse_huge(a: number, roots: number, shoup: number, n: number, q: bigint, ninv: bigint, ninvShoup: bigint): void;
   mac_key_huge(x: number, k0: number, k1: number, acc0: number, acc1: number, n: number, q: bigint, qinv: number): void;
   reduce_wide(src: number, dst: number, n: number, q: bigint, qinv: number): void;
+  ntt_forward_fma(a: number, roots: number, quots: number, n: number, q: bigint): void;
+  ntt_inverse_fma(a: number, roots: number, quots: number, n: number, q: bigint, ninv: bigint, ninvq: number): void;
 }
 
 /** The WebAssembly APIs used here (the DOM lib that declares them is not loaded for Node code). */
@@ -91,7 +93,8 @@ function runTask(k: TaskKernel, buffer: ArrayBufferLike, base: number, kind: num
   const tmp = f[LAYOUT_F64 + 7]! + thread * limb;
   const D = i32[D_WORD_]!;
   // Per prime p (the data primes, then the special prime), doubles: q (rounded above 2^53), kind
-  // (0: below 2^50, 1: small, below 2^26, 2: huge, the special prime from 2^50), roots, quots,
+  // (0: below 2^50, 1: small, below 2^26, 2: huge, the special prime from 2^50, 3: from 2^26 to
+  // below 2^45 with a fused multiply-add, the NTTs in doubles), roots, quots,
   // invRoots, invQuots, n^-1, n^-1/q (or balanced n^-1 for small), q_special^-1, its quotient,
   // half fix; and u64: q exactly (field 11), n^-1 and its Shoup quotient (fields 6 and 7, huge).
   const P = (p: number, field: number): number => f[PRIMES_F64 + p * PRIME_FIELDS_ + field]!;
@@ -100,12 +103,14 @@ function runTask(k: TaskKernel, buffer: ArrayBufferLike, base: number, kind: num
     const kind = P(p, 1);
     if (kind === 1) k.ntt_forward_small(a, P(p, 2), N, P(p, 0));
     else if (kind === 2) k.ntt_forward_huge(a, P(p, 2), P(p, 3), N, Q(p, 11));
+    else if (kind === 3) k.ntt_forward_fma(a, P(p, 2), P(p, 3), N, Q(p, 11));
     else k.ntt_forward(a, P(p, 2), P(p, 3), N, Q(p, 11));
   };
   const inverse = (a: number, p: number): void => {
     const kind = P(p, 1);
     if (kind === 1) k.ntt_inverse_small(a, P(p, 4), N, P(p, 0), P(p, 7));
     else if (kind === 2) k.ntt_inverse_huge(a, P(p, 4), P(p, 5), N, Q(p, 11), Q(p, 6), Q(p, 7));
+    else if (kind === 3) k.ntt_inverse_fma(a, P(p, 4), P(p, 5), N, Q(p, 11), BigInt(P(p, 6)), P(p, 7));
     else k.ntt_inverse(a, P(p, 4), P(p, 5), N, Q(p, 11), BigInt(P(p, 6)), P(p, 7));
   };
   const heap = new Uint8Array(buffer);
@@ -209,7 +214,7 @@ export function writeTaskHeader(buffer: ArrayBufferLike, base: number, N: number
       const balanced = p.nInv > p.q / 2n ? Number(p.nInv - p.q) : Number(p.nInv);
       const fix = (p.q - (half % p.q)) % p.q;
       const at = PRIMES_F64 + i * PRIME_FIELDS;
-      f.set([qn, p.small ? 1 : p.huge ? 2 : 0, o.roots, o.rootQuots, o.invRoots, o.invRootQuots, Number(p.nInv), p.small ? balanced : Number(p.nInv) / qn, Number(p.specialInverse), Number(p.specialInverse) / qn, Number(fix), 0], at);
+      f.set([qn, p.small ? 1 : p.huge ? 2 : p.fma ? 3 : 0, o.roots, o.rootQuots, o.invRoots, o.invRootQuots, Number(p.nInv), p.small ? balanced : Number(p.nInv) / qn, Number(p.specialInverse), Number(p.specialInverse) / qn, Number(fix), 0], at);
       u[at + 11] = p.q;
       if (p.huge) u.set([p.nInv, (p.nInv << 64n) / p.q], at + 6);
     });
@@ -284,6 +289,8 @@ export interface PrimeFacts {
   small: boolean;
   /** 2^50 or more (the special prime only: Shoup's products, kernels/keyswitch.wat). */
   huge: boolean;
+  /** From 2^26 to below 2^45, with a fused multiply-add: the NTTs in doubles (same tables as kind 0). */
+  fma: boolean;
   /** n^-1 mod q, and q_special^-1 mod q (data primes). */
   nInv: bigint;
   specialInverse: bigint;

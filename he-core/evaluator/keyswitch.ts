@@ -15,6 +15,8 @@ interface KeySwitchExports extends TaskKernel {
   mul_vec_small(a: number, b: number, out: number, n: number, q: number): void;
   add_vec(a: number, b: number, out: number, n: number, q: bigint): void;
   sub_mul(c: number, t: number, n: number, q: bigint, inv: bigint, invq: number): void;
+  /** 1 if f64x2.relaxed_madd rounds once (a fused multiply-add) on this machine. */
+  fma_fused(): number;
 }
 
 /** The few WebAssembly APIs used here (the DOM lib that declares them is not loaded for Node code). */
@@ -30,6 +32,8 @@ const MAX_PRIME = 2n ** 50n;
 const MAX_SPECIAL_PRIME = 2n ** 61n;
 /** Primes up to this use the kernel's double-precision functions (products below 2^52 are exact). */
 const SMALL_PRIME = 2n ** 26n;
+/** Primes from SMALL_PRIME to below this have NTTs with a fused multiply-add, where the machine has one (kernels/keyswitch.wat). */
+const FMA_PRIME = 2n ** 45n;
 /** Bytes of one SEAL `PublicKey` (a `Ciphertext`, 88 bytes, and a pool handle, 8) in node-seal 7's 32-bit build. */
 const PUBLIC_KEY_BYTES = 96;
 /** Bytes of one `std::vector` (begin, end, capacity) in the 32-bit build. */
@@ -85,6 +89,8 @@ interface PrimeTables {
   small: boolean;
   /** 2^50 or more (only the special prime): Shoup's products, with floor(w·2^64/q) as each root's quotient. */
   huge: boolean;
+  /** From 2^26 to below 2^45, where the multiply-add is fused: the NTTs in doubles (ntt_forward_fma, ntt_inverse_fma; same tables). */
+  fma: boolean;
   qNumber: number;
   roots: number;
   rootQuots: number;
@@ -131,6 +137,8 @@ export class KeySwitchKernel {
   private constructor(
     private readonly ctx: HeContext,
     kernel: KeySwitchExports,
+    /** Whether the NTTs of primes from 2^26 to below 2^45 use the fused multiply-add (see `create`). */
+    readonly fma: boolean,
   ) {
     this.kernel = kernel;
     this.N = ctx.params.polyModulusDegree;
@@ -162,15 +170,18 @@ export class KeySwitchKernel {
    * With `threads: 2`, key switches also use a helper thread (keyswitch-threads.ts), with room for
    * `keySlots` keys (Galois elements and the relinearisation key) in its shared memory.
    */
-  static create(ctx: HeContext, options: { threads?: 1 | 2; keySlots?: number } = {}): KeySwitchKernel | null {
+  static create(ctx: HeContext, options: { threads?: 1 | 2; keySlots?: number; fma?: boolean } = {}): KeySwitchKernel | null {
     const primes = ctx.params.primes.map((p) => BigInt(p));
     if (primes.slice(0, -1).some((p) => p >= MAX_PRIME) || primes[primes.length - 1]! >= MAX_SPECIAL_PRIME) return null;
     const module = new Wasm.Module(Buffer.from(KEYSWITCH_WASM_BASE64, 'base64'));
     const instance = new Wasm.Instance(module, { env: { memory: ctx.runtime.heapMemory() } });
     const kernel = instance.exports as unknown as KeySwitchExports;
-    const names: (keyof KeySwitchExports)[] = ['ntt_forward', 'ntt_inverse', 'reduce', 'add_scalar', 'mac_key', 'mod_down', 'permute', 'ntt_forward_small', 'ntt_inverse_small', 'mac_key_small', 'mul_vec', 'mul_vec_small', 'add_vec', 'sub_mul', 'ntt_forward_huge', 'ntt_inverse_huge', 'mac_key_huge', 'reduce_wide'];
+    const names: (keyof KeySwitchExports)[] = ['ntt_forward', 'ntt_inverse', 'reduce', 'add_scalar', 'mac_key', 'mod_down', 'permute', 'ntt_forward_small', 'ntt_inverse_small', 'mac_key_small', 'mul_vec', 'mul_vec_small', 'add_vec', 'sub_mul', 'ntt_forward_huge', 'ntt_inverse_huge', 'mac_key_huge', 'reduce_wide', 'ntt_forward_fma', 'ntt_inverse_fma', 'fma_fused'];
     if (names.some((name) => typeof kernel[name] !== 'function')) return null;
-    const unit = new KeySwitchKernel(ctx, kernel);
+    // WebAssembly's relaxed multiply-add rounds once where the machine has a fused multiply-add,
+    // twice elsewhere; the FMA NTTs are exact only with one rounding. Without it (or with
+    // `fma: false`) those primes keep the 64-bit integer NTTs.
+    const unit = new KeySwitchKernel(ctx, kernel, (options.fma ?? true) && kernel.fma_fused() === 1);
     if ((options.threads ?? 1) === 2) unit.setThreads(2, options.keySlots ?? 8);
     return unit;
   }
@@ -246,7 +257,7 @@ export class KeySwitchKernel {
     const offsets = this.writeTablesInto(new BigUint64Array(buffer), new Float64Array(buffer), base / 8);
     this.headerTables = offsets;
     this.primes.forEach((q, p) => {
-      this.tables.push({ q, small: q < SMALL_PRIME, huge: q >= MAX_PRIME, qNumber: Number(q), ...offsets[p]!, nInv: modPow(BigInt(this.N), q - 2n, q) });
+      this.tables.push({ q, small: q < SMALL_PRIME, huge: q >= MAX_PRIME, fma: this.fma && q >= SMALL_PRIME && q < FMA_PRIME, qNumber: Number(q), ...offsets[p]!, nInv: modPow(BigInt(this.N), q - 2n, q) });
     });
   }
 
@@ -354,11 +365,13 @@ export class KeySwitchKernel {
 
   private forward(a: number, t: PrimeTables): void {
     if (t.small) this.kernel.ntt_forward_small(a, t.roots, this.N, t.qNumber);
+    else if (t.fma) this.kernel.ntt_forward_fma(a, t.roots, t.rootQuots, this.N, t.q);
     else this.kernel.ntt_forward(a, t.roots, t.rootQuots, this.N, t.q);
   }
 
   private inverse(a: number, t: PrimeTables): void {
     if (t.small) this.kernel.ntt_inverse_small(a, t.invRoots, this.N, t.qNumber, t.nInv > t.q / 2n ? Number(t.nInv - t.q) : Number(t.nInv));
+    else if (t.fma) this.kernel.ntt_inverse_fma(a, t.invRoots, t.invRootQuots, this.N, t.q, t.nInv, Number(t.nInv) / t.qNumber);
     else this.kernel.ntt_inverse(a, t.invRoots, t.invRootQuots, this.N, t.q, t.nInv, Number(t.nInv) / t.qNumber);
   }
 
@@ -433,7 +446,7 @@ export class KeySwitchKernel {
 
   /** The facts the key switch's tasks need of each key prime. */
   private primeFacts(): PrimeFacts[] {
-    return this.tables.map((t, i) => ({ q: t.q, small: t.small, huge: t.huge, nInv: t.nInv, specialInverse: this.specialInverse[i] ?? 0n }));
+    return this.tables.map((t, i) => ({ q: t.q, small: t.small, huge: t.huge, fma: t.fma, nInv: t.nInv, specialInverse: this.specialInverse[i] ?? 0n }));
   }
 
   /**

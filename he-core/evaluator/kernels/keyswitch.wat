@@ -410,6 +410,178 @@
     ;; times n^-1 (balanced, |n^-1| ≤ q/2), canonical, back to u64
     (call $canonical (local.get $a) (local.get $n) (local.get $q) (local.get $ninv)))
 
+  ;; ---- Primes from 2^26 to below 2^45 with a fused multiply-add (ntt_forward_fma, ntt_inverse_fma). ----
+  ;; The same transforms as ntt_forward and ntt_inverse (same tables: roots as u64, w/q as
+  ;; doubles; same outputs, fully reduced), on doubles like the small primes' NTTs, with products
+  ;; from f64x2.relaxed_madd, which computes a·b + c with one rounding where the machine has a fused
+  ;; multiply-add (x86-64 FMA3, ARMv8), and with two roundings elsewhere. The kernel uses these
+  ;; functions only where `fma_fused` (below) found it fused (he-core/evaluator/keyswitch.ts).
+  ;; y·w mod q for a signed integer double |y| < 11q and a root 0 ≤ w < q < 2^45:
+  ;;   h = fl(y·w); l = y·w − h exactly (= fma(y, w, −h): the error of a product is a double);
+  ;;   k = round(y·(w/q)) (adding and subtracting 1.5·2^52; |y·w/q| < 11q < 2^49, the estimate
+  ;;     off by less than 2^-3, so k is within 1/2 + 2^-3 of y·w/q);
+  ;;   r = fma(−k, q, h) + l: h − k·q is an integer below 2^52 in magnitude (|h − y·w| ≤ 2^42),
+  ;;     so the fma is exact, and so is the sum: r = y·w − k·q exactly, |r| < 0.63q.
+  ;; Forward: values start in [0, q) and grow by less than 0.63q per stage, so after the at most
+  ;; 15 stages of n ≤ 2^16 they are within 10.5q < 2^49 (exact) and no product's input reaches
+  ;; 11q: no reduction is needed in between. Inverse: sums are reduced at every stage (within
+  ;; q/2 + 1) and differences (within 1.2q) are multiplied, so outputs stay within 0.63q. The last
+  ;; pass makes every value canonical and writes it back as u64 ($canonical, or $canonical_fma
+  ;; times n^-1).
+
+  ;; 1 if relaxed_madd is fused here: (1 + 2^-30)² − fl((1 + 2^-30)²) = 2^-60, which two roundings lose.
+  (func (export "fma_fused") (result i32)
+    (f64.eq
+      (f64x2.extract_lane 0 (f64x2.relaxed_madd (f64x2.splat (f64.const 0x1.00000004p0)) (f64x2.splat (f64.const 0x1.00000004p0)) (f64x2.splat (f64.const -0x1.00000008p0))))
+      (f64.const 0x1p-60)))
+
+  ;; a[i] (doubles, |a[i]| < 4q) → a[i]·m mod q in [0, q), as u64, in place ($m < q as a double, $mq = m/q)
+  (func $canonical_fma (param $a i32) (param $n i32) (param $q f64) (param $m f64) (param $mq f64)
+    (local $end i32) (local $vq v128) (local $vm v128) (local $vmq v128) (local $y v128) (local $h v128) (local $r v128)
+    (local.set $vq (f64x2.splat (local.get $q)))
+    (local.set $vm (f64x2.splat (local.get $m)))
+    (local.set $vmq (f64x2.splat (local.get $mq)))
+    (local.set $end (i32.add (local.get $a) (i32.shl (local.get $n) (i32.const 3))))
+    (loop $next
+      (local.set $y (v128.load (local.get $a)))
+      (local.set $h (f64x2.mul (local.get $y) (local.get $vm)))
+      (local.set $r (f64x2.add
+        (f64x2.relaxed_nmadd (f64x2.sub (f64x2.add (f64x2.mul (local.get $y) (local.get $vmq)) (v128.const f64x2 0x1.8p52 0x1.8p52)) (v128.const f64x2 0x1.8p52 0x1.8p52)) (local.get $vq) (local.get $h))
+        (f64x2.relaxed_madd (local.get $y) (local.get $vm) (f64x2.neg (local.get $h)))))
+      (v128.store (local.get $a) (v128.xor (f64x2.add (f64x2.add (local.get $r) (v128.and (local.get $vq) (f64x2.lt (local.get $r) (v128.const f64x2 0 0)))) (v128.const f64x2 0x1p52 0x1p52)) (v128.const i64x2 0x4330000000000000 0x4330000000000000)))
+      (local.set $a (i32.add (local.get $a) (i32.const 16)))
+      (br_if $next (i32.lt_u (local.get $a) (local.get $end)))))
+
+  (func (export "ntt_forward_fma") (param $a i32) (param $roots i32) (param $quots i32) (param $n i32) (param $q i64)
+    (local $m i32) (local $gap i32) (local $i i32) (local $x i32) (local $y i32) (local $end i32)
+    (local $qf f64) (local $vq v128) (local $vw v128) (local $vwq v128) (local $u v128) (local $v v128) (local $s v128) (local $b v128) (local $h v128)
+    (local.set $qf (f64.convert_i64_u (local.get $q)))
+    (call $to_f64 (local.get $a) (local.get $n))
+    (local.set $vq (f64x2.splat (local.get $qf)))
+    (local.set $m (i32.const 1))
+    (local.set $gap (i32.shl (i32.shr_u (local.get $n) (i32.const 1)) (i32.const 3)))
+    (local.set $roots (i32.add (local.get $roots) (i32.const 8)))
+    (local.set $quots (i32.add (local.get $quots) (i32.const 8)))
+    (block $stages_done
+      (loop $stage
+        (br_if $stages_done (i32.lt_u (local.get $gap) (i32.const 16)))
+        (local.set $x (local.get $a))
+        (local.set $i (i32.const 0))
+        (loop $block
+          (local.set $vw (f64x2.sub (v128.or (v128.load64_splat (local.get $roots)) (v128.const i64x2 0x4330000000000000 0x4330000000000000)) (v128.const f64x2 0x1p52 0x1p52)))
+          (local.set $vwq (v128.load64_splat (local.get $quots)))
+          (local.set $roots (i32.add (local.get $roots) (i32.const 8)))
+          (local.set $quots (i32.add (local.get $quots) (i32.const 8)))
+          (local.set $y (i32.add (local.get $x) (local.get $gap)))
+          (local.set $end (local.get $y))
+          (loop $butterfly
+            (local.set $u (v128.load (local.get $x)))
+            (local.set $s (v128.load (local.get $y)))
+            (local.set $h (f64x2.mul (local.get $s) (local.get $vw)))
+            (local.set $v (f64x2.add
+              (f64x2.relaxed_nmadd (f64x2.sub (f64x2.add (f64x2.mul (local.get $s) (local.get $vwq)) (v128.const f64x2 0x1.8p52 0x1.8p52)) (v128.const f64x2 0x1.8p52 0x1.8p52)) (local.get $vq) (local.get $h))
+              (f64x2.relaxed_madd (local.get $s) (local.get $vw) (f64x2.neg (local.get $h)))))
+            (v128.store (local.get $x) (f64x2.add (local.get $u) (local.get $v)))
+            (v128.store (local.get $y) (f64x2.sub (local.get $u) (local.get $v)))
+            (local.set $x (i32.add (local.get $x) (i32.const 16)))
+            (local.set $y (i32.add (local.get $y) (i32.const 16)))
+            (br_if $butterfly (i32.lt_u (local.get $x) (local.get $end))))
+          (local.set $x (local.get $y))
+          (local.set $i (i32.add (local.get $i) (i32.const 1)))
+          (br_if $block (i32.lt_u (local.get $i) (local.get $m))))
+        (local.set $m (i32.shl (local.get $m) (i32.const 1)))
+        (local.set $gap (i32.shr_u (local.get $gap) (i32.const 1)))
+        (br $stage)))
+    ;; the last stage: pairs (x[2i], x[2i+1]) with root i, two pairs at a time (lanes regrouped)
+    (local.set $x (local.get $a))
+    (local.set $end (i32.add (local.get $a) (i32.shl (local.get $n) (i32.const 3))))
+    (loop $pairs
+      (local.set $s (v128.load (local.get $x)))
+      (local.set $b (v128.load offset=16 (local.get $x)))
+      (local.set $u (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $s) (local.get $b)))
+      (local.set $s (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $s) (local.get $b)))
+      (local.set $vw (f64x2.sub (v128.or (v128.load (local.get $roots)) (v128.const i64x2 0x4330000000000000 0x4330000000000000)) (v128.const f64x2 0x1p52 0x1p52)))
+      (local.set $h (f64x2.mul (local.get $s) (local.get $vw)))
+      (local.set $v (f64x2.add
+        (f64x2.relaxed_nmadd (f64x2.sub (f64x2.add (f64x2.mul (local.get $s) (v128.load (local.get $quots))) (v128.const f64x2 0x1.8p52 0x1.8p52)) (v128.const f64x2 0x1.8p52 0x1.8p52)) (local.get $vq) (local.get $h))
+        (f64x2.relaxed_madd (local.get $s) (local.get $vw) (f64x2.neg (local.get $h)))))
+      (local.set $s (f64x2.add (local.get $u) (local.get $v)))
+      (local.set $b (f64x2.sub (local.get $u) (local.get $v)))
+      (v128.store (local.get $x) (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $s) (local.get $b)))
+      (v128.store offset=16 (local.get $x) (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $s) (local.get $b)))
+      (local.set $roots (i32.add (local.get $roots) (i32.const 16)))
+      (local.set $quots (i32.add (local.get $quots) (i32.const 16)))
+      (local.set $x (i32.add (local.get $x) (i32.const 32)))
+      (br_if $pairs (i32.lt_u (local.get $x) (local.get $end))))
+    (call $canonical (local.get $a) (local.get $n) (local.get $qf) (f64.const 1)))
+
+  (func (export "ntt_inverse_fma") (param $a i32) (param $roots i32) (param $quots i32) (param $n i32) (param $q i64) (param $ninv i64) (param $ninvq f64)
+    (local $m i32) (local $gap i32) (local $i i32) (local $x i32) (local $y i32) (local $end i32)
+    (local $qf f64) (local $vq v128) (local $vinv v128) (local $vw v128) (local $vwq v128) (local $u v128) (local $v v128) (local $s v128) (local $b v128) (local $h v128)
+    (local.set $qf (f64.convert_i64_u (local.get $q)))
+    (call $to_f64 (local.get $a) (local.get $n))
+    (local.set $vq (f64x2.splat (local.get $qf)))
+    (local.set $vinv (f64x2.splat (f64.div (f64.const 1) (local.get $qf))))
+    (local.set $roots (i32.add (local.get $roots) (i32.const 8)))
+    (local.set $quots (i32.add (local.get $quots) (i32.const 8)))
+    ;; the first stage: pairs (x[2i], x[2i+1]) with root i, two pairs at a time
+    (local.set $x (local.get $a))
+    (local.set $end (i32.add (local.get $a) (i32.shl (local.get $n) (i32.const 3))))
+    (loop $pairs
+      (local.set $s (v128.load (local.get $x)))
+      (local.set $b (v128.load offset=16 (local.get $x)))
+      (local.set $u (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $s) (local.get $b)))
+      (local.set $v (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $s) (local.get $b)))
+      (local.set $s (f64x2.add (local.get $u) (local.get $v)))
+      (local.set $s (f64x2.sub (local.get $s) (f64x2.mul (f64x2.sub (f64x2.add (f64x2.mul (local.get $s) (local.get $vinv)) (v128.const f64x2 0x1.8p52 0x1.8p52)) (v128.const f64x2 0x1.8p52 0x1.8p52)) (local.get $vq))))
+      (local.set $b (f64x2.sub (local.get $u) (local.get $v)))
+      (local.set $vw (f64x2.sub (v128.or (v128.load (local.get $roots)) (v128.const i64x2 0x4330000000000000 0x4330000000000000)) (v128.const f64x2 0x1p52 0x1p52)))
+      (local.set $h (f64x2.mul (local.get $b) (local.get $vw)))
+      (local.set $b (f64x2.add
+        (f64x2.relaxed_nmadd (f64x2.sub (f64x2.add (f64x2.mul (local.get $b) (v128.load (local.get $quots))) (v128.const f64x2 0x1.8p52 0x1.8p52)) (v128.const f64x2 0x1.8p52 0x1.8p52)) (local.get $vq) (local.get $h))
+        (f64x2.relaxed_madd (local.get $b) (local.get $vw) (f64x2.neg (local.get $h)))))
+      (v128.store (local.get $x) (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $s) (local.get $b)))
+      (v128.store offset=16 (local.get $x) (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $s) (local.get $b)))
+      (local.set $roots (i32.add (local.get $roots) (i32.const 16)))
+      (local.set $quots (i32.add (local.get $quots) (i32.const 16)))
+      (local.set $x (i32.add (local.get $x) (i32.const 32)))
+      (br_if $pairs (i32.lt_u (local.get $x) (local.get $end))))
+    (local.set $m (i32.shr_u (local.get $n) (i32.const 2)))
+    (local.set $gap (i32.const 16))
+    (block $stages_done
+      (loop $stage
+        (br_if $stages_done (i32.eqz (local.get $m)))
+        (local.set $x (local.get $a))
+        (local.set $i (i32.const 0))
+        (loop $block
+          (local.set $vw (f64x2.sub (v128.or (v128.load64_splat (local.get $roots)) (v128.const i64x2 0x4330000000000000 0x4330000000000000)) (v128.const f64x2 0x1p52 0x1p52)))
+          (local.set $vwq (v128.load64_splat (local.get $quots)))
+          (local.set $roots (i32.add (local.get $roots) (i32.const 8)))
+          (local.set $quots (i32.add (local.get $quots) (i32.const 8)))
+          (local.set $y (i32.add (local.get $x) (local.get $gap)))
+          (local.set $end (local.get $y))
+          (loop $butterfly
+            (local.set $u (v128.load (local.get $x)))
+            (local.set $v (v128.load (local.get $y)))
+            (local.set $s (f64x2.add (local.get $u) (local.get $v)))
+            (v128.store (local.get $x) (f64x2.sub (local.get $s) (f64x2.mul (f64x2.sub (f64x2.add (f64x2.mul (local.get $s) (local.get $vinv)) (v128.const f64x2 0x1.8p52 0x1.8p52)) (v128.const f64x2 0x1.8p52 0x1.8p52)) (local.get $vq))))
+            (local.set $s (f64x2.sub (local.get $u) (local.get $v)))
+            (local.set $h (f64x2.mul (local.get $s) (local.get $vw)))
+            (v128.store (local.get $y) (f64x2.add
+              (f64x2.relaxed_nmadd (f64x2.sub (f64x2.add (f64x2.mul (local.get $s) (local.get $vwq)) (v128.const f64x2 0x1.8p52 0x1.8p52)) (v128.const f64x2 0x1.8p52 0x1.8p52)) (local.get $vq) (local.get $h))
+              (f64x2.relaxed_madd (local.get $s) (local.get $vw) (f64x2.neg (local.get $h)))))
+            (local.set $x (i32.add (local.get $x) (i32.const 16)))
+            (local.set $y (i32.add (local.get $y) (i32.const 16)))
+            (br_if $butterfly (i32.lt_u (local.get $x) (local.get $end))))
+          (local.set $x (local.get $y))
+          (local.set $i (i32.add (local.get $i) (i32.const 1)))
+          (br_if $block (i32.lt_u (local.get $i) (local.get $m))))
+        (local.set $m (i32.shr_u (local.get $m) (i32.const 1)))
+        (local.set $gap (i32.shl (local.get $gap) (i32.const 1)))
+        (br $stage)))
+    ;; times n^-1, canonical, back to u64
+    (call $canonical_fma (local.get $a) (local.get $n) (local.get $qf) (f64.convert_i64_u (local.get $ninv)) (local.get $ninvq)))
+
   ;; mac_key for q < 2^26: products exact in doubles; accumulators u64 in [0, q)
   (func (export "mac_key_small") (param $x i32) (param $k0 i32) (param $k1 i32) (param $acc0 i32) (param $acc1 i32) (param $n i32) (param $q f64)
     (local $end i32) (local $vq v128) (local $vinv v128) (local $xf v128) (local $r v128)
