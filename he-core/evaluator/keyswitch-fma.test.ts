@@ -9,11 +9,12 @@ import { KEYSWITCH_WASM_BASE64 } from './kernels/keyswitch-wasm.js';
 import { KeySwitchKernel, minimalPrimitiveRoot } from './keyswitch.js';
 
 // The kernel's NTTs with a fused multiply-add (kernels/keyswitch.wat: ntt_forward_fma and
-// ntt_inverse_fma, for primes from 2^26 to below 2^45), against exact BigInt arithmetic and
-// against the 64-bit integer NTTs they replace, bit for bit, on SEAL's primes of 27, 37 (as
-// breast-cancer-mlp's first prime) and 44 bits (the largest allowed), on edge residues (0, 1,
-// q − 1, q − 2, q/2) and on uniform ones, and on all-(q − 1) input (the largest growth between
-// the functions' reductions). keyswitch.test.ts checks whole key switches using them against SEAL.
+// ntt_inverse_fma, for primes from 2^26 to below 2^48), against exact BigInt arithmetic and
+// against the 64-bit integer NTTs they replace, bit for bit, at degree 8192, on SEAL's primes of
+// 27, 37 (breast-cancer-mlp's first prime), 44 (the largest without reductions between stages),
+// 46 (mnist-cnn's special prime) and 47 bits (the largest allowed), on edge residues (0, 1,
+// q − 1, q − 2, q/2), on uniform ones, and on all-(q − 1) input (the largest growth between the
+// functions' reductions). keyswitch.test.ts checks whole key switches using them against SEAL.
 
 interface NttKernel {
   ntt_forward(a: number, roots: number, quots: number, n: number, q: bigint): void;
@@ -132,12 +133,12 @@ describe('the key-switching kernel’s NTTs with a fused multiply-add, against B
     if (hasFma !== null) expect(fused).toBe(hasFma ? 1 : 0);
   });
 
-  for (const bits of [27, 37, 44]) {
+  for (const bits of [27, 37, 44, 46, 47]) {
     it(`${bits}-bit prime: forward and inverse, the same residues as BigInt and as ntt_forward/ntt_inverse`, () => {
       // The FMA functions are exact only where the multiply-add is fused (the kernel checks that first).
       expect(k.fma_fused()).toBe(1);
       const q = prime(bits);
-      expect(q >= 2n ** BigInt(bits - 1) && q < 2n ** 45n).toBe(true);
+      expect(q >= 2n ** BigInt(bits - 1) && q < 2n ** 48n).toBe(true);
       const ninv = modPow(BigInt(N), q - 2n, q);
       const ninvq = Number(ninv) / Number(q);
       const rnd = mulberry32(0xf3a + bits);

@@ -94,7 +94,7 @@ function runTask(k: TaskKernel, buffer: ArrayBufferLike, base: number, kind: num
   const D = i32[D_WORD_]!;
   // Per prime p (the data primes, then the special prime), doubles: q (rounded above 2^53), kind
   // (0: below 2^50, 1: small, below 2^26, 2: huge, the special prime from 2^50, 3: from 2^26 to
-  // below 2^45 with a fused multiply-add, the NTTs in doubles), roots, quots,
+  // below 2^48 with a fused multiply-add, the NTTs in doubles), roots, quots,
   // invRoots, invQuots, n^-1, n^-1/q (or balanced n^-1 for small), q_special^-1, its quotient,
   // half fix; and u64: q exactly (field 11), n^-1 and its Shoup quotient (fields 6 and 7, huge).
   const P = (p: number, field: number): number => f[PRIMES_F64 + p * PRIME_FIELDS_ + field]!;
@@ -289,7 +289,7 @@ export interface PrimeFacts {
   small: boolean;
   /** 2^50 or more (the special prime only: Shoup's products, kernels/keyswitch.wat). */
   huge: boolean;
-  /** From 2^26 to below 2^45, with a fused multiply-add: the NTTs in doubles (same tables as kind 0). */
+  /** From 2^26 to below 2^48, with a fused multiply-add: the NTTs in doubles (same tables as kind 0). */
   fma: boolean;
   /** n^-1 mod q, and q_special^-1 mod q (data primes). */
   nInv: bigint;

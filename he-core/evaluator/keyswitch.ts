@@ -33,7 +33,7 @@ const MAX_SPECIAL_PRIME = 2n ** 61n;
 /** Primes up to this use the kernel's double-precision functions (products below 2^52 are exact). */
 const SMALL_PRIME = 2n ** 26n;
 /** Primes from SMALL_PRIME to below this have NTTs with a fused multiply-add, where the machine has one (kernels/keyswitch.wat). */
-const FMA_PRIME = 2n ** 45n;
+const FMA_PRIME = 2n ** 48n;
 /** Bytes of one SEAL `PublicKey` (a `Ciphertext`, 88 bytes, and a pool handle, 8) in node-seal 7's 32-bit build. */
 const PUBLIC_KEY_BYTES = 96;
 /** Bytes of one `std::vector` (begin, end, capacity) in the 32-bit build. */
@@ -89,7 +89,7 @@ interface PrimeTables {
   small: boolean;
   /** 2^50 or more (only the special prime): Shoup's products, with floor(w·2^64/q) as each root's quotient. */
   huge: boolean;
-  /** From 2^26 to below 2^45, where the multiply-add is fused: the NTTs in doubles (ntt_forward_fma, ntt_inverse_fma; same tables). */
+  /** From 2^26 to below 2^48, where the multiply-add is fused: the NTTs in doubles (ntt_forward_fma, ntt_inverse_fma; same tables). */
   fma: boolean;
   qNumber: number;
   roots: number;
@@ -137,7 +137,7 @@ export class KeySwitchKernel {
   private constructor(
     private readonly ctx: HeContext,
     kernel: KeySwitchExports,
-    /** Whether the NTTs of primes from 2^26 to below 2^45 use the fused multiply-add (see `create`). */
+    /** Whether the NTTs of primes from 2^26 to below 2^48 use the fused multiply-add (see `create`). */
     readonly fma: boolean,
   ) {
     this.kernel = kernel;

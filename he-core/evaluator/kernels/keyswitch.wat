@@ -410,22 +410,25 @@
     ;; times n^-1 (balanced, |n^-1| ≤ q/2), canonical, back to u64
     (call $canonical (local.get $a) (local.get $n) (local.get $q) (local.get $ninv)))
 
-  ;; ---- Primes from 2^26 to below 2^45 with a fused multiply-add (ntt_forward_fma, ntt_inverse_fma). ----
+  ;; ---- Primes from 2^26 to below 2^48 with a fused multiply-add (ntt_forward_fma, ntt_inverse_fma). ----
   ;; The same transforms as ntt_forward and ntt_inverse (same tables: roots as u64, w/q as
   ;; doubles; same outputs, fully reduced), on doubles like the small primes' NTTs, with products
   ;; from f64x2.relaxed_madd, which computes a·b + c with one rounding where the machine has a fused
   ;; multiply-add (x86-64 FMA3, ARMv8), and with two roundings elsewhere. The kernel uses these
   ;; functions only where `fma_fused` (below) found it fused (he-core/evaluator/keyswitch.ts).
-  ;; y·w mod q for a signed integer double |y| < 11q and a root 0 ≤ w < q < 2^45:
+  ;; y·w mod q for a signed integer double y and a root 0 ≤ w < q, with |y| < 12q and |y·w/q| < 2^50:
   ;;   h = fl(y·w); l = y·w − h exactly (= fma(y, w, −h): the error of a product is a double);
-  ;;   k = round(y·(w/q)) (adding and subtracting 1.5·2^52; |y·w/q| < 11q < 2^49, the estimate
-  ;;     off by less than 2^-3, so k is within 1/2 + 2^-3 of y·w/q);
-  ;;   r = fma(−k, q, h) + l: h − k·q is an integer below 2^52 in magnitude (|h − y·w| ≤ 2^42),
-  ;;     so the fma is exact, and so is the sum: r = y·w − k·q exactly, |r| < 0.63q.
-  ;; Forward: values start in [0, q) and grow by less than 0.63q per stage, so after the at most
-  ;; 15 stages of n ≤ 2^16 they are within 10.5q < 2^49 (exact) and no product's input reaches
-  ;; 11q: no reduction is needed in between. Inverse: sums are reduced at every stage (within
-  ;; q/2 + 1) and differences (within 1.2q) are multiplied, so outputs stay within 0.63q. The last
+  ;;   k = round(y·(w/q)) (adding and subtracting 1.5·2^52), the estimate off by less than
+  ;;     |y·w/q|·2^-52 < 1/4, so k is within 3/4 of y·w/q;
+  ;;   r = fma(−k, q, h) + l: h − k·q is an integer below 2^52 in magnitude (|h − y·w| ≤ 2^46
+  ;;     since |y·w| < 12q² < 2^100), so the fma is exact, and so is the sum: r = y·w − k·q
+  ;;     exactly, with |r| < 0.75q.
+  ;; Forward: values start in [0, q) and grow by less than 0.75q per stage. Below 2^45, the at
+  ;; most 15 stages of n ≤ 2^16 keep them within 12.25q < 2^49 (exact) and products' inputs
+  ;; within 11.5q: no reduction in between. From 2^45 to below 2^48, every 4 stages they are
+  ;; brought back within q/2 + 1 ($balance), so they stay within 4q < 2^50 and products' inputs
+  ;; within 3.25q (|y·w/q| < 3.25·2^48 < 2^50). Inverse: sums are reduced at every stage (within
+  ;; q/2 + 1) and differences (within 1.5q) are multiplied, so outputs stay within 0.75q. The last
   ;; pass makes every value canonical and writes it back as u64 ($canonical, or $canonical_fma
   ;; times n^-1).
 
@@ -453,9 +456,10 @@
       (br_if $next (i32.lt_u (local.get $a) (local.get $end)))))
 
   (func (export "ntt_forward_fma") (param $a i32) (param $roots i32) (param $quots i32) (param $n i32) (param $q i64)
-    (local $m i32) (local $gap i32) (local $i i32) (local $x i32) (local $y i32) (local $end i32)
+    (local $m i32) (local $gap i32) (local $i i32) (local $x i32) (local $y i32) (local $end i32) (local $stage i32) (local $big i32)
     (local $qf f64) (local $vq v128) (local $vw v128) (local $vwq v128) (local $u v128) (local $v v128) (local $s v128) (local $b v128) (local $h v128)
     (local.set $qf (f64.convert_i64_u (local.get $q)))
+    (local.set $big (i64.ge_u (local.get $q) (i64.const 0x200000000000)))
     (call $to_f64 (local.get $a) (local.get $n))
     (local.set $vq (f64x2.splat (local.get $qf)))
     (local.set $m (i32.const 1))
@@ -491,6 +495,8 @@
           (br_if $block (i32.lt_u (local.get $i) (local.get $m))))
         (local.set $m (i32.shl (local.get $m) (i32.const 1)))
         (local.set $gap (i32.shr_u (local.get $gap) (i32.const 1)))
+        (local.set $stage (i32.add (local.get $stage) (i32.const 1)))
+        (if (i32.and (local.get $big) (i32.eqz (i32.and (local.get $stage) (i32.const 3)))) (then (call $balance (local.get $a) (local.get $n) (local.get $qf))))
         (br $stage)))
     ;; the last stage: pairs (x[2i], x[2i+1]) with root i, two pairs at a time (lanes regrouped)
     (local.set $x (local.get $a))
