@@ -87,7 +87,7 @@ export class PlanEvaluator {
   private macFailure: string | null = null;
   /** Multiply-accumulate kernel of the linear layers' diagonal products (null: SEAL does them; see `diagonalPath`). */
   private diagonalMac: ScalarMac | null;
-  /** Per linear step, the product scale whose first kernel product matched SEAL's in this evaluation. */
+  /** Per linear step, the product scale whose first kernel product matched SEAL’s in this evaluator. */
   private readonly diagonalVerified = new Map<LinearStep, number>();
   private diagonalFailure: string | null = null;
   /** Rotations, squares (with relinearisation) and rescales by he-core's kernel (null: SEAL's; see `keySwitchPath`). */
@@ -457,11 +457,12 @@ export class PlanEvaluator {
 
   /**
    * The group's sum through the kernel, or null (and the kernel stops being used) if anything
-   * about it is off; SEAL's own errors propagate. The first group of each layer in an evaluation
-   * starts from SEAL's product of its first term (SEAL checks the scale and sets the metadata), and
-   * the kernel's product of that term must equal it bit for bit. Later groups of the layer start
-   * from a copy of the first input with the scale SEAL would give the product (the same double
-   * product, checked equal to the verified one), and the kernel overwrites its coefficients.
+   * about it is off; SEAL's own errors propagate. The first group of each layer in this evaluator
+   * (per scale) starts from SEAL's product of its first term (SEAL checks the scale and sets the
+   * metadata), and the kernel's product of that term must equal it bit for bit, as the first
+   * rotation of each level and path must (`kernelRotate`). Every later group starts from a copy of
+   * its first input with the scale SEAL would give the product (the same double product, checked
+   * equal to the verified one), and the kernel overwrites its coefficients.
    */
   private diagonalKernelSum(mac: ScalarMac, step: LinearStep, terms: readonly { x: Ciphertext; pt: Plaintext }[], level: number): Ciphertext | null {
     const { seal, evaluator } = this.ctx;
@@ -712,7 +713,6 @@ export class PlanEvaluator {
   evaluate(inputs: Ciphertext[], keys: EvaluationKeys): Ciphertext[] {
     this.checkUsable();
     this.macVerified = false;
-    this.diagonalVerified.clear();
     this.checkInputs(inputs);
     return this.runSteps(this.plan.steps, inputs, keys, false);
   }
@@ -767,7 +767,6 @@ export class PlanEvaluator {
   evaluatePart(inputs: readonly Ciphertext[], keys: EvaluationKeys, part: number, parts: number): (Ciphertext | null)[] {
     this.checkUsable();
     this.macVerified = false;
-    this.diagonalVerified.clear();
     const split = batchSplit(this.plan)!;
     const { rows, columns } = this.shareOf(part, parts);
     if (inputs.length !== columns.length) throw new HeError('ciphertext_mismatch', `share ${part} of ${parts} takes ${columns.length} input ciphertexts, got ${inputs.length}`);
@@ -794,7 +793,6 @@ export class PlanEvaluator {
   evaluateMerge(partials: (Ciphertext | null)[][], keys: EvaluationKeys): Ciphertext[] {
     this.checkUsable();
     this.macVerified = false;
-    this.diagonalVerified.clear();
     const split = batchSplit(this.plan);
     if (!split) throw new HeError('model_unsupported', 'this plan cannot be split across workers');
     const second = this.plan.steps[split.second] as BatchLinearStep;

@@ -99,6 +99,37 @@ for (const { id, samples } of [
       expect(agreement.maxOutputError).toBeLessThanOrEqual(Math.max(...model.testVectors.map((tv) => tv.tolerance)));
     });
 
+    it('checks each layer’s first kernel product against SEAL’s in the evaluator’s first evaluation only (same bits in later ones)', () => {
+      const fresh = new PlanEvaluator(r.ctx, r.plan);
+      const evaluator = r.ctx.evaluator as unknown as { multiplyPlain: (...args: unknown[]) => unknown };
+      const multiplyPlain = evaluator.multiplyPlain;
+      let sealProducts = 0;
+      let counting = false;
+      evaluator.multiplyPlain = (...args: unknown[]) => {
+        if (counting) sealProducts++;
+        return multiplyPlain.apply(r.ctx.evaluator, args);
+      };
+      try {
+        const counts: number[] = [];
+        for (const row of [rows[0]!, rows[1]!, rows[0]!]) {
+          const request = encryptRequest(r.client, r.plan.public, [row]);
+          sealProducts = 0;
+          counting = true;
+          const ours = outputBytes(r, fresh, request);
+          counting = false;
+          counts.push(sealProducts);
+          expect(sameBits(ours, outputBytes(r, seal, request))).toBe(true);
+        }
+        // One SEAL product per linear layer in the first evaluation, none after.
+        const linearLayers = r.plan.steps.filter((s) => s.op === 'linear').length;
+        expect(counts).toEqual([linearLayers, 0, 0]);
+        expect(fresh.diagonalPath).toBe('kernel');
+      } finally {
+        evaluator.multiplyPlain = multiplyPlain;
+        fresh.dispose();
+      }
+    });
+
     it('falls back to SEAL, same bits, when the self-check fails or the kernel breaks halfway through a layer', () => {
       const request = encryptRequest(r.client, r.plan.public, [rows[0]!]);
       const expected = outputBytes(r, seal, request);
