@@ -74,12 +74,14 @@ for (const [id, mode, lever] of [
   ['mnist-cnn', 'single', 'mac'],
   ['mnist-cnn', 'single', 'keyswitch'],
   ['mnist-cnn', 'single', 'threads'],
+  ['mnist-cnn', 'single', 'fma'],
   ['mnist-cnn', 'batch', 'keyswitch'],
   ['mnist-cnn', 'batch', 'frames'],
   ['mnist-cnn', 'batch', 'zstd'],
   ['breast-cancer-mlp', 'single', 'mac'],
   ['breast-cancer-mlp', 'single', 'keyswitch'],
   ['breast-cancer-mlp', 'single', 'threads'],
+  ['breast-cancer-mlp', 'single', 'fma'],
   ['breast-cancer-mlp', 'batch', 'mac'],
 ] as const) {
   const model = models.find((m) => m.id === id);

@@ -9,7 +9,9 @@
 //   'frames':    batch rows after the first framed by a copy of their input (kernelRowSum)
 //                against SEAL's multiply_plain of their first term;
 //   'zstd':      the request's ciphertexts inflated by zstd contexts kept per thread
-//                (he-core/envelope/zstd.ts) against Node's one-shot zstdDecompressSync.
+//                (he-core/envelope/zstd.ts) against Node's one-shot zstdDecompressSync;
+//   'fma':       the key-switching kernel's NTTs with a fused multiply-add (primes from 2^26 to
+//                below 2^48) against its 64-bit integer NTTs.
 // And one on the client (benchEncryptLever): a request's encryption on two threads against one;
 // and the transfer of a large request (benchTransferLever): before, the envelope joined into one
 // buffer, sent by axios with its upload-progress stream, read by the service into chunks, joined
@@ -175,7 +177,7 @@ export async function benchPackLever(model: ModelFile, runs: number): Promise<Le
   }
 }
 
-export type Lever = 'mac' | 'keyswitch' | 'threads' | 'frames' | 'zstd';
+export type Lever = 'mac' | 'keyswitch' | 'threads' | 'frames' | 'zstd' | 'fma';
 
 const LEVERS: Record<Lever, { before: EvaluatorOptions; after: EvaluatorOptions }> = {
   mac: { before: { kernels: false }, after: { keySwitch: false } },
@@ -184,6 +186,7 @@ const LEVERS: Record<Lever, { before: EvaluatorOptions; after: EvaluatorOptions 
   frames: { before: { rowFrames: false }, after: {} },
   // The same evaluator both ways; only the decompression of the request differs.
   zstd: { before: {}, after: {} },
+  fma: { before: { keySwitchFma: false }, after: {} },
 };
 
 /** One kernel's lever on one model and mode: `runs` evaluations each way, alternating, after one warm-up each. */
@@ -232,6 +235,11 @@ export async function benchKernelLever(model: ModelFile, mode: PlanMode, rows: r
       if (which === 'zstd') {
         const lever = 'the request’s ciphertexts inflated by zstd contexts and buffers kept per thread (he-core/envelope/zstd.ts) instead of Node’s one-shot zstdDecompressSync';
         return { model: model.id, mode, lever: zstdFallback() ? `${lever}: NOT USED (Node’s internals missing)` : lever, measures: 'server evaluation', runs, beforeMs: median(before), afterMs: median(after), sameBytes };
+      }
+      if (which === 'fma') {
+        const lever = 'the key-switching kernel’s NTTs for primes from 2^26 to below 2^48 in doubles with a fused multiply-add (ntt_forward_fma, ntt_inverse_fma) instead of in 64-bit integers';
+        const problem = withKernels.keySwitchPath === 'seal' ? 'the key-switching kernel does not apply' : 'the machine’s multiply-add is not fused';
+        return { model: model.id, mode, lever: withKernels.keySwitchFma ? lever : `${lever}: NOT USED (${problem})`, measures: 'server evaluation', runs, beforeMs: median(before), afterMs: median(after), sameBytes };
       }
       if (which === 'keyswitch') {
         const lever = 'rotations, squares + relinearisation and rescales in the WebAssembly key-switching kernel (KeySwitchKernel) instead of SEAL’s';
