@@ -32,6 +32,7 @@ export interface TaskKernel {
   ntt_inverse_huge(a: number, roots: number, shoup: number, n: number, q: bigint, ninv: bigint, ninvShoup: bigint): void;
   mac_key_huge(x: number, k0: number, k1: number, acc0: number, acc1: number, n: number, q: bigint, qinv: number): void;
   reduce_wide(src: number, dst: number, n: number, q: bigint, qinv: number): void;
+  sub_mul(c: number, t: number, n: number, q: bigint, inv: bigint, invq: number): void;
   ntt_forward_fma(a: number, roots: number, quots: number, n: number, q: bigint): void;
   ntt_inverse_fma(a: number, roots: number, quots: number, n: number, q: bigint, ninv: bigint, ninvq: number): void;
 }
@@ -158,6 +159,23 @@ function runTask(k: TaskKernel, buffer: ArrayBufferLike, base: number, kind: num
     k.add_scalar(tmp, N, BigInt(P(J, 10)), Q(J, 11));
     forward(tmp, J);
     k.mod_down(out + (c * D + J) * limb, prod + (c * K + J) * limb, tmp, N, Q(J, 11), BigInt(P(J, 8)), P(J, 9));
+  } else if (kind === 5) {
+    // A rescale (SEAL's divide_and_round_q_last_ntt_inplace), component arg of the ciphertext at
+    // out (D limbs each): the last limb back to coefficients (in place: it is dropped after), +
+    // q_last/2; then each other limb i becomes (c_i − (that reduced mod q_i, − q_last/2 mod q_i,
+    // NTT'd))·q_last^-1, with the facts at the keys' place (writeRescaleFacts).
+    const L = D - 1;
+    const last = out + (arg * D + L) * limb;
+    inverse(last, L);
+    k.add_scalar(last, N, Q(L, 11) >> 1n, Q(L, 11));
+    for (let i = 0; i < L; i++) {
+      const q = P(i, 0);
+      if (q < P(L, 0)) k.reduce(last, tmp, N, Q(i, 11), 1 / q);
+      else heap.copyWithin(tmp, last, last + limb);
+      k.add_scalar(tmp, N, BigInt(f[KEYS_F64 + 3 * i + 2]!), Q(i, 11));
+      forward(tmp, i);
+      k.sub_mul(out + (arg * D + i) * limb, tmp, N, Q(i, 11), BigInt(f[KEYS_F64 + 3 * i]!), f[KEYS_F64 + 3 * i + 1]!);
+    }
   }
 }
 
@@ -227,6 +245,37 @@ export function writeTaskHeader(buffer: ArrayBufferLike, base: number, N: number
 /** A key switch on the calling thread alone, its header (`writeTaskHeader`) at byte `base` of `buffer`. */
 export function switchKeyOnOneThread(k: TaskKernel, buffer: () => ArrayBufferLike, base: number, D: number): void {
   for (const phase of phases(D)) for (const [kind, arg] of phase) runTask(k, buffer(), base, kind, arg, 0);
+}
+
+/** What a rescale's tasks need of data prime i below the last: q_last^-1 mod q_i and (q_i − (q_last/2 mod q_i)) mod q_i. */
+export interface RescaleFacts {
+  q: bigint;
+  inverse: bigint;
+  fix: bigint;
+}
+
+/** The rescale's tasks: one per component. */
+const RESCALE_TASKS: readonly (readonly [number, number])[] = [
+  [5, 0],
+  [5, 1],
+];
+
+/**
+ * Writes a rescale's facts (per data prime below the last, in the place of a key switch's key
+ * offsets) and its D into the task header at byte `base` of `buffer` (its layout and prime facts
+ * from `writeTaskHeader`).
+ */
+export function writeRescaleFacts(buffer: ArrayBufferLike, base: number, D: number, facts: readonly RescaleFacts[]): void {
+  if (facts.length !== D - 1 || KEYS_F64 + 3 * facts.length > HEADER_BYTES_F64) throw new Error('unexpected rescale facts');
+  const f = new Float64Array(buffer, base, HEADER_BYTES_F64);
+  // Each below 2^50: exact as doubles.
+  facts.forEach((x, i) => f.set([Number(x.inverse), Number(x.inverse) / Number(x.q), Number(x.fix)], KEYS_F64 + 3 * i));
+  new Int32Array(buffer, base, 2 * HEADER_BYTES_F64)[D_WORD] = D;
+}
+
+/** A rescale on the calling thread alone, its header (`writeTaskHeader`, `writeRescaleFacts`) at byte `base` of `buffer`. */
+export function rescaleOnOneThread(k: TaskKernel, buffer: () => ArrayBufferLike, base: number): void {
+  for (const [kind, arg] of RESCALE_TASKS) runTask(k, buffer(), base, kind, arg, 0);
 }
 
 const HEADER_BYTES_F64 = HEADER_BYTES / 8;
@@ -412,6 +461,33 @@ export class SharedKeySwitch {
     h.set(shared.subarray(layout.out, layout.out + bytes), c0);
     h.set(shared.subarray(layout.out + bytes, layout.out + 2 * bytes), c1);
   }
+
+  /**
+   * SEAL's rescale (divide and round by the last data prime) on two threads, one component each:
+   * the ciphertext's two polynomials (D limbs each, at `data` in `heap`) are copied in, and their
+   * first D − 1 limbs back; SEAL's mod_switch_to_next then drops the last (KeySwitchKernel.rescale).
+   * Nothing in `heap` changes unless both tasks succeed.
+   */
+  rescale(heap: () => Uint8Array, data: number, D: number, facts: readonly RescaleFacts[]): void {
+    const { limb, layout } = this;
+    writeTaskHeader(this.memory.buffer, 0, this.N, this.primes, null, D, { ...layout, keys: [] });
+    writeRescaleFacts(this.memory.buffer, 0, D, facts);
+    const shared = new Uint8Array(this.memory.buffer);
+    let h = heap();
+    shared.set(h.subarray(data, data + 2 * D * limb), layout.out);
+    const ctrl = new Int32Array(this.memory.buffer, 0, 64);
+    Atomics.store(ctrl, FAILED, 0);
+    this.phase(ctrl, RESCALE_TASKS);
+    if (Atomics.load(ctrl, FAILED)) throw new Error(`a rescaling task failed${this.taskError ? `: ${this.taskError}` : ' in the helper thread'}`);
+    h = heap();
+    const kept = (D - 1) * limb;
+    h.set(shared.subarray(layout.out, layout.out + kept), data);
+    h.set(shared.subarray(layout.out + D * limb, layout.out + D * limb + kept), data + D * limb);
+    this.rescales++;
+  }
+
+  /** Rescales run on this unit so far. */
+  rescales = 0;
 
   /** Runs one phase: publishes its tasks, takes tasks until none is left, waits for the helper's. */
   private phase(ctrl: Int32Array, tasks: readonly (readonly [number, number])[]): void {

@@ -107,6 +107,8 @@ function suite(name: string, make: () => Promise<KeyedContext>, expectBits: { da
             free(x, ours, seals);
           }
         }
+        // On two threads the rescales ran on the shared unit (one task per polynomial), else none did.
+        expect(kernel.sharedRescales).toBe(threads === 2 ? 2 * ctx.topLevel : 0);
       } finally {
         free(relin);
       }

@@ -5,7 +5,7 @@ import { sealCall } from '../seal/runtime.js';
 import { free } from '../seal/scope.js';
 import { galoisElement } from './galois.js';
 import { KEYSWITCH_WASM_BASE64 } from './kernels/keyswitch-wasm.js';
-import { SharedKeySwitch, TASK_HEADER_BYTES, switchKeyOnOneThread, writeTaskHeader } from './keyswitch-threads.js';
+import { SharedKeySwitch, TASK_HEADER_BYTES, rescaleOnOneThread, switchKeyOnOneThread, writeRescaleFacts, writeTaskHeader } from './keyswitch-threads.js';
 import type { PrimeFacts, TableOffsets, TaskKernel } from './keyswitch-threads.js';
 
 /** The kernel's exports (kernels/keyswitch.wat): the key switch's tasks' and these. Pointers are byte offsets in SEAL's memory. */
@@ -155,8 +155,8 @@ export class KeySwitchKernel {
       sealCall(ctx.seal, 'seal_failure', 'allocating the key-switching tables', () => {
         this.tablesPt.resize(4 * K * this.N);
         this.headerPt.resize(TASK_HEADER_BYTES / 8);
-        // c1 in NTT form and in coefficient form (D limbs each), the products (2 × K limbs), two limbs of scratch
-        this.scratchPt.resize((2 * D + 2 * K + 2) * this.N);
+        // c1 in NTT form and in coefficient form (D limbs each), the products (2 × K limbs), a limb of scratch
+        this.scratchPt.resize((2 * D + 2 * K + 1) * this.N);
       });
       this.writeTables();
     } catch (err) {
@@ -200,6 +200,17 @@ export class KeySwitchKernel {
   }
 
   private keySlots = 8;
+
+  /** The two-thread unit if this operation is to use it (two threads on, the condition true, the helper alive), else null. */
+  private sharedIfOn(): SharedKeySwitch | null {
+    const shared = this.threadsOn && (this.threadsWhile?.() ?? true) ? this.sharedUnit() : null;
+    return shared && !shared.helperProblem ? shared : null;
+  }
+
+  /** Rescales run on two threads so far. */
+  get sharedRescales(): number {
+    return this.shared?.rescales ?? 0;
+  }
 
   /** The two-thread unit, made on first use (null if it cannot start: see `threadsProblem`). */
   private sharedUnit(): SharedKeySwitch | null {
@@ -381,15 +392,15 @@ export class KeySwitchKernel {
     for (const step of steps) this.applyGalois(out, galoisElement(step, this.N), galois);
   }
 
-  /** The scratch regions, by limb: c1 in NTT form and in coefficient form (D each), the products (2 × K), two limbs of scratch. */
-  private scratch(D: number): { c1Ntt: number; c1Coeff: number; prod: number; tmp: number; tmp2: number } {
+  /** The scratch regions, by limb: c1 in NTT form and in coefficient form (D each), the products (2 × K), a limb of scratch. */
+  private scratch(D: number): { c1Ntt: number; c1Coeff: number; prod: number; tmp: number } {
     const limb = this.N * 8;
     const K = this.primes.length;
     const c1Ntt = this.ownedData(this.scratchPt);
     const c1Coeff = c1Ntt + D * limb;
     const prod = c1Coeff + D * limb;
     const tmp = prod + 2 * K * limb;
-    return { c1Ntt, c1Coeff, prod, tmp, tmp2: tmp + limb };
+    return { c1Ntt, c1Coeff, prod, tmp };
   }
 
   /** The coefficients of a two-polynomial NTT ciphertext with 1 to K − 1 limbs, and its limb count. */
@@ -427,8 +438,8 @@ export class KeySwitchKernel {
    * into the ciphertext's two polynomials at `data`.
    */
   private switchKey(data: number, D: number, keys: number[], keysObject: GaloisKeys | RelinKeys, index: number): void {
-    const shared = this.threadsOn && (this.threadsWhile?.() ?? true) ? this.sharedUnit() : null;
-    if (shared && !shared.helperProblem) {
+    const shared = this.sharedIfOn();
+    if (shared) {
       const heap = (): Uint8Array => new Uint8Array(this.ctx.runtime.heapBuffer());
       // A slot holds the whole key (every decomposition limb), whatever this key switch's level.
       const slot = shared.slotFor(keysObject, index, heap(), () => this.keyData(keysObject, index, this.primes.length - 1, 'key for the helper thread'));
@@ -487,33 +498,26 @@ export class KeySwitchKernel {
    * SEAL's rescale_to_next_inplace (CKKS, divide_and_round_q_last_ntt_inplace): every limb but the
    * last becomes (c_i − ĉ)·q_last^-1 with ĉ the rounded last limb, the scale is divided by q_last,
    * and SEAL's mod_switch_to_next drops the last limb (a copy, with SEAL's metadata and checks).
+   * The two polynomials are one task each (keyswitch-threads.ts, runTask kind 5): on two threads
+   * when key switches are, else both on this thread.
    */
   rescale(ct: Ciphertext): void {
-    const N = this.N;
-    const limb = N * 8;
     const { data, D } = this.cipher(ct);
     if (D < 2) throw new Error('the ciphertext is at the last level');
-    const { tmp, tmp2 } = this.scratch(D);
-    const k = this.kernel;
-    const heap = (): Uint8Array => new Uint8Array(this.ctx.runtime.heapBuffer());
-    const lt = this.tables[D - 1]!;
-    const half = lt.q >> 1n;
-    for (let c = 0; c < 2; c++) {
-      const last = data + (c * D + D - 1) * limb;
-      heap().copyWithin(tmp, last, last + limb);
-      this.inverse(tmp, lt);
-      k.add_scalar(tmp, N, half, lt.q);
-      for (let i = 0; i < D - 1; i++) {
-        const t = this.tables[i]!;
-        if (t.q < lt.q) k.reduce(tmp, tmp2, N, t.q, 1 / t.qNumber);
-        else heap().copyWithin(tmp2, tmp, tmp + limb);
-        k.add_scalar(tmp2, N, (t.q - (half % t.q)) % t.q, t.q);
-        this.forward(tmp2, t);
-        const inv = this.inverseOf(D - 1, i);
-        k.sub_mul(data + (c * D + i) * limb, tmp2, N, t.q, inv, Number(inv) / t.qNumber);
-      }
+    const half = this.primes[D - 1]! >> 1n;
+    const facts = this.primes.slice(0, D - 1).map((q, i) => ({ q, inverse: this.inverseOf(D - 1, i), fix: (q - (half % q)) % q }));
+    const shared = this.sharedIfOn();
+    if (shared) shared.rescale(() => new Uint8Array(this.ctx.runtime.heapBuffer()), data, D, facts);
+    else {
+      // One thread: the same tasks, on SEAL's heap (the last limb is transformed in place: it is dropped after).
+      const header = this.ownedData(this.headerPt);
+      const heap = (): ArrayBufferLike => this.ctx.runtime.heapBuffer();
+      writeTaskHeader(heap(), header, this.N, this.primeFacts(), this.headerTables, D, { c1Ntt: 0, c1Coeff: 0, prod: 0, out: data, tmp: this.scratch(D).tmp, keys: [] });
+      this.headerTables = null;
+      writeRescaleFacts(heap(), header, D, facts);
+      rescaleOnOneThread(this.kernel, heap, header);
     }
-    ct.setScale(ct.scale() / lt.qNumber);
+    ct.setScale(ct.scale() / this.tables[D - 1]!.qNumber);
     sealCall(this.ctx.seal, 'seal_failure', 'rescaling', () => this.ctx.evaluator.cipherModSwitchToNextInplace(ct));
   }
 
