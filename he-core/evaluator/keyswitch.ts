@@ -155,8 +155,11 @@ export class KeySwitchKernel {
       sealCall(ctx.seal, 'seal_failure', 'allocating the key-switching tables', () => {
         this.tablesPt.resize(4 * K * this.N);
         this.headerPt.resize(TASK_HEADER_BYTES / 8);
-        // c1 in NTT form and in coefficient form (D limbs each), the products (2 × K limbs), a limb of scratch
-        this.scratchPt.resize((2 * D + 2 * K + 1) * this.N);
+        // c1 in NTT form and in coefficient form (D limbs each), the products (2 × K limbs), a limb of
+        // scratch and a spare one. The spare is deliberate: sized one limb smaller, the region moved
+        // SEAL's later allocations so that a worker's heap took one more growth step (+41 MiB in
+        // tests/service/key-memory.test.ts, which bounds it).
+        this.scratchPt.resize((2 * D + 2 * K + 2) * this.N);
       });
       this.writeTables();
     } catch (err) {
