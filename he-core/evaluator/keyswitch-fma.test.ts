@@ -5,8 +5,8 @@ import { free } from '../seal/scope.js';
 import type { SealRuntime } from '../seal/runtime.js';
 import { keyedContextWithChain } from '../testing/keyed-context.js';
 import { mulberry32 } from '../testing/mulberry32.js';
-import { KEYSWITCH_WASM_BASE64 } from './kernels/keyswitch-wasm.js';
-import { KeySwitchKernel, minimalPrimitiveRoot } from './keyswitch.js';
+import { forwardNttReference, kernelOnOwnMemory, modPow, uniformResidue, writeSealNttTables } from '../testing/ntt-reference.js';
+import { KeySwitchKernel } from './keyswitch.js';
 
 // The kernel's NTTs with a fused multiply-add (kernels/keyswitch.wat: ntt_forward_fma and
 // ntt_inverse_fma, for primes from 2^26 to below 2^48), against exact BigInt arithmetic and
@@ -34,22 +34,6 @@ const ROOT_QUOTS = 3 * N;
 const INV = 4 * N;
 const INV_QUOTS = 5 * N;
 
-function modPow(b: bigint, e: bigint, q: bigint): bigint {
-  let r = 1n;
-  let x = b % q;
-  for (let k = e; k > 0n; k >>= 1n) {
-    if (k & 1n) r = (r * x) % q;
-    x = (x * x) % q;
-  }
-  return r;
-}
-
-function reverseBits(v: number, bits: number): number {
-  let r = 0;
-  for (let i = 0; i < bits; i++) r |= ((v >>> i) & 1) << (bits - 1 - i);
-  return r;
-}
-
 /** Whether this x86-64 Linux machine's CPU says it has FMA3 (null: not such a machine). */
 function cpuHasFma(): boolean | null {
   if (process.arch !== 'x64' || process.platform !== 'linux') return null;
@@ -65,11 +49,7 @@ describe('the key-switching kernel’s NTTs with a fused multiply-add, against B
 
   beforeAll(async () => {
     rt = await loadSeal();
-    const Wasm = (globalThis as unknown as { WebAssembly: { Memory: new (d: { initial: number }) => { buffer: ArrayBuffer }; Module: new (b: Uint8Array) => object; Instance: new (m: object, i: object) => { exports: unknown } } }).WebAssembly;
-    const memory = new Wasm.Memory({ initial: 8 });
-    k = new Wasm.Instance(new Wasm.Module(Buffer.from(KEYSWITCH_WASM_BASE64, 'base64')), { env: { memory } }).exports as NttKernel;
-    words = new BigUint64Array(memory.buffer);
-    doubles = new Float64Array(memory.buffer);
+    ({ kernel: k, words, doubles } = kernelOnOwnMemory<NttKernel>(8));
   });
 
   /** SEAL's NTT prime of `bits` bits for degree N, with its tables written as the kernel reads them. */
@@ -77,19 +57,7 @@ describe('the key-switching kernel’s NTTs with a fused multiply-add, against B
     const moduli = rt.seal.CoeffModulus.Create(N, Int32Array.from([bits]));
     const q = (rt.seal.jsArrayFromVecModulus(moduli) as bigint[])[0]!;
     moduli.delete();
-    const root = minimalPrimitiveRoot(2 * N, q);
-    const invRoot = modPow(root, q - 2n, q);
-    let power = 1n;
-    for (let i = 0; i < N; i++) {
-      words[ROOTS + reverseBits(i, LOG_N)] = power;
-      power = (power * root) % q;
-    }
-    words[INV] = 1n;
-    power = invRoot;
-    for (let i = 1; i < N; i++) {
-      words[INV + reverseBits(i - 1, LOG_N) + 1] = power;
-      power = (power * invRoot) % q;
-    }
+    writeSealNttTables(words, LOG_N, q, ROOTS, INV);
     for (let i = 0; i < N; i++) {
       doubles[ROOT_QUOTS + i] = Number(words[ROOTS + i]!) / Number(q);
       doubles[INV_QUOTS + i] = Number(words[INV + i]!) / Number(q);
@@ -97,27 +65,9 @@ describe('the key-switching kernel’s NTTs with a fused multiply-add, against B
     return q;
   }
 
-  /** The forward transform with canonical BigInt arithmetic (SEAL's Cooley–Tukey loops). */
-  function forwardReference(input: readonly bigint[], q: bigint): bigint[] {
-    const ref = [...input];
-    let r = 1;
-    for (let m = 1, gap = N / 2; m < N; m *= 2, gap /= 2) {
-      for (let i = 0; i < m; i++) {
-        const w = words[ROOTS + r++]!;
-        for (let j = 2 * i * gap; j < 2 * i * gap + gap; j++) {
-          const u = ref[j]!;
-          const v = (ref[j + gap]! * w) % q;
-          ref[j] = (u + v) % q;
-          ref[j + gap] = (u - v + q) % q;
-        }
-      }
-    }
-    return ref;
-  }
-
   function inputs(q: bigint, rnd: () => number): bigint[][] {
     const edges = [0n, 1n, 2n, q - 1n, q - 2n, q / 2n, q / 2n + 1n];
-    const uniform = (): bigint => ((BigInt(Math.floor(rnd() * 2 ** 32)) << 32n) | BigInt(Math.floor(rnd() * 2 ** 32))) % q;
+    const uniform = (): bigint => uniformResidue(rnd, q);
     return [
       Array.from({ length: N }, (_, i) => (i < edges.length * edges.length ? edges[i % edges.length]! : uniform())),
       Array.from({ length: N }, (_, i) => (i < edges.length * edges.length ? edges[Math.floor(i / edges.length)]! : uniform())),
@@ -148,7 +98,7 @@ describe('the key-switching kernel’s NTTs with a fused multiply-add, against B
         words.set(input, B);
         k.ntt_forward_fma(A * 8, ROOTS * 8, ROOT_QUOTS * 8, N, q);
         k.ntt_forward(B * 8, ROOTS * 8, ROOT_QUOTS * 8, N, q);
-        const ref = forwardReference(input, q);
+        const ref = forwardNttReference(input, q, (r) => words[ROOTS + r]!);
         const fma = Array.from(words.subarray(A, A + N));
         expect({ bits, index, forward: fma.filter((v, i) => v !== ref[i]).length }).toEqual({ bits, index, forward: 0 });
         expect({ bits, index, asInteger: fma.filter((v, i) => v !== words[B + i]).length }).toEqual({ bits, index, asInteger: 0 });

@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadSeal } from '../seal/runtime.js';
 import { mulberry32 } from '../testing/mulberry32.js';
-import { KEYSWITCH_WASM_BASE64 } from './kernels/keyswitch-wasm.js';
+import { forwardNttReference, kernelOnOwnMemory, modPow, reverseBits, uniformResidue as uniform, writeSealNttTables } from '../testing/ntt-reference.js';
 import { minimalPrimitiveRoot } from './keyswitch.js';
 
 // The kernel's functions for a special prime of 2^50 or more (kernels/keyswitch.wat: Shoup's
@@ -20,26 +20,6 @@ interface HugeKernel {
 
 const N = 1024;
 const LOG_N = 10;
-
-function modPow(b: bigint, e: bigint, q: bigint): bigint {
-  let r = 1n;
-  let x = b % q;
-  for (let k = e; k > 0n; k >>= 1n) {
-    if (k & 1n) r = (r * x) % q;
-    x = (x * x) % q;
-  }
-  return r;
-}
-
-function reverseBits(v: number, bits: number): number {
-  let r = 0;
-  for (let i = 0; i < bits; i++) r |= ((v >>> i) & 1) << (bits - 1 - i);
-  return r;
-}
-
-function uniform(rnd: () => number, q: bigint): bigint {
-  return ((BigInt(Math.floor(rnd() * 2 ** 32)) << 32n) | BigInt(Math.floor(rnd() * 2 ** 32))) % q;
-}
 
 describe('the key-switching kernel’s functions for a special prime of 2^50 or more, against BigInt', () => {
   let q: bigint;
@@ -62,24 +42,9 @@ describe('the key-switching kernel’s functions for a special prime of 2^50 or 
     q = (rt.seal.jsArrayFromVecModulus(moduli) as bigint[])[0]!;
     moduli.delete();
     expect(q >= 2n ** 59n && q < 2n ** 60n).toBe(true);
-    const Wasm = (globalThis as unknown as { WebAssembly: { Memory: new (d: { initial: number }) => { buffer: ArrayBuffer }; Module: new (b: Uint8Array) => object; Instance: new (m: object, i: object) => { exports: unknown } } }).WebAssembly;
-    const memory = new Wasm.Memory({ initial: 2 });
-    k = new Wasm.Instance(new Wasm.Module(Buffer.from(KEYSWITCH_WASM_BASE64, 'base64')), { env: { memory } }).exports as HugeKernel;
-    words = new BigUint64Array(memory.buffer);
+    ({ kernel: k, words } = kernelOnOwnMemory<HugeKernel>(2));
     // SEAL's tables: root powers in bit-reversed order, inverse ones in SEAL's scrambled order, with Shoup's quotients.
-    const root = minimalPrimitiveRoot(2 * N, q);
-    const invRoot = modPow(root, q - 2n, q);
-    let power = 1n;
-    for (let i = 0; i < N; i++) {
-      words[ROOTS + reverseBits(i, LOG_N)] = power;
-      power = (power * root) % q;
-    }
-    words[INV] = 1n;
-    power = invRoot;
-    for (let i = 1; i < N; i++) {
-      words[INV + reverseBits(i - 1, LOG_N) + 1] = power;
-      power = (power * invRoot) % q;
-    }
+    writeSealNttTables(words, LOG_N, q, ROOTS, INV);
     for (let i = 0; i < N; i++) {
       words[SHOUP + i] = (words[ROOTS + i]! << 64n) / q;
       words[INV_SHOUP + i] = (words[INV + i]! << 64n) / q;
@@ -135,19 +100,7 @@ describe('the key-switching kernel’s functions for a special prime of 2^50 or 
     fill(A, rnd, 0);
     const input = words.slice(A, A + N);
     // Reference: the same Cooley–Tukey loops with canonical BigInt arithmetic.
-    const ref = Array.from(input);
-    let r = 1;
-    for (let m = 1, gap = N / 2; m < N; m *= 2, gap /= 2) {
-      for (let i = 0; i < m; i++) {
-        const w = words[ROOTS + r++]!;
-        for (let j = 2 * i * gap; j < 2 * i * gap + gap; j++) {
-          const u = ref[j]!;
-          const v = (ref[j + gap]! * w) % q;
-          ref[j] = (u + v) % q;
-          ref[j + gap] = (u - v + q) % q;
-        }
-      }
-    }
+    const ref = forwardNttReference(Array.from(input), q, (r) => words[ROOTS + r]!);
     k.ntt_forward_huge(A * 8, ROOTS * 8, SHOUP * 8, N, q);
     expect(Array.from(words.slice(A, A + N)).filter((v, i) => v !== ref[i]).length).toBe(0);
     // One coefficient of the transform evaluated directly: the polynomial at ψ^(2·brv(1)+1).
