@@ -453,10 +453,7 @@ export class SharedKeySwitch {
     shared.set(h.subarray(target, target + bytes), layout.c1Ntt);
     shared.set(h.subarray(c0, c0 + bytes), layout.out);
     shared.set(h.subarray(c1, c1 + bytes), layout.out + bytes);
-    const ctrl = new Int32Array(this.memory.buffer, 0, 64);
-    Atomics.store(ctrl, FAILED, 0);
-    for (const tasks of phases(D)) this.phase(ctrl, tasks);
-    if (Atomics.load(ctrl, FAILED)) throw new Error(`a key-switching task failed${this.taskError ? `: ${this.taskError}` : ' in the helper thread'}`);
+    this.runPhases(phases(D), 'key-switching');
     h = heap();
     h.set(shared.subarray(layout.out, layout.out + bytes), c0);
     h.set(shared.subarray(layout.out + bytes, layout.out + 2 * bytes), c1);
@@ -475,10 +472,7 @@ export class SharedKeySwitch {
     const shared = new Uint8Array(this.memory.buffer);
     let h = heap();
     shared.set(h.subarray(data, data + 2 * D * limb), layout.out);
-    const ctrl = new Int32Array(this.memory.buffer, 0, 64);
-    Atomics.store(ctrl, FAILED, 0);
-    this.phase(ctrl, RESCALE_TASKS);
-    if (Atomics.load(ctrl, FAILED)) throw new Error(`a rescaling task failed${this.taskError ? `: ${this.taskError}` : ' in the helper thread'}`);
+    this.runPhases([RESCALE_TASKS], 'rescaling');
     h = heap();
     const kept = (D - 1) * limb;
     h.set(shared.subarray(layout.out, layout.out + kept), data);
@@ -488,6 +482,14 @@ export class SharedKeySwitch {
 
   /** Rescales run on this unit so far. */
   rescales = 0;
+
+  /** Runs the phases in order; throws if any task failed, in either thread. */
+  private runPhases(all: readonly (readonly (readonly [number, number])[])[], what: string): void {
+    const ctrl = new Int32Array(this.memory.buffer, 0, 64);
+    Atomics.store(ctrl, FAILED, 0);
+    for (const tasks of all) this.phase(ctrl, tasks);
+    if (Atomics.load(ctrl, FAILED)) throw new Error(`a ${what} task failed${this.taskError ? `: ${this.taskError}` : ' in the helper thread'}`);
+  }
 
   /** Runs one phase: publishes its tasks, takes tasks until none is left, waits for the helper's. */
   private phase(ctrl: Int32Array, tasks: readonly (readonly [number, number])[]): void {

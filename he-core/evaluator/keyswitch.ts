@@ -6,7 +6,7 @@ import { free } from '../seal/scope.js';
 import { galoisElement } from './galois.js';
 import { KEYSWITCH_WASM_BASE64 } from './kernels/keyswitch-wasm.js';
 import { SharedKeySwitch, TASK_HEADER_BYTES, rescaleOnOneThread, switchKeyOnOneThread, writeRescaleFacts, writeTaskHeader } from './keyswitch-threads.js';
-import type { PrimeFacts, TableOffsets, TaskKernel } from './keyswitch-threads.js';
+import type { PrimeFacts, TableOffsets, TaskBuffers, TaskKernel } from './keyswitch-threads.js';
 
 /** The kernel's exports (kernels/keyswitch.wat): the key switch's tasks' and these. Pointers are byte offsets in SEAL's memory. */
 interface KeySwitchExports extends TaskKernel {
@@ -377,18 +377,6 @@ export class KeySwitchKernel {
     return out;
   }
 
-  private forward(a: number, t: PrimeTables): void {
-    if (t.small) this.kernel.ntt_forward_small(a, t.roots, this.N, t.qNumber);
-    else if (t.fma) this.kernel.ntt_forward_fma(a, t.roots, t.rootQuots, this.N, t.q);
-    else this.kernel.ntt_forward(a, t.roots, t.rootQuots, this.N, t.q);
-  }
-
-  private inverse(a: number, t: PrimeTables): void {
-    if (t.small) this.kernel.ntt_inverse_small(a, t.invRoots, this.N, t.qNumber, t.nInv > t.q / 2n ? Number(t.nInv - t.q) : Number(t.nInv));
-    else if (t.fma) this.kernel.ntt_inverse_fma(a, t.invRoots, t.invRootQuots, this.N, t.q, t.nInv, Number(t.nInv) / t.qNumber);
-    else this.kernel.ntt_inverse(a, t.invRoots, t.invRootQuots, this.N, t.q, t.nInv, Number(t.nInv) / t.qNumber);
-  }
-
   /** `out` = `ct` rotated by `steps` (each one rotation with its own Galois key, in order). */
   rotate(ct: Ciphertext, steps: readonly number[], galois: GaloisKeys, out: Ciphertext): void {
     sealCall(this.ctx.seal, 'seal_failure', 'rotating', () => out.assign(ct));
@@ -449,13 +437,18 @@ export class KeySwitchKernel {
       shared.switchKey(heap, this.scratch(D).c1Ntt, data, data + D * this.N * 8, D, slot);
       return;
     }
-    // One thread: the same tasks, on SEAL's heap, their header in a plaintext we own.
+    // One thread: the same tasks, on SEAL's heap.
     const { c1Ntt, c1Coeff, prod, tmp } = this.scratch(D);
+    const header = this.oneThreadHeader(D, { c1Ntt, c1Coeff, prod, out: data, tmp, keys });
+    switchKeyOnOneThread(this.kernel, () => this.ctx.runtime.heapBuffer(), header, D);
+  }
+
+  /** The task header of a one-thread key switch or rescale, in a plaintext we own on SEAL's heap (its byte offset); the prime facts are written the first time. */
+  private oneThreadHeader(D: number, buffers: TaskBuffers): number {
     const header = this.ownedData(this.headerPt);
-    const heap = (): ArrayBufferLike => this.ctx.runtime.heapBuffer();
-    writeTaskHeader(heap(), header, this.N, this.primeFacts(), this.headerTables, D, { c1Ntt, c1Coeff, prod, out: data, tmp, keys });
+    writeTaskHeader(this.ctx.runtime.heapBuffer(), header, this.N, this.primeFacts(), this.headerTables, D, buffers);
     this.headerTables = null;
-    switchKeyOnOneThread(this.kernel, heap, header, D);
+    return header;
   }
 
   /** The facts the key switch's tasks need of each key prime. */
@@ -513,12 +506,9 @@ export class KeySwitchKernel {
     if (shared) shared.rescale(() => new Uint8Array(this.ctx.runtime.heapBuffer()), data, D, facts);
     else {
       // One thread: the same tasks, on SEAL's heap (the last limb is transformed in place: it is dropped after).
-      const header = this.ownedData(this.headerPt);
-      const heap = (): ArrayBufferLike => this.ctx.runtime.heapBuffer();
-      writeTaskHeader(heap(), header, this.N, this.primeFacts(), this.headerTables, D, { c1Ntt: 0, c1Coeff: 0, prod: 0, out: data, tmp: this.scratch(D).tmp, keys: [] });
-      this.headerTables = null;
-      writeRescaleFacts(heap(), header, D, facts);
-      rescaleOnOneThread(this.kernel, heap, header);
+      const header = this.oneThreadHeader(D, { c1Ntt: 0, c1Coeff: 0, prod: 0, out: data, tmp: this.scratch(D).tmp, keys: [] });
+      writeRescaleFacts(this.ctx.runtime.heapBuffer(), header, D, facts);
+      rescaleOnOneThread(this.kernel, () => this.ctx.runtime.heapBuffer(), header);
     }
     ct.setScale(ct.scale() / this.tables[D - 1]!.qNumber);
     sealCall(this.ctx.seal, 'seal_failure', 'rescaling', () => this.ctx.evaluator.cipherModSwitchToNextInplace(ct));
