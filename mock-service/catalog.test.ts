@@ -34,14 +34,14 @@ describe('the catalog serves each model with its signed card', async () => {
     writeFileSync(join(dir, 'broken.card.json'), '{');
     expect(attachCards(catalog, dir)).toEqual([
       expect.stringMatching(/^broken\.card\.json: not readable JSON/),
-      'diabetes-progression.card.json: the signature of the card of diabetes-progression 1.1.0 does not verify: the card was altered after signing, or signed by another key; not served',
+      'diabetes-progression.card.json: the signature of the card of diabetes-progression 1.2.0 does not verify: the card was altered after signing, or signed by another key; not served',
       'elsewhere.card.json: no model elsewhere in the catalog; not served',
     ]);
     expect(catalog[0]!.card).toBeUndefined();
     writeFileSync(join(dir, 'diabetes-progression.card.json'), JSON.stringify(stale));
     const again = fresh();
     expect(attachCards(again, dir)).toContain(
-      'diabetes-progression.card.json: does not match the model diabetes-progression 1.1.0 (weightsSha256, plans.single.model.weightsSha256, plans.batch.model.weightsSha256); not served. Re-sign it: npm run models -- sign MODEL.json --key KEYFILE --out diabetes-progression.card.json',
+      'diabetes-progression.card.json: does not match the model diabetes-progression 1.2.0 (weightsSha256, plans.single.model.weightsSha256, plans.batch.model.weightsSha256); not served. Re-sign it: npm run models -- sign MODEL.json --key KEYFILE --out diabetes-progression.card.json',
     );
     expect(again[0]!.card).toBeUndefined();
   });

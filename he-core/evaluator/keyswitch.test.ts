@@ -130,8 +130,9 @@ function suite(name: string, make: () => Promise<KeyedContext>, expectBits: { da
   });
 }
 
-// The test default (mnist-cnn's earlier set): 38-bit first prime, five 26-bit ones.
-suite('38 + 5 × 26 bits (special prime just below 2^50)', () => keyedContext(), { data: 38, special: 50 });
+// mnist-cnn's earlier data primes (38-bit first prime, five 26-bit ones) under a special prime
+// just below 2^50, the integer path's limit (selectParameters now stops special primes at 48 bits).
+suite('38 + 5 × 26 + 50 bits (special prime just below 2^50)', () => keyedContextWithChain(8192, [38, 26, 26, 26, 26, 26, 50], 26), { data: 38, special: 50 });
 // mnist-cnn's parameters since issue 11 (q0 42 bits, special prime 46).
 suite('mnist-cnn’s 42 + 5 × 26 + 46 bits', () => keyedContext({ depth: 5, scaleBits: 26, headroomBits: 12, minSlots: 4096, wantedHeadroomBits: 16 }), { data: 42, special: 46 });
 // Larger primes, near the kernel's 2^50 limit: the integer path's quotient estimate at its worst.
@@ -141,10 +142,13 @@ suite('mnist-cnn’s 42 + 5 × 26 + 46 bits', () => keyedContext({ depth: 5, sca
 suite('45–49-bit primes', () => keyedContextWithChain(8192, [49, 45, 45, 49], 45), { data: 49, special: 49 }, 2);
 // A special prime smaller than a data prime (SEAL reduces c1's limbs into it; the reverse elsewhere).
 suite('a 30-bit special prime below 40-bit data primes', () => keyedContextWithChain(4096, [40, 30, 30], 30), { data: 40, special: 30 });
-// A special prime of 2^50 or more (the kernel's Shoup functions): breast-cancer-mlp's chain
-// (37 + 3 × 26 bits, special 60), and 49-bit data primes under a 55-bit special prime.
-suite('breast-cancer-mlp’s 37 + 3 × 26 + 60 bits', () => keyedContextWithChain(8192, [37, 26, 26, 26, 60], 26), { data: 37, special: 60 });
-suite('breast-cancer-mlp’s 37 + 3 × 26 + 60 bits', () => keyedContextWithChain(8192, [37, 26, 26, 26, 60], 26), { data: 37, special: 60 }, 2);
+// breast-cancer-mlp since version 1.2.0: its 48-bit special prime on the fused multiply-add path.
+suite('breast-cancer-mlp’s 37 + 3 × 26 + 48 bits', () => keyedContext({ depth: 3, scaleBits: 26, headroomBits: 11, minSlots: 256 }), { data: 37, special: 48 }, 2);
+// A special prime of 2^50 or more (the kernel's Shoup functions), as a model whose first prime needs
+// more than 44 bits gets: breast-cancer-mlp's chain up to version 1.1.0 (37 + 3 × 26 bits,
+// special 60), and 49-bit data primes under a 55-bit special prime.
+suite('37 + 3 × 26 + 60 bits', () => keyedContextWithChain(8192, [37, 26, 26, 26, 60], 26), { data: 37, special: 60 });
+suite('37 + 3 × 26 + 60 bits', () => keyedContextWithChain(8192, [37, 26, 26, 26, 60], 26), { data: 37, special: 60 }, 2);
 suite('49-bit data primes, a 55-bit special prime', () => keyedContextWithChain(8192, [49, 45, 45, 55], 45), { data: 49, special: 55 });
 
 describe('KeySwitchKernel on two threads: when the helper is gone', () => {

@@ -13,6 +13,6 @@ export interface TrustedPublisher {
 
 export const BUNDLED_PUBLISHER: TrustedPublisher = {
   name: 'CipherCare bundled models',
-  publicKey: 'Q7Js/HKaqux6BirZ9RypzbCj9R/W9m77kFiBejBmxl8=',
+  publicKey: 'CncZ8lZm1eK2pxN2Q+1s4pdPgaU7JXm9C19f9DRZIcs=',
   modelIds: ['breast-cancer', 'breast-cancer-mlp', 'diabetes-progression', 'mnist-cnn'],
 };

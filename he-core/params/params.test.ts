@@ -6,7 +6,7 @@ import type { SealRuntime } from '../seal/runtime.js';
 import { HeContext } from './context.js';
 import { parametersFingerprint, primeAt, slotCount, topLevel } from './parameters.js';
 import type { HeParameters } from './parameters.js';
-import { assertSecure, buildParameters, chainBits, selectParameters } from './select.js';
+import { FAST_SPECIAL_PRIME_BITS, SPECIAL_MARGIN_BITS, assertSecure, buildParameters, chainBits, selectParameters } from './select.js';
 import type { ParameterRequirements } from './select.js';
 
 function failure(fn: () => unknown): { code: string; message: string } {
@@ -76,6 +76,18 @@ describe('parameters', () => {
       expect(selectParameters(seal, { ...req, wantedHeadroomBits: 40 }).polyModulusDegree).toBe(8192);
     });
 
+    it('stops the special prime at 48 bits where the budget leaves more, unless the first prime needs it larger', () => {
+      expect(FAST_SPECIAL_PRIME_BITS).toBe(48);
+      // breast-cancer-mlp: 37 + 3 x 26 = 115 of 218 bits at 8192 would leave 60 for the special prime.
+      const mlp = selectParameters(seal, { depth: 3, scaleBits: 26, headroomBits: 11, minSlots: 256 });
+      expect(mlp.coeffModulusBits).toEqual([37, 26, 26, 26, 48]);
+      expect(BigInt(mlp.primes[4]!) < 2n ** 48n).toBe(true);
+      // A 50-bit first prime: the special prime stays SPECIAL_MARGIN_BITS above it.
+      expect(selectParameters(seal, { depth: 2, scaleBits: 40, headroomBits: 10, minSlots: 256 }).coeffModulusBits).toEqual([50, 40, 40, 50 + SPECIAL_MARGIN_BITS]);
+      // Where the budget leaves less than 48 bits, the special prime takes all of it (mnist-cnn: 46).
+      expect(selectParameters(seal, { depth: 5, scaleBits: 26, headroomBits: 12, minSlots: 3136, wantedHeadroomBits: 21 }).coeffModulusBits.at(-1)).toBe(46);
+    });
+
     it('picks N = 8192 for depth 5 and 3136 slots', () => {
       const p = selectParameters(seal, { depth: 5, scaleBits: 26, headroomBits: 12, minSlots: 3136 });
       expect(p.polyModulusDegree).toBe(8192);
@@ -115,7 +127,7 @@ describe('parameters', () => {
               expect(p.coeffModulusBits.slice(0, -1)).toEqual(chain.slice(0, -1));
               const special = p.coeffModulusBits[p.coeffModulusBits.length - 1]!;
               expect(special).toBeGreaterThanOrEqual(chain[chain.length - 1]!);
-              expect(special).toBeLessThanOrEqual(60);
+              expect(special).toBeLessThanOrEqual(Math.min(60, Math.max(FAST_SPECIAL_PRIME_BITS, p.coeffModulusBits[0]! + SPECIAL_MARGIN_BITS, chain[chain.length - 1]!)));
               // Every smaller degree lacks slots or budget.
               const chainTotal = chain.reduce((a, b) => a + b, 0);
               for (const smaller of degrees.filter((d) => d < n)) {

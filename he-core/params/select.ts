@@ -26,6 +26,16 @@ export interface ParameterRequirements {
 /** How many bits the special prime keeps above the first prime when extra headroom is granted. */
 export const SPECIAL_MARGIN_BITS = 4;
 
+/**
+ * The special prime takes what the security budget leaves, up to this size (unless the first prime
+ * needs it larger, by SPECIAL_MARGIN_BITS). Its NTTs are then those of the key-switching kernel's
+ * fused multiply-add path (primes below 2^48, he-core/evaluator/kernels/keyswitch.wat): a 60-bit
+ * one needs 64-bit products that WebAssembly emulates, about half of every key switch's time.
+ * Key switching divides its noise by the special prime: 11 bits above breast-cancer-mlp's 37-bit
+ * first prime, a rotation's error is that of a 60-bit special prime within sampling (docs/he-core.md).
+ */
+export const FAST_SPECIAL_PRIME_BITS = 48;
+
 const DEGREES = [1024, 2048, 4096, 8192, 16384, 32768];
 const MAX_PRIME_BITS = 60;
 
@@ -53,8 +63,9 @@ export function selectParameters(seal: MainModule, req: ParameterRequirements): 
     if (total > budget) continue;
     // Every prime must be congruent to 1 mod 2N, so it needs more bits than log2(2N).
     if (Math.min(...bits) <= Math.log2(2 * degree) + 1) continue;
-    // Key-switching noise scales with (largest data prime / special prime): spend the rest of the
-    // security budget at this degree on the special prime. Ciphertexts never carry it.
+    // Key-switching noise scales with (largest data prime / special prime): the special prime takes
+    // the rest of the security budget at this degree, up to FAST_SPECIAL_PRIME_BITS (or
+    // SPECIAL_MARGIN_BITS above the first prime, if that is more). Ciphertexts never carry it.
     const q0 = bits[0]!;
     const minimalData = total - bits[bits.length - 1]!;
     // Extra headroom on the first prime, where the budget leaves room for it: the special prime
@@ -62,7 +73,8 @@ export function selectParameters(seal: MainModule, req: ParameterRequirements): 
     const room = Math.floor((budget - minimalData - q0 - SPECIAL_MARGIN_BITS) / 2);
     const extra = Math.max(0, Math.min((req.wantedHeadroomBits ?? 0) - req.headroomBits, room, MAX_PRIME_BITS - q0));
     const dataBits = minimalData + extra;
-    const chain = [q0 + extra, ...bits.slice(1, -1), Math.min(MAX_PRIME_BITS, budget - dataBits)];
+    const special = Math.min(MAX_PRIME_BITS, budget - dataBits, Math.max(FAST_SPECIAL_PRIME_BITS, q0 + extra + SPECIAL_MARGIN_BITS));
+    const chain = [q0 + extra, ...bits.slice(1, -1), special];
     return buildParameters(seal, degree, chain, req.scaleBits);
   }
   throw new HeError(

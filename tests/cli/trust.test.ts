@@ -45,7 +45,7 @@ describe('ciphercare models and predict show who vouches for a model', () => {
     expect(res.stdout).toContain(`Publisher ${fingerprint}, not pinned yet (the first prediction pins it)`);
     expect(res.stdout).toMatch(/acme-unsigned .*Unverified: CipherCare cannot check this provider's answers/);
     const json = JSON.parse((await runCli([...global, '--json', 'models'])).stdout) as { id: string; trust: { status: string; publisher?: string } }[];
-    expect(json.find((m) => m.id === 'mnist-cnn')!.trust).toEqual({ status: 'verified', publisher: '89afe5f5d8520c420d45da197c54af7fe4e81bee7f755fcec42c712165f0ef61', publisherName: 'CipherCare bundled models' });
+    expect(json.find((m) => m.id === 'mnist-cnn')!.trust).toEqual({ status: 'verified', publisher: 'ce8aa2f2dfe3a405da458e7ba491db29cc55954eda9974d54508dd12e34baf8e', publisherName: 'CipherCare bundled models' });
     expect(json.find((m) => m.id === 'acme-unsigned')!.trust).toEqual({ status: 'unverified' });
   }, 120_000);
 

@@ -18,7 +18,7 @@ import { clientRig } from './fixtures.js';
 import type { ClientRig } from './fixtures.js';
 
 const silent = pino({ level: 'silent' });
-const BUNDLED = '89af e5f5 d852 0c42 0d45 da19 7c54 af7f e4e8 1bee 7f75 5fce c42c 7121 65f0 ef61';
+const BUNDLED = 'ce8a a2f2 dfe3 a405 da45 8e7b a491 db29 cc55 954e da99 74d5 4508 dd12 e34b af8e';
 
 const fingerprintOf = (key: KeyObject): string => publisherFingerprint(Buffer.from(rawPublicKey(key)).toString('base64'));
 
@@ -109,7 +109,7 @@ describe('signed model cards against a tampering provider', () => {
     proxy.serve = (real) => [...real, publish(real, 'diabetes-progression', 'acme-diabetes', publisher, (e) => (e.testVectors = e.plans.single.model.testVectors = e.plans.batch.model.testVectors = e.testVectors.slice(1)))];
     const err = await refusal(relaunch(r).predict('acme-diabetes', sample));
     expect(err.code).toBe('card_changed');
-    expect(err.message).toMatch(/^the provider serves a different card for acme-diabetes 1\.1\.0 than the one seen first \(card [0-9a-f]{16}…, first [0-9a-f]{16}…\): a publisher gives a changed model a new version, so this card may be altered or replayed\. Nothing was sent or stored\./);
+    expect(err.message).toMatch(/^the provider serves a different card for acme-diabetes 1\.2\.0 than the one seen first \(card [0-9a-f]{16}…, first [0-9a-f]{16}…\): a publisher gives a changed model a new version, so this card may be altered or replayed\. Nothing was sent or stored\./);
     expect(r.vault.listHistory().entries).toHaveLength(0);
     expect(r.vault.getSecret(TRUST_SECRET)).toBe(pins);
     // A new version is a new card: accepted.
@@ -181,7 +181,7 @@ describe('signed model cards against a tampering provider', () => {
     proxy.serve = (real) => [...real, publish(real, 'diabetes-progression', 'acme-diabetes', publisher)].map((m) => (m.id === 'acme-diabetes' ? { ...m, card: { ...m.card!, card: { ...m.card!.card, title: 'Something else' } } } : m));
     const forged = await refusal(relaunch(r).models());
     expect(forged.code).toBe('card_signature_invalid');
-    expect(forged.message).toMatch(/^the provider's signed card for acme-diabetes was refused: the signature of the card of acme-diabetes 1\.1\.0 does not verify/);
+    expect(forged.message).toMatch(/^the provider's signed card for acme-diabetes was refused: the signature of the card of acme-diabetes 1\.2\.0 does not verify/);
     expect(r.vault.getSecret(TRUST_SECRET)).toBeUndefined();
 
     proxy.serve = (real) => [...real, { ...publish(real, 'diabetes-progression', 'acme-diabetes', publisher), card: undefined }];

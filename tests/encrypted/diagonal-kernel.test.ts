@@ -170,8 +170,8 @@ for (const { id, samples } of [
 }
 
 // Rotations by he-core's key-switching kernel (KeySwitchKernel) instead of SEAL's rotate_vector:
-// the same output bits, the kernel used on mnist-cnn and on breast-cancer-mlp (whose 60-bit special
-// prime takes the kernel's Shoup functions), and SEAL taking over when the kernel's rotation
+// the same output bits, the kernel used on mnist-cnn and on breast-cancer-mlp (46- and 48-bit
+// special primes; he-core/evaluator/keyswitch.test.ts covers 60-bit ones), and SEAL taking over when the kernel's rotation
 // differs from SEAL's (the self-check) or when it breaks after its rotations were verified.
 describe('rotations: the key-switching kernel gives SEAL’s ciphertexts bit for bit', () => {
   let mnist: Rig;
@@ -190,7 +190,7 @@ describe('rotations: the key-switching kernel gives SEAL’s ciphertexts bit for
     mlp?.dispose();
   });
 
-  it('mnist-cnn and breast-cancer-mlp (a 60-bit special prime) rotate with the kernel: same bits as SEAL, same class as the plaintext model', () => {
+  it('mnist-cnn and breast-cancer-mlp rotate with the kernel: same bits as SEAL, same class as the plaintext model', () => {
     const sealMlp = new PlanEvaluator(mlp.ctx, mlp.plan, { kernels: false });
     for (const [r, evaluator, reference, id, inputs] of [
       [mnist, new PlanEvaluator(mnist.ctx, mnist.plan), seal, 'mnist-cnn', rows],

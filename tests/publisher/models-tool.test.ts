@@ -66,7 +66,7 @@ describe('the publisher tool (npm run models)', () => {
     const verified = await tool(['verify', card, '--model', MODEL, '--publisher', formatFingerprint(fingerprint)]);
     expect(verified.stderr).toBe('');
     expect(verified.code).toBe(0);
-    expect(verified.stdout).toContain('signature valid; diabetes-progression 1.1.0');
+    expect(verified.stdout).toContain('signature valid; diabetes-progression 1.2.0');
     expect(verified.stdout).toContain('(as expected)');
   }, 60_000);
 
@@ -86,7 +86,7 @@ describe('the publisher tool (npm run models)', () => {
     writeFileSync(alteredFile, JSON.stringify(altered));
     const run = await tool(['verify', alteredFile]);
     expect(run.code).toBe(1);
-    expect(run.stderr).toBe('models: the signature of the card of diabetes-progression 1.1.0 does not verify: the card was altered after signing, or signed by another key\n');
+    expect(run.stderr).toBe('models: the signature of the card of diabetes-progression 1.2.0 does not verify: the card was altered after signing, or signed by another key\n');
   }, 60_000);
 
   it('refuses to sign with a key that is not an Ed25519 publisher key', async () => {
