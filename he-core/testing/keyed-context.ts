@@ -1,6 +1,6 @@
 // Tests only: a context with a throwaway key pair, for unit tests of the server-side pieces
 // (evaluator, kernels) that need real ciphertexts without going through he-core/client.
-import type { Decryptor, Encryptor } from 'node-seal';
+import type { Decryptor, Encryptor, GaloisKeys } from 'node-seal';
 import { HeContext } from '../params/context.js';
 import { buildParameters, selectParameters } from '../params/select.js';
 import type { HeParameters } from '../params/parameters.js';
@@ -13,6 +13,8 @@ export interface KeyedContext {
   ctx: HeContext;
   encryptor: Encryptor;
   decryptor: Decryptor;
+  /** Galois keys for the steps under this context's secret key (the caller frees them). */
+  galoisKeys(steps: readonly number[]): GaloisKeys;
   dispose(): void;
 }
 
@@ -39,6 +41,7 @@ function keyed(rt: SealRuntime, params: HeParameters): KeyedContext {
     ctx,
     encryptor,
     decryptor,
+    galoisKeys: (steps) => keygen.createGaloisKeysWithSteps(Int32Array.from(steps)),
     dispose() {
       free(decryptor, encryptor, pub, secret, keygen);
       ctx.dispose();
