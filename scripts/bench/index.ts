@@ -19,7 +19,7 @@ import { benchKeyMemory, benchMemory } from './memory.js';
 import { machine, printReport, writeDocs, writeJson } from './report.js';
 import { parseBenchOptions } from './options.js';
 import { CalibrationRig, combineCalibration } from './calibration.js';
-import { benchEncryptLever, benchKernelLever, benchPackLever, benchPreparedLever, benchTransferLever } from './levers.js';
+import { benchEncryptLever, benchKernelLever, benchPackLever, benchPreparedLever, benchSpecialPrimeLever, benchTransferLever } from './levers.js';
 import type { LeverResult } from './levers.js';
 import { benchScaling } from './scaling.js';
 import { benchSingle } from './single.js';
@@ -105,6 +105,13 @@ for (const [id, mode, lever] of [
       levers.push(await benchPreparedLever(m, heldOutRows(m), preparedRuns));
       log(`lever: ${id} single, the answer packed through SEAL's serialisation and in place, ${preparedRuns} runs each, alternating`);
       levers.push(await benchPackLever(m, preparedRuns));
+    }
+    for (const id of ['breast-cancer-mlp', 'diabetes-progression']) {
+      const m = models.find((x) => x.id === id);
+      if (!m) continue;
+      const specialRuns = quick ? 3 : 10;
+      log(`lever: ${id} single, server evaluation with its special prime and with version 1.1.0's, ${specialRuns} runs each, alternating`);
+      levers.push(await benchSpecialPrimeLever(m, heldOutRows(m), specialRuns));
     }
     const transferRuns = quick ? 2 : 5;
     log(`lever: mnist-cnn batch, the request's transfer as before and as now, ${transferRuns} runs each, alternating`);

@@ -20,15 +20,17 @@
 // (readPooledBody). Two more for single predictions: a request finished from an encryption of zero
 // the key pair prepared while idle (benchPreparedLever, he-core/client/zeros.ts) against SEAL's
 // whole encryption; and an answer packed reading its coefficients in place in SEAL's heap against
-// through SEAL's serialisation (benchPackLever).
-import { HeContext, PlanEvaluator, compile, encodeKeyEnvelope, evaluateEnvelope, loadSeal, openKeyEnvelope } from '../../he-core/index.js';
+// through SEAL's serialisation (benchPackLever). And the parameters' lever (benchSpecialPrimeLever):
+// the plan's special prime of at most 48 bits (model version 1.2.0) against the 60-bit one of 1.1.0.
+import { HeContext, PlanEvaluator, compile, encodeKeyEnvelope, evaluateEnvelope, loadSeal, openKeyEnvelope, referenceForward } from '../../he-core/index.js';
 import type { EvaluatorOptions, ModelFile, PlanMode } from '../../he-core/index.js';
 import { createHash } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Ciphertext } from 'node-seal';
 import axios from 'axios';
-import { ClientKeyPair, encryptRequest, encryptRequestParallel, encryptRequestPartsParallel, encryptionHelper } from '../../he-core/client/index.js';
+import { ClientKeyPair, decryptResult, encryptRequest, encryptRequestParallel, encryptRequestPartsParallel, encryptionHelper } from '../../he-core/client/index.js';
+import { FAST_SPECIAL_PRIME_BITS, buildParameters } from '../../he-core/params/select.js';
 import { joinEnvelope, packResult } from '../../he-core/index.js';
 import { ProviderClient } from '../../main/provider/provider-client.js';
 import { BodyBuffers, readBody, readPooledBody } from '../../mock-service/http/body.js';
@@ -257,6 +259,59 @@ export async function benchKernelLever(model: ModelFile, mode: PlanMode, rows: r
     withKernels.dispose();
     withSeal.dispose();
     ctx.dispose();
+  }
+}
+
+/**
+ * The parameters' lever: one patient's server evaluation (one thread, as the service under load)
+ * with the plan's parameters, whose special prime stops at FAST_SPECIAL_PRIME_BITS (model version
+ * 1.2.0, he-core/params/select.ts), against the same data primes under the special prime the
+ * rule before chose (the budget's whole rest up to 60 bits; version 1.1.0), alternating, after one warm-up each. Each side has
+ * its own key pair, so the answers cannot be compared byte for byte: every answer of both must
+ * decrypt within the model's tolerance of the plaintext reference, or the lever throws.
+ */
+export async function benchSpecialPrimeLever(model: ModelFile, rows: readonly number[][], runs: number): Promise<LeverResult> {
+  const rt = await loadSeal();
+  const plan = compile(rt.seal, model, { mode: 'single' });
+  const p = plan.public.params;
+  const special = p.coeffModulusBits[p.coeffModulusBits.length - 1]!;
+  // The rule before version 1.2.0: the special prime took the whole rest of the budget, up to 60 bits.
+  const dataBits = p.coeffModulusBits.slice(0, -1);
+  const oldSpecial = Math.min(60, rt.seal.CoeffModulus.MaxBitCount(p.polyModulusDegree, rt.seal.SecLevelType.tc128) - dataBits.reduce((a, b) => a + b, 0));
+  const lever = `a ${special}-bit special prime (the budget's rest, stopped at ${FAST_SPECIAL_PRIME_BITS} bits: key switches on the fused multiply-add NTTs) instead of the ${oldSpecial}-bit one of model version 1.1.0`;
+  if (special === oldSpecial) return { model: model.id, mode: 'single', lever: `${lever}: NOT USED (the rule does not change this plan)`, measures: 'server evaluation', runs: 0, beforeMs: Number.NaN, afterMs: Number.NaN, sameBytes: null };
+  const oldParams = buildParameters(rt.seal, p.polyModulusDegree, [...dataBits, oldSpecial], p.scaleBits);
+  const tolerance = Math.max(...model.testVectors.map((tv) => tv.tolerance));
+  const sides = [plan, { ...plan, public: { ...plan.public, params: oldParams } }].map((pl) => {
+    const ctx = HeContext.create(rt, pl.public.params);
+    const evaluator = new PlanEvaluator(ctx, pl);
+    const client = ClientKeyPair.generate(ctx);
+    const generated = client.createEvaluationKeys(pl.public);
+    const keys = openKeyEnvelope(ctx, pl.public, encodeKeyEnvelope(ctx.params.fingerprint, generated.relin, generated.galois));
+    return { pl, ctx, evaluator, client, keys, ms: [] as number[] };
+  });
+  try {
+    for (let i = 0; i <= runs; i++) {
+      const row = rows[i % rows.length]!;
+      const reference = referenceForward(model, row);
+      for (const side of [sides[1]!, sides[0]!]) {
+        const request = encryptRequest(side.client, side.pl.public, [row]);
+        const t = performance.now();
+        const answer = evaluateEnvelope(side.evaluator, side.keys, request);
+        if (i > 0) side.ms.push(performance.now() - t);
+        const out = decryptResult(side.client, side.pl.public, answer, 1)[0]!;
+        const error = Math.max(...reference.map((r, k) => Math.abs(out[k]! - r)));
+        if (!(error <= tolerance)) throw new Error(`the special-prime lever: ${model.id} answered ${error} from the plaintext reference with a ${side.ctx.params.coeffModulusBits.at(-1)}-bit special prime (tolerance ${tolerance})`);
+      }
+    }
+    return { model: model.id, mode: 'single', lever, measures: 'server evaluation', runs, beforeMs: median(sides[1]!.ms), afterMs: median(sides[0]!.ms), sameBytes: null };
+  } finally {
+    for (const side of sides) {
+      side.keys.dispose();
+      side.client.dispose();
+      side.evaluator.dispose();
+      side.ctx.dispose();
+    }
   }
 }
 
