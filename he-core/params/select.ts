@@ -32,7 +32,8 @@ export const SPECIAL_MARGIN_BITS = 4;
  * fused multiply-add path (primes below 2^48, he-core/evaluator/kernels/keyswitch.wat): a 60-bit
  * one needs 64-bit products that WebAssembly emulates, about half of every key switch's time.
  * Key switching divides its noise by the special prime: 11 bits above breast-cancer-mlp's 37-bit
- * first prime, a rotation's error is that of a 60-bit special prime within sampling (docs/he-core.md).
+ * first prime, what a rotation adds to the error is within 2% of what it adds with a 60-bit special
+ * prime (special-prime-noise.test.ts, docs/he-core.md).
  */
 export const FAST_SPECIAL_PRIME_BITS = 48;
 
