@@ -282,24 +282,27 @@ export async function benchSpecialPrimeLever(model: ModelFile, rows: readonly nu
   if (special === oldSpecial) return { model: model.id, mode: 'single', lever: `${lever}: NOT USED (the rule does not change this plan)`, measures: 'server evaluation', runs: 0, beforeMs: Number.NaN, afterMs: Number.NaN, sameBytes: null };
   const oldParams = buildParameters(rt.seal, p.polyModulusDegree, [...dataBits, oldSpecial], p.scaleBits);
   const tolerance = Math.max(...model.testVectors.map((tv) => tv.tolerance));
-  const sides = [plan, { ...plan, public: { ...plan.public, params: oldParams } }].map((pl) => {
-    const ctx = HeContext.create(rt, pl.public.params);
-    const evaluator = new PlanEvaluator(ctx, pl);
-    const client = ClientKeyPair.generate(ctx);
-    const generated = client.createEvaluationKeys(pl.public);
-    const keys = openKeyEnvelope(ctx, pl.public, encodeKeyEnvelope(ctx.params.fingerprint, generated.relin, generated.galois));
-    return { pl, ctx, evaluator, client, keys, ms: [] as number[] };
-  });
+  type Side = { pl: typeof plan; ctx: HeContext; evaluator?: PlanEvaluator; client?: ClientKeyPair; keys?: ReturnType<typeof openKeyEnvelope>; ms: number[] };
+  const sides: Side[] = [];
   try {
+    for (const pl of [plan, { ...plan, public: { ...plan.public, params: oldParams } }]) {
+      // Pushed first, filled after: whatever was made is freed below if a later step throws.
+      const side: Side = { pl, ctx: HeContext.create(rt, pl.public.params), ms: [] };
+      sides.push(side);
+      side.evaluator = new PlanEvaluator(side.ctx, pl);
+      side.client = ClientKeyPair.generate(side.ctx);
+      const generated = side.client.createEvaluationKeys(pl.public);
+      side.keys = openKeyEnvelope(side.ctx, pl.public, encodeKeyEnvelope(side.ctx.params.fingerprint, generated.relin, generated.galois));
+    }
     for (let i = 0; i <= runs; i++) {
       const row = rows[i % rows.length]!;
       const reference = referenceForward(model, row);
       for (const side of [sides[1]!, sides[0]!]) {
-        const request = encryptRequest(side.client, side.pl.public, [row]);
+        const request = encryptRequest(side.client!, side.pl.public, [row]);
         const t = performance.now();
-        const answer = evaluateEnvelope(side.evaluator, side.keys, request);
+        const answer = evaluateEnvelope(side.evaluator!, side.keys!, request);
         if (i > 0) side.ms.push(performance.now() - t);
-        const out = decryptResult(side.client, side.pl.public, answer, 1)[0]!;
+        const out = decryptResult(side.client!, side.pl.public, answer, 1)[0]!;
         const error = Math.max(...reference.map((r, k) => Math.abs(out[k]! - r)));
         if (!(error <= tolerance)) throw new Error(`the special-prime lever: ${model.id} answered ${error} from the plaintext reference with a ${side.ctx.params.coeffModulusBits.at(-1)}-bit special prime (tolerance ${tolerance})`);
       }
@@ -307,9 +310,9 @@ export async function benchSpecialPrimeLever(model: ModelFile, rows: readonly nu
     return { model: model.id, mode: 'single', lever, measures: 'server evaluation', runs, beforeMs: median(sides[1]!.ms), afterMs: median(sides[0]!.ms), sameBytes: null };
   } finally {
     for (const side of sides) {
-      side.keys.dispose();
-      side.client.dispose();
-      side.evaluator.dispose();
+      side.keys?.dispose();
+      side.client?.dispose();
+      side.evaluator?.dispose();
       side.ctx.dispose();
     }
   }
