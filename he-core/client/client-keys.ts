@@ -1,5 +1,6 @@
-import type { Decryptor, Encryptor, PublicKey, SecretKey } from 'node-seal';
+import type { Decryptor, Encryptor, Plaintext, PublicKey, SecretKey } from 'node-seal';
 import { HeError } from '../errors.js';
+import { FastEncoder } from '../evaluator/encoder.js';
 import type { PublicPlan } from '../compiler/plan.js';
 import { saveCompressed } from '../envelope/seal-object.js';
 import type { HeContext } from '../params/context.js';
@@ -114,6 +115,33 @@ export class ClientKeyPair {
     }
   }
 
+  /** The encoder of this key pair's requests (he-core/evaluator/encoder.ts), made on first use; null: SEAL's. */
+  private fast: FastEncoder | null | undefined;
+  /** Whether requests are encoded by FastEncoder (true, the default) or by SEAL's CKKSEncoder (benchmarks, tests). */
+  fastEncoding = true;
+
+  /**
+   * `pt` = the CKKS encoding of `values` at the top level and `scale`: SEAL's bits, by
+   * FastEncoder where it can serve these parameters (and has not found a difference), else by
+   * SEAL's encoder.
+   */
+  encode(values: Float64Array, scale: number, pt: Plaintext): void {
+    if (this.fastEncoding && this.fast === undefined) this.fast = FastEncoder.create(this.ctx);
+    if (this.fastEncoding && this.fast) this.fast.encode(values, scale, pt);
+    else sealCall(this.ctx.seal, 'seal_failure', 'encoding', () => this.ctx.encoder.encode(values, scale, pt));
+  }
+
+  /** Encodings made by FastEncoder so far (SEAL's first checks and fallbacks not counted). */
+  get fastEncodings(): number {
+    return this.fast?.counts.here ?? 0;
+  }
+
+  /** Why this key pair's requests are encoded by SEAL although fast encoding is on (its kernel cannot serve the primes, or it differed from SEAL), or null. */
+  get encodingProblem(): string | null {
+    if (this.fast === null) return 'the kernel cannot serve these primes';
+    return this.fast?.problem ?? null;
+  }
+
   private readonly disposers: (() => void)[] = [];
 
   /** Runs `fn` when the key pair is disposed (its encryption helper thread ends then). */
@@ -126,6 +154,8 @@ export class ClientKeyPair {
     this.disposed = true;
     for (const fn of this.disposers.splice(0)) fn();
     this.zeros.clear();
+    this.fast?.dispose();
+    this.fast = null;
     free(this.encryptor, this.decryptor, this.publicKey, this.secretKey);
   }
 }

@@ -20,17 +20,17 @@ import type { ClientKeyPair } from './client-keys.js';
 export type RequestCompression = 'zstd' | 'none';
 
 /**
- * Encodes and encrypts one slot vector: symmetric, seeded (half the bytes), compressed as asked.
- * Top level. With `plan`, from one of the key pair's prepared encryptions of zero when one is
+ * Encodes (ClientKeyPair.encode: SEAL's plaintext, computed by FastEncoder) and encrypts one slot
+ * vector: symmetric, seeded (half the bytes), compressed as asked. Top level. With `plan`, from one of the key pair's prepared encryptions of zero when one is
  * ready for the plan's input (`PreparedZeros`: the same bytes SEAL writes, most of the work done
  * ahead of time), else by SEAL here.
  */
 export function encryptVector(keys: ClientKeyPair, vector: Float64Array, scale: number, compression: RequestCompression, pt?: Plaintext, plan?: PublicPlan): Uint8Array {
-  const { seal, encoder } = keys.ctx;
+  const { seal } = keys.ctx;
   const plain = pt ?? new seal.Plaintext();
   try {
     return sealCall(seal, 'seal_failure', 'encrypting', () => {
-      encoder.encode(vector, scale, plain);
+      keys.encode(vector, scale, plain);
       const prepared = plan && plan.input.scale === scale ? keys.zeros.finish(plan, plain) : null;
       if (prepared) return compression === 'zstd' ? compressSealObject(prepared) : prepared.slice();
       const serializable = keys.encryptor.encryptSymmetricSerializable(plain);

@@ -383,6 +383,21 @@ export class KeySwitchKernel {
     for (const step of steps) this.applyGalois(out, galoisElement(step, this.N), galois);
   }
 
+  /**
+   * SEAL's ntt_negacyclic_harvey on one limb in place: N coefficients reduced modulo key prime `p`
+   * (0 … K − 1) at byte offset `data` of SEAL's heap, to the NTT form with every value in [0, q),
+   * by the same transforms the key switch uses (bit-exact to SEAL's; keyswitch.test.ts).
+   */
+  forwardNtt(data: number, p: number): void {
+    const t = this.tables[p];
+    if (!t || data % 8 !== 0 || data < 0 || data + this.N * 8 > this.ctx.runtime.heapBytes()) throw new Error('forwardNtt: no such prime or limb');
+    const k = this.kernel;
+    if (t.small) k.ntt_forward_small(data, t.roots, this.N, t.qNumber);
+    else if (t.huge) k.ntt_forward_huge(data, t.roots, t.rootQuots, this.N, t.q);
+    else if (t.fma) k.ntt_forward_fma(data, t.roots, t.rootQuots, this.N, t.q);
+    else k.ntt_forward(data, t.roots, t.rootQuots, this.N, t.q);
+  }
+
   /** The scratch regions, by limb: c1 in NTT form and in coefficient form (D each), the products (2 × K), a limb of scratch. */
   private scratch(D: number): { c1Ntt: number; c1Coeff: number; prod: number; tmp: number } {
     const limb = this.N * 8;

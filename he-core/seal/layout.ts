@@ -36,3 +36,12 @@ export function ciphertextData(runtime: SealRuntime, ct: Ciphertext, N: number, 
   if (ct.size() !== 2 || ct.coeffModulusSize() !== primes || ct.isNttForm() !== nttForm) return null;
   return checkedData(runtime, w[18]!, w[19]!, w[20]!, 2 * N * primes);
 }
+
+/** Whether two plaintexts carry the same parms_id (the first 32 bytes of SEAL's object); false if either layout is not the expected one. */
+export function sameParmsId(runtime: SealRuntime, a: Plaintext, b: Plaintext): boolean {
+  const x = objectWords(runtime, a, 8);
+  const y = objectWords(runtime, b, 8);
+  if (!x || !y) return false;
+  for (let i = 0; i < 8; i++) if (x[i] !== y[i]) return false;
+  return true;
+}
