@@ -1,11 +1,13 @@
 import type { Decryptor, Encryptor, Plaintext, PublicKey, SecretKey } from 'node-seal';
 import { HeError } from '../errors.js';
 import { FastEncoder } from '../evaluator/encoder.js';
+import { KeySwitchKernel } from '../evaluator/keyswitch.js';
 import type { PublicPlan } from '../compiler/plan.js';
 import { saveCompressed } from '../envelope/seal-object.js';
 import type { HeContext } from '../params/context.js';
 import { sealCall } from '../seal/runtime.js';
 import { free } from '../seal/scope.js';
+import { SeededEncryptor } from './fast-encryption.js';
 import { PreparedZeros } from './zeros.js';
 
 export interface GeneratedEvaluationKeys {
@@ -115,10 +117,21 @@ export class ClientKeyPair {
     }
   }
 
+  /** The kernel of this key pair's encoder and encryptor (its NTTs and vector products), made on first use; null where it cannot serve the primes. */
+  private kernel: KeySwitchKernel | null | undefined;
   /** The encoder of this key pair's requests (he-core/evaluator/encoder.ts), made on first use; null: SEAL's. */
   private fast: FastEncoder | null | undefined;
+  /** Its seeded encryptor (fast-encryption.ts), made on first use; null: SEAL's. */
+  private seeded: SeededEncryptor | null | undefined;
   /** Whether requests are encoded by FastEncoder (true, the default) or by SEAL's CKKSEncoder (benchmarks, tests). */
   fastEncoding = true;
+  /** Whether requests are encrypted by SeededEncryptor (true, the default) or by SEAL's Encryptor (benchmarks, tests). */
+  fastEncryption = true;
+
+  private sharedKernel(): KeySwitchKernel | null {
+    if (this.kernel === undefined) this.kernel = KeySwitchKernel.create(this.ctx);
+    return this.kernel;
+  }
 
   /**
    * `pt` = the CKKS encoding of `values` at the top level and `scale`: SEAL's bits, by
@@ -126,9 +139,37 @@ export class ClientKeyPair {
    * SEAL's encoder.
    */
   encode(values: Float64Array, scale: number, pt: Plaintext): void {
-    if (this.fastEncoding && this.fast === undefined) this.fast = FastEncoder.create(this.ctx);
+    if (this.fastEncoding && this.fast === undefined) {
+      const kernel = this.sharedKernel();
+      this.fast = kernel && FastEncoder.create(this.ctx, kernel);
+    }
     if (this.fastEncoding && this.fast) this.fast.encode(values, scale, pt);
     else sealCall(this.ctx.seal, 'seal_failure', 'encoding', () => this.ctx.encoder.encode(values, scale, pt));
+  }
+
+  /**
+   * The uncompressed serialisation of a fresh seeded encryption of `pt` (top level, NTT form) by
+   * SeededEncryptor, or null: the caller encrypts with SEAL (fast encryption off, the kernel or the
+   * key's layout unusable, or its first check failed: see `encryptionProblem`).
+   */
+  encryptSeeded(pt: Plaintext): Uint8Array | null {
+    if (!this.fastEncryption) return null;
+    if (this.seeded === undefined) {
+      const kernel = this.sharedKernel();
+      this.seeded = kernel && SeededEncryptor.create(this.ctx, kernel, this.secretKey, this.encryptor, this.decryptor);
+    }
+    return this.seeded?.encrypt(pt) ?? null;
+  }
+
+  /** Encryptions made by SeededEncryptor so far. */
+  get fastEncryptions(): number {
+    return this.seeded?.count ?? 0;
+  }
+
+  /** Why this key pair's requests are encrypted by SEAL although fast encryption is on, or null (also before the first encryption). */
+  get encryptionProblem(): string | null {
+    if (this.seeded === null) return 'the kernel cannot serve these primes, or the secret key has an unexpected layout';
+    return this.seeded?.problem ?? null;
   }
 
   /** Encodings made by FastEncoder so far (SEAL's first checks and fallbacks not counted). */
@@ -154,8 +195,12 @@ export class ClientKeyPair {
     this.disposed = true;
     for (const fn of this.disposers.splice(0)) fn();
     this.zeros.clear();
+    this.seeded?.dispose();
+    this.seeded = null;
     this.fast?.dispose();
     this.fast = null;
+    this.kernel?.dispose();
+    this.kernel = null;
     free(this.encryptor, this.decryptor, this.publicKey, this.secretKey);
   }
 }

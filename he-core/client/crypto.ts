@@ -33,6 +33,8 @@ export function encryptVector(keys: ClientKeyPair, vector: Float64Array, scale: 
       keys.encode(vector, scale, plain);
       const prepared = plan && plan.input.scale === scale ? keys.zeros.finish(plan, plain) : null;
       if (prepared) return compression === 'zstd' ? compressSealObject(prepared) : prepared.slice();
+      const own = keys.encryptSeeded(plain);
+      if (own) return compression === 'zstd' ? compressSealObject(own) : own;
       const serializable = keys.encryptor.encryptSymmetricSerializable(plain);
       try {
         return compression === 'zstd' ? saveCompressed(seal, serializable) : (serializable.saveToArray(seal.ComprModeType.none) as Uint8Array);

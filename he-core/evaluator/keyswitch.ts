@@ -389,13 +389,47 @@ export class KeySwitchKernel {
    * by the same transforms the key switch uses (bit-exact to SEAL's; keyswitch.test.ts).
    */
   forwardNtt(data: number, p: number): void {
-    const t = this.tables[p];
-    if (!t || data % 8 !== 0 || data < 0 || data + this.N * 8 > this.ctx.runtime.heapBytes()) throw new Error('forwardNtt: no such prime or limb');
+    const t = this.limbTables(data, p);
     const k = this.kernel;
     if (t.small) k.ntt_forward_small(data, t.roots, this.N, t.qNumber);
     else if (t.huge) k.ntt_forward_huge(data, t.roots, t.rootQuots, this.N, t.q);
     else if (t.fma) k.ntt_forward_fma(data, t.roots, t.rootQuots, this.N, t.q);
     else k.ntt_forward(data, t.roots, t.rootQuots, this.N, t.q);
+  }
+
+  /** SEAL's inverse_ntt_negacyclic_harvey on one limb in place (see forwardNtt). */
+  inverseNtt(data: number, p: number): void {
+    const t = this.limbTables(data, p);
+    const k = this.kernel;
+    if (t.small) k.ntt_inverse_small(data, t.invRoots, this.N, t.qNumber, Number(t.nInv > t.q / 2n ? t.nInv - t.q : t.nInv));
+    else if (t.huge) throw new Error('inverseNtt: not for the special prime');
+    else if (t.fma) k.ntt_inverse_fma(data, t.invRoots, t.invRootQuots, this.N, t.q, t.nInv, Number(t.nInv) / t.qNumber);
+    else k.ntt_inverse(data, t.invRoots, t.invRootQuots, this.N, t.q, t.nInv, Number(t.nInv) / t.qNumber);
+  }
+
+  /** out = a · b modulo key prime `p`, coefficient-wise, for one limb of values in [0, q) (byte offsets in SEAL's heap; out may be a or b). */
+  mulVec(a: number, b: number, out: number, p: number): void {
+    const t = this.limbTables(a, p);
+    this.limbTables(b, p);
+    this.limbTables(out, p);
+    if (t.small) this.kernel.mul_vec_small(a, b, out, this.N, t.qNumber);
+    else if (t.huge) throw new Error('mulVec: not for the special prime');
+    else this.kernel.mul_vec(a, b, out, this.N, t.q, 1 / t.qNumber);
+  }
+
+  /** out = a + b modulo key prime `p`, coefficient-wise (see mulVec). */
+  addVec(a: number, b: number, out: number, p: number): void {
+    const t = this.limbTables(a, p);
+    this.limbTables(b, p);
+    this.limbTables(out, p);
+    this.kernel.add_vec(a, b, out, this.N, t.q);
+  }
+
+  /** Prime p's tables, after checking that a limb at `data` lies in SEAL's heap. */
+  private limbTables(data: number, p: number): PrimeTables {
+    const t = this.tables[p];
+    if (!t || data % 8 !== 0 || data < 0 || data + this.N * 8 > this.ctx.runtime.heapBytes()) throw new Error('no such prime or limb');
+    return t;
   }
 
   /** The scratch regions, by limb: c1 in NTT form and in coefficient form (D each), the products (2 × K), a limb of scratch. */

@@ -1,4 +1,4 @@
-import type { Ciphertext, Plaintext } from 'node-seal';
+import type { Ciphertext, Plaintext, SecretKey } from 'node-seal';
 import type { SealRuntime } from './runtime.js';
 
 // Where SEAL 4.1 keeps its objects' coefficients in node-seal 7's 32-bit WebAssembly build, for
@@ -7,7 +7,7 @@ import type { SealRuntime } from './runtime.js';
 //   Plaintext:  parms_id (32) | coeff_count (4 + 4) | scale (8) | DynArray: pool (8), capacity, size, data
 //   Ciphertext: parms_id (32) | ntt flag (4) | size | degree | primes | scale (8) | correction (8) | DynArray as above
 
-function objectWords(runtime: SealRuntime, object: Plaintext | Ciphertext, words: number): Uint32Array | null {
+function objectWords(runtime: SealRuntime, object: Plaintext | Ciphertext | SecretKey, words: number): Uint32Array | null {
   const ptr = (object as unknown as { $$?: { ptr?: unknown } }).$$?.ptr;
   if (typeof ptr !== 'number' || ptr % 4 !== 0 || ptr + words * 4 > runtime.heapBytes()) return null;
   return new Uint32Array(runtime.heapBuffer(), ptr, words);
@@ -44,4 +44,15 @@ export function sameParmsId(runtime: SealRuntime, a: Plaintext, b: Plaintext): b
   if (!x || !y) return false;
   for (let i = 0; i < 8; i++) if (x[i] !== y[i]) return false;
   return true;
+}
+
+/**
+ * The byte offset of a secret key's coefficients in SEAL's heap (`count`: N × all key primes, in
+ * NTT form), or null if its layout is not the expected one. SEAL's SecretKey holds one Plaintext
+ * and nothing else, so its object is laid out as a plaintext's.
+ */
+export function secretKeyData(runtime: SealRuntime, sk: SecretKey, count: number): number | null {
+  const w = objectWords(runtime, sk, 17);
+  if (!w || w[8] !== count) return null;
+  return checkedData(runtime, w[14]!, w[15]!, w[16]!, count);
 }
