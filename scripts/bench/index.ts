@@ -19,7 +19,7 @@ import { benchKeyMemory, benchMemory } from './memory.js';
 import { machine, printReport, writeDocs, writeJson } from './report.js';
 import { parseBenchOptions } from './options.js';
 import { CalibrationRig, combineCalibration } from './calibration.js';
-import { benchEncryptLever, benchKernelLever, benchPackLever, benchPreparedLever, benchSpecialPrimeLever, benchTransferLever } from './levers.js';
+import { benchClientArithmeticLever, benchEncryptLever, benchKernelLever, benchPackLever, benchPreparedLever, benchSpecialPrimeLever, benchTransferLever } from './levers.js';
 import type { LeverResult } from './levers.js';
 import { benchScaling } from './scaling.js';
 import { benchSingle } from './single.js';
@@ -97,6 +97,16 @@ for (const [id, mode, lever] of [
     const encryptRuns = quick ? 1 : 3;
     log(`lever: mnist-cnn batch, the request's encryption on one and on two threads, ${encryptRuns} runs each, alternating`);
     levers.push(await benchEncryptLever(model, 'batch', heldOutRows(model), encryptRuns));
+    for (const which of ['encode', 'encrypt'] as const) {
+      log(`lever: mnist-cnn batch, the request ${which}d on one thread by SEAL and by our own code, ${encryptRuns} runs each, alternating`);
+      levers.push(await benchClientArithmeticLever(model, 'batch', heldOutRows(model), encryptRuns, which));
+      const m = models.find((x) => x.id === 'breast-cancer-mlp');
+      const singleRuns = quick ? 5 : 20;
+      if (m) {
+        log(`lever: breast-cancer-mlp single, the request ${which}d by SEAL and by our own code, ${singleRuns} runs each, alternating`);
+        levers.push(await benchClientArithmeticLever(m, 'single', heldOutRows(m), singleRuns, which));
+      }
+    }
     const preparedRuns = quick ? 5 : 20;
     for (const id of ['breast-cancer-mlp', 'mnist-cnn']) {
       const m = models.find((x) => x.id === id);

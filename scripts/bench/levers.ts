@@ -22,14 +22,14 @@
 // whole encryption; and an answer packed reading its coefficients in place in SEAL's heap against
 // through SEAL's serialisation (benchPackLever). And the parameters' lever (benchSpecialPrimeLever):
 // the plan's special prime of at most 48 bits (model version 1.2.0) against the 60-bit one of 1.1.0.
-import { HeContext, PlanEvaluator, compile, encodeKeyEnvelope, evaluateEnvelope, loadSeal, openKeyEnvelope, referenceForward } from '../../he-core/index.js';
-import type { EvaluatorOptions, ModelFile, PlanMode } from '../../he-core/index.js';
+import { EnvelopeKind, HeContext, PlanEvaluator, compile, encodeKeyEnvelope, evaluateEnvelope, free, loadSeal, openCiphertextEnvelope, openKeyEnvelope, referenceForward } from '../../he-core/index.js';
+import type { EvaluatorOptions, ModelFile, PlanMode, PublicPlan } from '../../he-core/index.js';
 import { createHash } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Ciphertext } from 'node-seal';
 import axios from 'axios';
-import { ClientKeyPair, decryptResult, encryptRequest, encryptRequestParallel, encryptRequestPartsParallel, encryptionHelper } from '../../he-core/client/index.js';
+import { ClientKeyPair, decryptResult, decryptVectors, encryptRequest, encryptRequestParallel, encryptRequestPartsParallel, encryptionHelper, layoutRequest } from '../../he-core/client/index.js';
 import { FAST_SPECIAL_PRIME_BITS, buildParameters } from '../../he-core/params/select.js';
 import { joinEnvelope, packResult } from '../../he-core/index.js';
 import { ProviderClient } from '../../main/provider/provider-client.js';
@@ -92,6 +92,67 @@ export async function benchEncryptLever(model: ModelFile, mode: PlanMode, rows: 
 }
 
 /**
+ * The client's own arithmetic: a request encoded and encrypted on the calling thread
+ * (`encryptRequest`, no prepared zero), with SEAL's encoder or with FastEncoder
+ * (he-core/evaluator/encoder.ts; `encode`), or with SEAL's Encryptor or SeededEncryptor
+ * (he-core/client/fast-encryption.ts; `encrypt`), the other one as by default (ours), alternating,
+ * after one warm-up each. Every request of both sides is decrypted and must give back its slot
+ * vectors (within 2^-12 at the plan's input scale).
+ */
+export async function benchClientArithmeticLever(model: ModelFile, mode: PlanMode, rows: readonly number[][], runs: number, which: 'encode' | 'encrypt'): Promise<LeverResult> {
+  const rt = await loadSeal();
+  const plan = compile(rt.seal, model, { mode });
+  const ctx = HeContext.create(rt, plan.public.params);
+  const client = ClientKeyPair.generate(ctx);
+  try {
+    const lever =
+      which === 'encode'
+        ? 'the request encoded by FastEncoder (he-core/evaluator/encoder.ts: SEAL’s bits, its transform in JavaScript, the kernel’s NTTs) instead of SEAL’s CKKSEncoder'
+        : 'the request encrypted by SeededEncryptor (he-core/client/fast-encryption.ts: SEAL expands the seed, noise and products in the kernel) instead of SEAL’s Encryptor';
+    const set = (on: boolean): void => {
+      if (which === 'encode') client.fastEncoding = on;
+      else client.fastEncryption = on;
+    };
+    const before: number[] = [];
+    const after: number[] = [];
+    for (let i = 0; i <= runs; i++) {
+      const samples = mode === 'single' ? [rows[i % rows.length]!] : fill(rows, plan.public.samplesPerRequest);
+      const vectors = layoutRequest(plan.public, samples);
+      for (const on of [false, true]) {
+        set(on);
+        const t = performance.now();
+        const request = encryptRequest(client, plan.public, samples);
+        const ms = performance.now() - t;
+        checkRequestDecrypts(client, plan.public, request, vectors);
+        if (i > 0) (on ? after : before).push(ms);
+      }
+    }
+    const used = which === 'encode' ? client.fastEncodings > 0 && !client.encodingProblem : client.fastEncryptions > 0 && !client.encryptionProblem;
+    const problem = which === 'encode' ? client.encodingProblem : client.encryptionProblem;
+    return { model: model.id, mode, lever: used ? lever : `${lever}: NOT USED (${problem ?? 'not applicable'})`, measures: 'client encryption', runs, beforeMs: median(before), afterMs: median(after), sameBytes: null };
+  } finally {
+    client.dispose();
+    ctx.dispose();
+  }
+}
+
+/** Decrypts every ciphertext of a request envelope and compares it with its slot vector (2^-12 at the input scale of 2^26 and more). */
+function checkRequestDecrypts(client: ClientKeyPair, plan: PublicPlan, request: Uint8Array, vectors: readonly Float64Array[]): void {
+  const cts = openCiphertextEnvelope(client.ctx, request, EnvelopeKind.ciphertexts, plan.input);
+  try {
+    const decrypted = decryptVectors(client, cts);
+    decrypted.forEach((got, c) => {
+      const want = vectors[c]!;
+      for (let i = 0; i < want.length; i++) {
+        if (!(Math.abs(got[i]! - want[i]!) <= 2 ** -12)) throw new Error(`the client-arithmetic lever: ${plan.model.id} ciphertext ${c} slot ${i} decrypted to ${got[i]} instead of ${want[i]}`);
+      }
+    });
+  } finally {
+    free(...cts);
+  }
+}
+
+/**
  * The prepared-encryption lever (he-core/client/zeros.ts): one single request encrypted by SEAL
  * in full, then from a zero the key pair prepared beforehand (untimed, as the app prepares it
  * while idle), alternating, after one warm-up each.
@@ -102,7 +163,7 @@ export async function benchPreparedLever(model: ModelFile, rows: readonly number
   const ctx = HeContext.create(rt, plan.public.params);
   const client = ClientKeyPair.generate(ctx);
   try {
-    const lever = 'the request finished from an encryption of zero the key pair prepared while idle (PreparedZeros, he-core/client/zeros.ts) instead of SEAL’s whole encryption';
+    const lever = 'the request finished from an encryption of zero the key pair prepared while idle (PreparedZeros, he-core/client/zeros.ts) instead of encrypting it in full (SeededEncryptor, or SEAL where it cannot serve)';
     const before: number[] = [];
     const after: number[] = [];
     let used = true;
