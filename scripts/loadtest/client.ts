@@ -110,6 +110,10 @@ export class LoadClient {
     // attempts: 1 — the loop below sees and counts every 503 and network error itself.
     const provider = new ProviderClient({ kind: 'bundled', url: endpoint.url, credential: endpoint.token, attempts: 1, timeoutMs: 120_000 });
     const tolerance = Math.max(...model.testVectors.map((tv) => tv.tolerance));
+    // Warm-up, as an app that has been open a while: the key pair's first encryptions make its
+    // encoder and encryptor (their kernel, SEAL's template ciphertext, the first one's check by
+    // decryption; he-core/client/fast-encryption.ts), tens of milliseconds once per key pair.
+    for (let i = 0; i < 2; i++) encryptRequest(pair, plan, [rows[(index + i) % rows.length]!]);
     return new LoadClient(index, entry, model, rows, provider, ctx, pair, bytes, tolerance);
   }
 
