@@ -34,7 +34,7 @@ const settings = {
   warmups: 1,
   keygenRuns: quick ? 2 : runs - 1,
   slowBatchMs: 10_000,
-  slowBatchRuns: quick ? 1 : 3,
+  slowBatchRuns: quick ? 1 : 5,
   scalingClients: 4,
   scalingPredictions: options.scalingPredictions ?? (quick ? 12 : 40),
   memoryModel: 'breast-cancer',
