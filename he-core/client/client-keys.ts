@@ -150,15 +150,16 @@ export class ClientKeyPair {
   /**
    * The uncompressed serialisation of a fresh seeded encryption of `pt` (top level, NTT form) by
    * SeededEncryptor, or null: the caller encrypts with SEAL (fast encryption off, the kernel or the
-   * key's layout unusable, or its first check failed: see `encryptionProblem`).
+   * key's layout unusable, or its first check failed: see `encryptionProblem`). With `reuse`, the
+   * bytes are in a buffer that the next call overwrites (compress them at once).
    */
-  encryptSeeded(pt: Plaintext): Uint8Array | null {
+  encryptSeeded(pt: Plaintext, reuse = false): Uint8Array | null {
     if (!this.fastEncryption) return null;
     if (this.seeded === undefined) {
       const kernel = this.sharedKernel();
       this.seeded = kernel && SeededEncryptor.create(this.ctx, kernel, this.secretKey, this.encryptor, this.decryptor);
     }
-    return this.seeded?.encrypt(pt) ?? null;
+    return this.seeded?.encrypt(pt, reuse) ?? null;
   }
 
   /** Encryptions made by SeededEncryptor so far. */

@@ -33,7 +33,7 @@ export function encryptVector(keys: ClientKeyPair, vector: Float64Array, scale: 
       keys.encode(vector, scale, plain);
       const prepared = plan && plan.input.scale === scale ? keys.zeros.finish(plan, plain) : null;
       if (prepared) return compression === 'zstd' ? compressSealObject(prepared) : prepared.slice();
-      const own = keys.encryptSeeded(plain);
+      const own = keys.encryptSeeded(plain, compression === 'zstd');
       if (own) return compression === 'zstd' ? compressSealObject(own) : own;
       const serializable = keys.encryptor.encryptSymmetricSerializable(plain);
       try {

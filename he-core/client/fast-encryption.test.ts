@@ -148,6 +148,15 @@ for (const chain of [
       expect(same / na.length).toBeLessThan(0.2);
     });
 
+    it('with reuse, writes each encryption into one buffer that the next call overwrites; both decrypt', () => {
+      const a = pair.encryptSeeded(m, true)!;
+      const first = a.slice();
+      const b = pair.encryptSeeded(m, true)!;
+      expect(b).toBe(a);
+      expect(Buffer.from(first).equals(Buffer.from(b))).toBe(false);
+      for (const bytes of [first, b]) expect(stats([noiseOf(k, pair, kernel, bytes, m)!]).max).toBeLessThanOrEqual(NOISE_BOUND);
+    });
+
     it("has SEAL's noise distribution: centered binomial, mean 0, variance 10.5, beside SEAL's own encryptions", () => {
       const ours: Int32Array[] = [];
       const seals: Int32Array[] = [];

@@ -53,6 +53,8 @@ export class SeededEncryptor {
   private readonly primes: number[];
   /** SEAL's serialisation of a seeded top-level ciphertext, c0 and seed zeroed: every encryption starts from a copy. */
   private template: Uint8Array | null = null;
+  /** The buffer of `encrypt(pt, true)`. */
+  private scratch: Uint8Array | null = null;
   /** The ciphertext SEAL loads each request into (c1: a, expanded from the seed; c0: computed here). */
   private readonly ct: Ciphertext;
   /** −s (L limbs), q_j − 1 in every coefficient (L limbs, for negations), and the noise (L limbs). */
@@ -138,13 +140,19 @@ export class SeededEncryptor {
    * The uncompressed serialisation of a fresh seeded encryption of `pt` (top level, NTT form, as
    * SEAL's encryptSymmetricSerializable would save it), or null when it cannot be made here (the
    * caller then encrypts with SEAL). The first one of a key pair comes from SEAL (its bytes are the
-   * template of the later ones).
+   * template of the later ones). With `reuse`, the bytes are in a buffer that the next call
+   * overwrites (for a caller that compresses them at once).
    */
-  encrypt(pt: Plaintext): Uint8Array | null {
+  encrypt(pt: Plaintext, reuse = false): Uint8Array | null {
     const { N, L } = this;
     if (this.problem || !pt.isNttForm() || pt.coeffCount() !== N * L) return null;
     if (!this.template) return this.fromSeal(pt);
-    const bytes = this.template.slice();
+    let bytes: Uint8Array;
+    if (reuse) {
+      if (this.scratch?.length !== this.template.length) this.scratch = new Uint8Array(this.template.length);
+      bytes = this.scratch;
+      bytes.set(this.template);
+    } else bytes = this.template.slice();
     const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     view.setFloat64(SCALE_AT, pt.scale(), true);
     randomFillSync(bytes.subarray(bytes.length - SEED_BYTES));
@@ -266,5 +274,6 @@ export class SeededEncryptor {
     for (const pt of [this.negS, this.noise]) if (!pt.isDeleted()) pt.setZero();
     free(this.ct, this.negS, this.minusOne, this.noise);
     this.template = null;
+    this.scratch = null;
   }
 }
