@@ -21,9 +21,10 @@ export type RequestCompression = 'zstd' | 'none';
 
 /**
  * Encodes (ClientKeyPair.encode: SEAL's plaintext, computed by FastEncoder) and encrypts one slot
- * vector: symmetric, seeded (half the bytes), compressed as asked. Top level. With `plan`, from one of the key pair's prepared encryptions of zero when one is
- * ready for the plan's input (`PreparedZeros`: the same bytes SEAL writes, most of the work done
- * ahead of time), else by SEAL here.
+ * vector: symmetric, seeded (half the bytes), compressed as asked. Top level. With `plan`, from
+ * one of the key pair's prepared encryptions of zero when one is ready for the plan's input
+ * (`PreparedZeros`: the same bytes SEAL writes, most of the work done ahead of time), else by the
+ * key pair's SeededEncryptor (fast-encryption.ts), else by SEAL's Encryptor.
  */
 export function encryptVector(keys: ClientKeyPair, vector: Float64Array, scale: number, compression: RequestCompression, pt?: Plaintext, plan?: PublicPlan): Uint8Array {
   const { seal } = keys.ctx;

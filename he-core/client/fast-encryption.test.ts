@@ -218,6 +218,24 @@ describe('SeededEncryptor: its noise and its fallbacks', () => {
     }
   });
 
+  it('falls back to SEAL, with the reason, when SEAL refuses to load its serialisation (a corrupted template)', () => {
+    const pair = ClientKeyPair.generate(k.ctx);
+    const m = new k.ctx.seal.Plaintext();
+    try {
+      pair.encode(new Float64Array(4096).fill(-2), 2 ** 26, m);
+      expect(pair.encryptSeeded(m)).not.toBeNull(); // SEAL's, the template
+      // White box: a degree of 4096 in the template's header, which SEAL's load refuses.
+      const template = (pair as unknown as { seeded: { template: Uint8Array } }).seeded.template;
+      new DataView(template.buffer, template.byteOffset).setBigUint64(16 + 32 + 1 + 8, 4096n, true);
+      expect(pair.encryptSeeded(m)).toBeNull();
+      expect(pair.encryptionProblem).toMatch(/^it failed: /);
+      expect(pair.fastEncryptions).toBe(0);
+    } finally {
+      free(m);
+      pair.dispose();
+    }
+  });
+
   it('is not made where the kernel cannot serve the primes (a 52-bit data prime)', async () => {
     const big = await keyedContextWithChain(8192, [52, 40, 60], 40);
     const pair = ClientKeyPair.generate(big.ctx);

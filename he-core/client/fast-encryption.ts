@@ -147,20 +147,31 @@ export class SeededEncryptor {
     const { N, L } = this;
     if (this.problem || !pt.isNttForm() || pt.coeffCount() !== N * L) return null;
     if (!this.template) return this.fromSeal(pt);
+    try {
+      return this.own(pt, reuse);
+    } catch (err) {
+      // Not expected (SEAL refused the serialisation, or a layout changed): SEAL encrypts from now on, and the reason is kept.
+      this.problem = `it failed: ${err instanceof Error ? err.message : String(err)}`;
+      return null;
+    }
+  }
+
+  private own(pt: Plaintext, reuse: boolean): Uint8Array | null {
+    const { N, L } = this;
+    const template = this.template!;
     let bytes: Uint8Array;
     if (reuse) {
-      if (this.scratch?.length !== this.template.length) this.scratch = new Uint8Array(this.template.length);
+      if (this.scratch?.length !== template.length) this.scratch = new Uint8Array(template.length);
       bytes = this.scratch;
-      bytes.set(this.template);
-    } else bytes = this.template.slice();
+      bytes.set(template);
+    } else bytes = template.slice();
     const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     view.setFloat64(SCALE_AT, pt.scale(), true);
     randomFillSync(bytes.subarray(bytes.length - SEED_BYTES));
-    const { seal, context } = { seal: this.ctx.seal, context: this.ctx.context };
-    sealCall(seal, 'seal_failure', 'encrypting', () => this.ct.loadFromArray(context, bytes));
+    sealCall(this.ctx.seal, 'seal_failure', 'encrypting', () => this.ct.loadFromArray(this.ctx.context, bytes));
     const c = ciphertextData(this.ctx.runtime, this.ct, N, L);
     const m = plaintextData(this.ctx.runtime, pt);
-    if (c === null || m === null) return null;
+    if (c === null || m === null) throw new Error('unexpected layout of the loaded ciphertext or of the plaintext');
     const e = this.data(this.noise);
     const negS = this.data(this.negS);
     try {
