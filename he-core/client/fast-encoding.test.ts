@@ -1,25 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Plaintext } from 'node-seal';
 import { keyedContextWithChain } from '../testing/keyed-context.js';
 import type { KeyedContext } from '../testing/keyed-context.js';
 import { mulberry32 } from '../testing/mulberry32.js';
-import { plaintextData, sameParmsId } from '../seal/layout.js';
+import { samePlaintext } from '../testing/same-plaintext.js';
 import { free } from '../seal/scope.js';
 import { ClientKeyPair } from './client-keys.js';
 
 // The key pair's encoding (ClientKeyPair.encode): he-core/evaluator/encoder.ts's FastEncoder by
 // default, SEAL's encoder when asked or where the kernel cannot serve the primes; the same bits.
-
-function samePlaintext(k: KeyedContext, a: Plaintext, b: Plaintext): boolean {
-  const rt = k.ctx.runtime;
-  if (a.coeffCount() !== b.coeffCount() || a.scale() !== b.scale() || !sameParmsId(rt, a, b)) return false;
-  const x = plaintextData(rt, a);
-  const y = plaintextData(rt, b);
-  if (x === null || y === null) return false;
-  const heap = new Uint32Array(rt.heapBuffer());
-  for (let i = 0; i < 2 * a.coeffCount(); i++) if (heap[x / 4 + i] !== heap[y / 4 + i]) return false;
-  return true;
-}
 
 describe('ClientKeyPair.encode', () => {
   let k: KeyedContext;
@@ -56,7 +44,7 @@ describe('ClientKeyPair.encode', () => {
       pair.fastEncoding = false;
       pair.encode(values, 2 ** 26, b);
       expect(pair.fastEncodings).toBe(1);
-      expect(samePlaintext(k, a, b)).toBe(true);
+      expect(samePlaintext(k.ctx.runtime, a, b)).toBe(true);
       expect(pair.encodingProblem).toBeNull();
     } finally {
       free(a, b);

@@ -3,7 +3,7 @@ import type { Plaintext } from 'node-seal';
 import { keyedContextWithChain } from '../testing/keyed-context.js';
 import type { KeyedContext } from '../testing/keyed-context.js';
 import { mulberry32 } from '../testing/mulberry32.js';
-import { plaintextData, sameParmsId } from '../seal/layout.js';
+import { samePlaintext } from '../testing/same-plaintext.js';
 import { free } from '../seal/scope.js';
 import { FastEncoder } from './encoder.js';
 
@@ -13,14 +13,7 @@ import { FastEncoder } from './encoder.js';
 // cannot handle goes to SEAL; a difference found by its first check sends it back to SEAL for good.
 
 function sameAsSeal(k: KeyedContext, ours: Plaintext, theirs: Plaintext): boolean {
-  const rt = k.ctx.runtime;
-  if (ours.coeffCount() !== theirs.coeffCount() || ours.scale() !== theirs.scale() || ours.isNttForm() !== theirs.isNttForm() || !sameParmsId(rt, ours, theirs)) return false;
-  const a = plaintextData(rt, ours);
-  const b = plaintextData(rt, theirs);
-  if (a === null || b === null) return false;
-  const heap = new Uint32Array(rt.heapBuffer());
-  for (let i = 0; i < 2 * ours.coeffCount(); i++) if (heap[a / 4 + i] !== heap[b / 4 + i]) return false;
-  return true;
+  return samePlaintext(k.ctx.runtime, ours, theirs);
 }
 
 function vector(next: () => number, length: number, magnitude: number): Float64Array {
