@@ -21,8 +21,6 @@ interface NttKernel {
   ntt_inverse(a: number, roots: number, quots: number, n: number, q: bigint, ninv: bigint, ninvq: number): void;
   ntt_forward_fma(a: number, roots: number, quots: number, n: number, q: bigint): void;
   ntt_inverse_fma(a: number, roots: number, quots: number, n: number, q: bigint, ninv: bigint, ninvq: number): void;
-  mac_key(x: number, k0: number, k1: number, acc0: number, acc1: number, n: number, q: bigint, qinv: number): void;
-  mac_key_fma(x: number, k0: number, k1: number, acc0: number, acc1: number, n: number, q: number): void;
   fma_fused(): number;
 }
 
@@ -113,53 +111,6 @@ describe('the key-switching kernel’s NTTs with a fused multiply-add, against B
         k.ntt_inverse_fma(A * 8, INV * 8, INV_QUOTS * 8, N, q, ninv, ninvq);
         k.ntt_inverse(B * 8, INV * 8, INV_QUOTS * 8, N, q, ninv, ninvq);
         expect({ bits, index, inverse: Array.from(words.subarray(A, A + N)).filter((v, i) => v !== words[B + i]).length }).toEqual({ bits, index, inverse: 0 });
-      }
-    });
-  }
-});
-
-describe('the key products with a fused multiply-add (mac_key_fma), against BigInt and mac_key', () => {
-  // acc0 += x·k0 and acc1 += x·k1 modulo q, twice (accumulators from zero, then from the first
-  // sums), on edge residues of x and k (every pair of 0, 1, 2, q − 1, q − 2, q/2, q/2 + 1), all
-  // q − 1, and uniform ones; SEAL's primes of 27, 37, 44, 47 bits and the 48-bit special prime.
-  for (const bits of [27, 37, 44, 47, 48]) {
-    it(`${bits}-bit prime: the same residues as BigInt and as the 64-bit integer mac_key`, async () => {
-      const rt = await loadSeal();
-      const { kernel: k, words } = kernelOnOwnMemory<NttKernel>(8);
-      expect(k.fma_fused()).toBe(1);
-      const moduli = rt.seal.CoeffModulus.Create(N, Int32Array.from([bits]));
-      const q = (rt.seal.jsArrayFromVecModulus(moduli) as bigint[])[0]!;
-      moduli.delete();
-      expect(q < 2n ** 48n).toBe(true);
-      const rnd = mulberry32(0x3ac + bits);
-      const edges = [0n, 1n, 2n, q - 1n, q - 2n, q / 2n, q / 2n + 1n];
-      const pick = (i: number, j: number): bigint => (i < edges.length * edges.length ? edges[j]! : uniformResidue(rnd, q));
-      const cases = [
-        { x: Array.from({ length: N }, (_, i) => pick(i, i % edges.length)), k0: Array.from({ length: N }, (_, i) => pick(i, Math.floor(i / edges.length) % edges.length)) },
-        { x: Array.from({ length: N }, () => q - 1n), k0: Array.from({ length: N }, () => q - 1n) },
-        { x: Array.from({ length: N }, () => uniformResidue(rnd, q)), k0: Array.from({ length: N }, () => uniformResidue(rnd, q)) },
-      ];
-      // Word offsets: x, k0, k1, then the accumulators of each function.
-      const [X, K0, K1, F0, F1, I0, I1] = [0, N, 2 * N, 3 * N, 4 * N, 5 * N, 6 * N] as const;
-      for (const [index, c] of cases.entries()) {
-        const k1 = c.k0.map((v) => (v === 0n ? q - 1n : q - v));
-        words.set(c.x, X);
-        words.set(c.k0, K0);
-        words.set(k1, K1);
-        words.fill(0n, F0, I1 + N);
-        for (let round = 1; round <= 2; round++) {
-          k.mac_key_fma(X * 8, K0 * 8, K1 * 8, F0 * 8, F1 * 8, N, Number(q));
-          k.mac_key(X * 8, K0 * 8, K1 * 8, I0 * 8, I1 * 8, N, q, 1 / Number(q));
-          let wrong = 0;
-          let differ = 0;
-          for (let i = 0; i < N; i++) {
-            const want0 = (BigInt(round) * c.x[i]! * c.k0[i]!) % q;
-            const want1 = (BigInt(round) * c.x[i]! * k1[i]!) % q;
-            if (words[F0 + i] !== want0 || words[F1 + i] !== want1) wrong++;
-            if (words[F0 + i] !== words[I0 + i] || words[F1 + i] !== words[I1 + i]) differ++;
-          }
-          expect({ bits, index, round, wrong, differ }).toEqual({ bits, index, round, wrong: 0, differ: 0 });
-        }
       }
     });
   }

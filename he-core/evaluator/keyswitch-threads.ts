@@ -35,7 +35,6 @@ export interface TaskKernel {
   sub_mul(c: number, t: number, n: number, q: bigint, inv: bigint, invq: number): void;
   ntt_forward_fma(a: number, roots: number, quots: number, n: number, q: bigint): void;
   ntt_inverse_fma(a: number, roots: number, quots: number, n: number, q: bigint, ninv: bigint, ninvq: number): void;
-  mac_key_fma(x: number, k0: number, k1: number, acc0: number, acc1: number, n: number, q: number): void;
 }
 
 /** The WebAssembly APIs used here (the DOM lib that declares them is not loaded for Node code). */
@@ -141,7 +140,6 @@ function runTask(k: TaskKernel, buffer: ArrayBufferLike, base: number, kind: num
       const kind = P(ki, 1);
       if (kind === 1) k.mac_key_small(operand, key + ki * limb, key + (K + ki) * limb, prod + I * limb, prod + (K + I) * limb, N, q);
       else if (kind === 2) k.mac_key_huge(operand, key + ki * limb, key + (K + ki) * limb, prod + I * limb, prod + (K + I) * limb, N, Q(ki, 11), qinv);
-      else if (kind === 3) k.mac_key_fma(operand, key + ki * limb, key + (K + ki) * limb, prod + I * limb, prod + (K + I) * limb, N, q);
       else k.mac_key(operand, key + ki * limb, key + (K + ki) * limb, prod + I * limb, prod + (K + I) * limb, N, Q(ki, 11), qinv);
     }
   } else if (kind === 3) {

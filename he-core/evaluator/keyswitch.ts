@@ -179,7 +179,7 @@ export class KeySwitchKernel {
     const module = new Wasm.Module(Buffer.from(KEYSWITCH_WASM_BASE64, 'base64'));
     const instance = new Wasm.Instance(module, { env: { memory: ctx.runtime.heapMemory() } });
     const kernel = instance.exports as unknown as KeySwitchExports;
-    const names: (keyof KeySwitchExports)[] = ['ntt_forward', 'ntt_inverse', 'reduce', 'add_scalar', 'mac_key', 'mod_down', 'permute', 'ntt_forward_small', 'ntt_inverse_small', 'mac_key_small', 'mul_vec', 'mul_vec_small', 'add_vec', 'sub_mul', 'ntt_forward_huge', 'ntt_inverse_huge', 'mac_key_huge', 'reduce_wide', 'ntt_forward_fma', 'ntt_inverse_fma', 'mac_key_fma', 'fma_fused'];
+    const names: (keyof KeySwitchExports)[] = ['ntt_forward', 'ntt_inverse', 'reduce', 'add_scalar', 'mac_key', 'mod_down', 'permute', 'ntt_forward_small', 'ntt_inverse_small', 'mac_key_small', 'mul_vec', 'mul_vec_small', 'add_vec', 'sub_mul', 'ntt_forward_huge', 'ntt_inverse_huge', 'mac_key_huge', 'reduce_wide', 'ntt_forward_fma', 'ntt_inverse_fma', 'fma_fused'];
     if (names.some((name) => typeof kernel[name] !== 'function')) return null;
     // WebAssembly's relaxed multiply-add rounds once where the machine has a fused multiply-add,
     // twice elsewhere; the FMA NTTs are exact only with one rounding. Without it (or with

@@ -220,49 +220,7 @@
       (local.set $acc1 (i32.add (local.get $acc1) (i32.const 16)))
       (br_if $next (i32.lt_u (local.get $x) (local.get $end)))))
 
-;; acc0[i] = (acc0[i] + x[i]·k0[i]) mod q and acc1[i] likewise with k1 (as mac_key), for
-  ;; 2^26 ≤ q < 2^48 where the multiply-add is fused (fma_fused): the products in doubles. x, k < q
-  ;; are exact doubles; h = x·k rounded (|h − x·k| ≤ 2^43); c = round(h/q) is within 0.6 of x·k/q
-  ;; (x·k/q < 2^48 with a relative error below 2^-51); h − c·q and x·k − h are integers below 2^49,
-  ;; each exact from one fused rounding, so their sum is r = x·k − c·q exactly, |r| ≤ 0.6q; acc + r
-  ;; in (−0.6q, 1.6q) is brought into [0, q) and written back as u64.
-  (func (export "mac_key_fma") (param $x i32) (param $k0 i32) (param $k1 i32) (param $acc0 i32) (param $acc1 i32) (param $n i32) (param $q f64)
-    (local $end i32) (local $vq v128) (local $vinv v128) (local $xf v128) (local $kf v128) (local $h v128) (local $s v128)
-    (local.set $vq (f64x2.splat (local.get $q)))
-    (local.set $vinv (f64x2.splat (f64.div (f64.const 1) (local.get $q))))
-    (local.set $end (i32.add (local.get $x) (i32.shl (local.get $n) (i32.const 3))))
-    (loop $next
-      (local.set $xf (f64x2.sub (v128.or (v128.load (local.get $x)) (v128.const i64x2 0x4330000000000000 0x4330000000000000)) (v128.const f64x2 0x1p52 0x1p52)))
-      ;; component 0
-      (local.set $kf (f64x2.sub (v128.or (v128.load (local.get $k0)) (v128.const i64x2 0x4330000000000000 0x4330000000000000)) (v128.const f64x2 0x1p52 0x1p52)))
-      (local.set $h (f64x2.mul (local.get $xf) (local.get $kf)))
-      (local.set $s (f64x2.add
-        (f64x2.add
-          (f64x2.relaxed_nmadd (f64x2.sub (f64x2.add (f64x2.mul (local.get $h) (local.get $vinv)) (v128.const f64x2 0x1.8p52 0x1.8p52)) (v128.const f64x2 0x1.8p52 0x1.8p52)) (local.get $vq) (local.get $h))
-          (f64x2.relaxed_madd (local.get $xf) (local.get $kf) (f64x2.neg (local.get $h))))
-        (f64x2.sub (v128.or (v128.load (local.get $acc0)) (v128.const i64x2 0x4330000000000000 0x4330000000000000)) (v128.const f64x2 0x1p52 0x1p52))))
-      (local.set $s (f64x2.add (local.get $s) (v128.and (local.get $vq) (f64x2.lt (local.get $s) (v128.const f64x2 0 0)))))
-      (local.set $s (f64x2.sub (local.get $s) (v128.and (local.get $vq) (f64x2.ge (local.get $s) (local.get $vq)))))
-      (v128.store (local.get $acc0) (v128.xor (f64x2.add (local.get $s) (v128.const f64x2 0x1p52 0x1p52)) (v128.const i64x2 0x4330000000000000 0x4330000000000000)))
-      ;; component 1
-      (local.set $kf (f64x2.sub (v128.or (v128.load (local.get $k1)) (v128.const i64x2 0x4330000000000000 0x4330000000000000)) (v128.const f64x2 0x1p52 0x1p52)))
-      (local.set $h (f64x2.mul (local.get $xf) (local.get $kf)))
-      (local.set $s (f64x2.add
-        (f64x2.add
-          (f64x2.relaxed_nmadd (f64x2.sub (f64x2.add (f64x2.mul (local.get $h) (local.get $vinv)) (v128.const f64x2 0x1.8p52 0x1.8p52)) (v128.const f64x2 0x1.8p52 0x1.8p52)) (local.get $vq) (local.get $h))
-          (f64x2.relaxed_madd (local.get $xf) (local.get $kf) (f64x2.neg (local.get $h))))
-        (f64x2.sub (v128.or (v128.load (local.get $acc1)) (v128.const i64x2 0x4330000000000000 0x4330000000000000)) (v128.const f64x2 0x1p52 0x1p52))))
-      (local.set $s (f64x2.add (local.get $s) (v128.and (local.get $vq) (f64x2.lt (local.get $s) (v128.const f64x2 0 0)))))
-      (local.set $s (f64x2.sub (local.get $s) (v128.and (local.get $vq) (f64x2.ge (local.get $s) (local.get $vq)))))
-      (v128.store (local.get $acc1) (v128.xor (f64x2.add (local.get $s) (v128.const f64x2 0x1p52 0x1p52)) (v128.const i64x2 0x4330000000000000 0x4330000000000000)))
-      (local.set $x (i32.add (local.get $x) (i32.const 16)))
-      (local.set $k0 (i32.add (local.get $k0) (i32.const 16)))
-      (local.set $k1 (i32.add (local.get $k1) (i32.const 16)))
-      (local.set $acc0 (i32.add (local.get $acc0) (i32.const 16)))
-      (local.set $acc1 (i32.add (local.get $acc1) (i32.const 16)))
-      (br_if $next (i32.lt_u (local.get $x) (local.get $end)))))
-
-    ;; c[i] = (c[i] + (p[i] − t[i])·inv) mod q: the last step of the modulus switch down
+  ;; c[i] = (c[i] + (p[i] − t[i])·inv) mod q: the last step of the modulus switch down
   ;; (inv = q_special^-1 mod q, invq = inv/q)
   (func (export "mod_down") (param $c i32) (param $p i32) (param $t i32) (param $n i32) (param $q i64) (param $inv i64) (param $invq f64)
     (local $end i32) (local $vq v128) (local $vc v128) (local $vw v128) (local $vwq v128) (local $d v128)
