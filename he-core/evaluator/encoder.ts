@@ -43,7 +43,7 @@ export function muslSin(x: number): number {
 
 /** musl's cos(x) for 0 ≤ x ≤ π/4. */
 export function muslCos(x: number): number {
-  if (x < 1.0536712127723509e-8) return 1; // |x| < 2^-27·√2 (high word below 0x3e46a09e)
+  if (x < 1.0536709282860102e-8) return 1; // high word below 0x3e46a09e (about 2^-27·√2)
   const z = x * x;
   const w = z * z;
   const r = z * (C1 + z * (C2 + z * C3)) + w * w * (C4 + z * (C5 + z * C6));
