@@ -6,6 +6,7 @@ import type { HeContext } from '../params/context.js';
 import { ciphertextData, plaintextData, secretKeyData } from '../seal/layout.js';
 import { sealCall } from '../seal/runtime.js';
 import { free } from '../seal/scope.js';
+import { C0_AT } from './zeros.js';
 
 // Symmetric, seeded CKKS encryption at the top level, with SEAL doing only the expansion of the
 // public seed. SEAL's own (Encryptor::encrypt_symmetric, encrypt_zero_symmetric) draws a 64-byte
@@ -25,8 +26,6 @@ import { free } from '../seal/scope.js';
 // The noise and its random bytes are overwritten after each use; −s stays in SEAL's heap beside
 // the secret key and is overwritten when the key pair is disposed.
 
-/** c0's first byte in an uncompressed seeded ciphertext (as in zeros.ts): SEAL header, fields, the array's header and count. */
-const C0_AT = 16 + 32 + 1 + 5 * 8 + 16 + 8;
 /** The scale's offset (after the SEAL header, parms_id, NTT flag, size, degree and prime count). */
 const SCALE_AT = 16 + 32 + 1 + 3 * 8;
 /** The seed is the serialisation's last 64 bytes (UniformRandomGeneratorInfo: header, type, seed). */
@@ -204,7 +203,10 @@ export class SeededEncryptor {
       free(serializable);
     }
     checkCiphertextLayout(raw, this.N, this.L + 1);
-    if (raw.length !== C0_AT + this.N * this.L * 8 + 16 + 1 + SEED_BYTES) return raw;
+    if (raw.length !== C0_AT + this.N * this.L * 8 + 16 + 1 + SEED_BYTES) {
+      this.problem = `SEAL's seeded ciphertext has ${raw.length} bytes, not the expected layout`;
+      return raw;
+    }
     const template = raw.slice();
     template.fill(0, C0_AT, C0_AT + this.N * this.L * 8);
     template.fill(0, template.length - SEED_BYTES);

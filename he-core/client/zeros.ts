@@ -21,7 +21,7 @@ import type { ClientKeyPair } from './client-keys.js';
 // never stored.
 
 /** c0's first coefficient in an uncompressed seeded ciphertext: SEAL header, the ciphertext's fields, the array's header and count. */
-const C0_AT = 16 + 32 + 1 + 5 * 8 + 16 + 8;
+export const C0_AT = 16 + 32 + 1 + 5 * 8 + 16 + 8;
 /** Leading bytes so that c0 starts on an 8-byte boundary of the buffer (Uint32Array views). */
 const PAD = (8 - (C0_AT % 8)) % 8;
 /** The stock of zeros kept per plan input (a single prediction uses one). */
