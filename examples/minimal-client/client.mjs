@@ -144,8 +144,9 @@ function rebuildAnswer(item, plan, lastParmsId) {
   const N = plan.params.polyModulusDegree;
   const q = BigInt(plan.params.primes[0]);
   const { multiplier, bits } = plan.output.packing;
+  const stride = plan.output.packing.c0Stride ?? 1; // c0 may travel at every stride-th coefficient only
   const view = new DataView(item.buffer, item.byteOffset, item.byteLength);
-  const expected = [0x43, 0x43, 0x50, 0x52, 1, bits[0], bits[1], 0];
+  const expected = [0x43, 0x43, 0x50, 0x52, 1, bits[0], bits[1], Math.log2(stride)];
   if (expected.some((b, i) => item[i] !== b) || view.getUint32(8, true) !== multiplier || view.getUint32(12, true) !== N) throw new Error('not a packed answer of this plan');
   const arrayBytes = 16 + 8 + 16 * N;
   const raw = new Uint8Array(16 + 32 + 41 + arrayBytes);
@@ -160,17 +161,18 @@ function rebuildAnswer(item, plan, lastParmsId) {
   out.setBigUint64(81, 1n, true);
   sealHeader(out, 89, arrayBytes);
   out.setBigUint64(105, BigInt(2 * N), true);
-  let [at, byte] = [113, 16];
-  for (const b of bits.map(BigInt)) {
+  let byte = 16;
+  bits.map(BigInt).forEach((b, poly) => {
+    const step = poly === 0 ? stride : 1; // c0's coefficients between its strides stay 0
     let [acc, held] = [0n, 0n]; // one continuous stream per polynomial, least significant bit first
-    for (let i = 0; i < N; i++, at += 8) {
+    for (let i = 0; i < N; i += step) {
       for (; held < b; held += 8n) acc |= BigInt(item[byte++]) << held;
       const value = acc & ((1n << b) - 1n);
       [acc, held] = [acc >> b, held - b];
       const c = (value * q + (1n << (b - 1n))) >> b; // round(value · q0 / 2^b)
-      out.setBigUint64(at, c === q ? 0n : c, true);
+      out.setBigUint64(113 + 8 * (poly * N + i), c === q ? 0n : c, true);
     }
-  }
+  });
   return raw;
 }
 
@@ -187,6 +189,8 @@ export async function openSession(base, token, model, mode) {
   const exactUpTo = Number(params.primes[0]) / (2 * output.scale * K);
   if (!(Number.isInteger(K) && K >= 1 && K <= 2 ** 31 && bits.every((b) => Number.isInteger(b) && b >= 1 && b <= Math.min(60, params.coeffModulusBits[0])) && bound > 0 && exactUpTo >= 1.5 * bound * (1 - 1e-12))) refuse('the plan\'s answer description is not usable');
   if (Math.abs(Math.log2(output.scale) - params.scaleBits) > 1 || slots % output.replicas !== 0 || (output.kind === 'batch' ? output.replicas !== 1 : slots / output.replicas < output.size)) refuse('the plan\'s output layout is not usable');
+  const stride = output.packing.c0Stride;
+  if (stride !== undefined && !(output.kind === 'slots' && output.replicas > 1 && stride === output.replicas)) refuse('the plan\'s c0 stride is not its replica count');
   const seal = await SEAL();
   const context = openContext(seal, params, await parameterFingerprint(params));
   const owned = [context];
@@ -214,7 +218,11 @@ export async function openSession(base, token, model, mode) {
     const evaluator = own(new seal.Evaluator(context));
     const lastId = own(context.lastParmsId());
     const lastParmsId = Array.from(lastId.values());
-    const itemBytes = 16 + bits.reduce((a, b) => a + Math.ceil((params.polyModulusDegree * b) / 8), 0);
+    const itemBytes = 16 + Math.ceil((params.polyModulusDegree / (stride ?? 1)) * bits[0] / 8) + Math.ceil((params.polyModulusDegree * bits[1]) / 8);
+    const period = slots / output.replicas;
+    // c0 sent at every stride-th coefficient: each slot is read as the mean of its replicas (docs/protocol.md, 7.3).
+    const meanOf = (v, j) => Array.from({ length: output.replicas }, (_, r) => v[r * period + j]).reduce((a, x) => a + x, 0) / output.replicas;
+    const project = (v, means = Array.from({ length: period }, (_, j) => meanOf(v, j))) => (stride === undefined ? v : v.map((_, i) => means[i % period]));
 
     async function predict(samples) {
       if (samples.length < 1 || samples.length > plan.samplesPerRequest) refuse(`a request holds 1 to ${plan.samplesPerRequest} samples`);
@@ -234,14 +242,12 @@ export async function openSession(base, token, model, mode) {
           ct.loadFromArray(context, rebuildAnswer(item, plan, lastParmsId));
           evaluator.cipherTransformToNttInplace(ct);
           decryptor.decrypt(ct, pt);
-          const slotValues = Float64Array.from(encoder.decodeFloat64(pt));
+          const slotValues = project(Float64Array.from(encoder.decodeFloat64(pt)));
           if (slotValues.some((x) => !(Math.abs(x) <= bound))) refuse('the answer holds a value beyond the plan\'s bound: refused, not shown');
           return slotValues;
         });
         if (output.kind === 'batch') return samples.map((_, s) => Array.from({ length: output.size }, (_, r) => decoded[r][s]));
-        const period = slots / output.replicas; // the mean of the replicas of output j at slots r · period + j
-        const mean = (j) => Array.from({ length: output.replicas }, (_, r) => decoded[0][r * period + j]).reduce((a, x) => a + x, 0) / output.replicas;
-        return [Array.from({ length: output.size }, (_, j) => mean(j))];
+        return [Array.from({ length: output.size }, (_, j) => meanOf(decoded[0], j))]; // output j: the mean of slots r · period + j
       } finally {
         pt.delete();
         cts.forEach((ct) => ct.delete());

@@ -101,6 +101,30 @@ export function decryptVectors(keys: ClientKeyPair, cts: readonly Ciphertext[]):
 }
 
 /**
+ * Where the plan sends c0 only at every c0Stride-th coefficient (ResultPacking.c0Stride, with
+ * c0Stride = replicas), the missing coefficients were rebuilt as 0, so each decrypted slot holds
+ * its output plus terms that cancel exactly in the mean of the replicas: that mean is the
+ * decoding of the plaintext's coefficients i·c0Stride alone (the polynomials those rotations of
+ * the slots leave unchanged), which the answer carries in full. So every slot is replaced by the
+ * mean of its replicas, before anything reads or range-checks a slot. Other plans: unchanged.
+ */
+export function projectReplicas(plan: PublicPlan, vectors: Float64Array[]): Float64Array[] {
+  const { replicas, packing } = plan.output;
+  if (packing.c0Stride === undefined) return vectors;
+  return vectors.map((v) => {
+    const period = v.length / replicas;
+    const out = new Float64Array(v.length);
+    for (let j = 0; j < period; j++) {
+      let sum = 0;
+      for (let r = 0; r < replicas; r++) sum += v[r * period + j]!;
+      const mean = sum / replicas;
+      for (let r = 0; r < replicas; r++) out[r * period + j] = mean;
+    }
+    return out;
+  });
+}
+
+/**
  * Refuses decrypted answers with any slot beyond the plan's accepted bound: a true value there is
  * beyond anything the model was calibrated for, and one beyond the packing's range would have
  * wrapped around into another number. The error names the bound, never the value.
@@ -178,7 +202,7 @@ export function decryptResult(keys: ClientKeyPair, plan: PublicPlan, body: Uint8
   checkAnswerPlan(plan);
   const cts = openResultEnvelope(keys.ctx, body, plan.output);
   try {
-    const vectors = decryptVectors(keys, cts);
+    const vectors = projectReplicas(plan, decryptVectors(keys, cts));
     checkAnswerRange(plan, vectors);
     return unpackOutputs(plan, vectors, samples);
   } finally {
@@ -195,7 +219,7 @@ export function decryptSlots(keys: ClientKeyPair, plan: PublicPlan, body: Uint8A
   checkAnswerPlan(plan);
   const cts = openResultEnvelope(keys.ctx, body, plan.output);
   try {
-    const vectors = decryptVectors(keys, cts);
+    const vectors = projectReplicas(plan, decryptVectors(keys, cts));
     checkAnswerRange(plan, vectors);
     return vectors;
   } finally {

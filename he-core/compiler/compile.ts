@@ -318,7 +318,10 @@ export function compile(seal: MainModule, model: ModelFile, options: CompileOpti
 
   // Single layouts leave the output repeated every `period` slots; the batch layout has one sample per slot.
   const replicas = batch ? 1 : slots / period;
-  const packingLayout = { replicas, outputs: batch ? slots : last.rows };
+  // The im2col layout fills every slot with one image's windows, so its output replicas hold the same
+  // outputs whatever the client sends: the answer can carry c0 only where their mean needs it
+  // (ResultPacking.c0Stride). A vector layout's replicas may hold the client's check samples.
+  const packingLayout = { replicas, outputs: batch ? slots : last.rows, project: !batch && im2colFirst };
   const publicPlan: PublicPlan = {
     planFormat: 1,
     model: {

@@ -83,7 +83,7 @@ export function formatBound(value: number): string {
   return Number(value.toPrecision(3)).toLocaleString('en-US', { maximumFractionDigits: 6 });
 }
 
-export function chooseResultPacking(params: HeParameters, outputScale: number, bound: number, precision: number, layout: { replicas: number; outputs: number }): ResultPacking {
+export function chooseResultPacking(params: HeParameters, outputScale: number, bound: number, precision: number, layout: { replicas: number; outputs: number; project?: boolean }): ResultPacking {
   if (!(bound > 0) || !(precision > 0) || !Number.isFinite(bound) || !Number.isFinite(precision)) {
     throw new HeError('model_invalid', `an output bound (${bound}) and a precision (${precision}) must be positive numbers`);
   }
@@ -98,7 +98,10 @@ export function chooseResultPacking(params: HeParameters, outputScale: number, b
   const amplification = keyAmplification(layout.replicas, layout.outputs);
   const widest = Math.min(MAX_BITS, params.coeffModulusBits[0]!);
   let best: { bits: [number, number]; noise: number } | null = null;
-  for (let b0 = MIN_BITS; b0 <= widest; b0++) {
+  // Outputs repeated by construction: c0 travels at N / replicas coefficients only (ResultPacking.c0Stride),
+  // so those keep every bit of q0 and only c1's width is chosen.
+  const project = layout.project === true && layout.replicas > 1;
+  for (let b0 = project ? widest : MIN_BITS; b0 <= widest; b0++) {
     for (let b1 = MIN_BITS; b1 <= widest; b1++) {
       const bits: [number, number] = [b0, b1];
       const noise = packingNoise(params, scale, bits, layout.replicas, amplification);
@@ -107,7 +110,9 @@ export function chooseResultPacking(params: HeParameters, outputScale: number, b
     }
   }
   if (!best) throw new HeError('params_unsatisfiable', `no packing of the answer keeps its rounding error below ${target.toExponential(2)}`);
-  return { multiplier, bits: best.bits, bound, range: q / (2 * scale), noise: best.noise };
+  const packing: ResultPacking = { multiplier, bits: best.bits, bound, range: q / (2 * scale), noise: best.noise };
+  if (project) packing.c0Stride = layout.replicas;
+  return packing;
 }
 
 /**
@@ -129,6 +134,7 @@ export function checkAnswerPlan(plan: PublicPlan): void {
   const slots = params.polyModulusDegree / 2;
   const perCiphertext = output.kind === 'batch' ? slots : output.size;
   if (!Number.isInteger(replicas) || replicas < 1 || slots % replicas !== 0 || (output.kind === 'batch' ? replicas !== 1 : slots / replicas < output.size)) fail(`${replicas} replicas of ${output.size} outputs in ${slots} slots`);
+  if (packing.c0Stride !== undefined && (output.kind !== 'slots' || replicas < 2 || packing.c0Stride !== replicas)) fail(`c0 every ${packing.c0Stride} coefficients with ${replicas} replicas of ${output.kind} outputs`);
   const exact = Number(params.primes[0]) / (2 * scale * multiplier);
   if (exact < 1.5 * bound * (1 - 1e-12)) fail(`values are exact up to ${exact.toPrecision(4)}, less than 1.5 × the bound ${bound}`);
   const noise = packingNoise(params, scale * multiplier, bits, replicas, keyAmplification(replicas, perCiphertext));

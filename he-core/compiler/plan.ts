@@ -50,6 +50,14 @@ export interface ResultPacking {
   range: number;
   /** Predicted standard deviation of the rounding error of an output (the worst output, for all but one key in a thousand). */
   noise: number;
+  /**
+   * Where the outputs repeat by construction (`slots` outputs of a layout whose replicas the
+   * client cannot fill with anything else, e.g. im2col), c0 travels only at the coefficients
+   * i·c0Stride, with c0Stride = replicas: the client reads the mean of the replicas, and that
+   * mean depends on no other coefficient of c0 + c1·s (docs/he-core.md, "Packed answers").
+   * Absent: every coefficient of c0 travels.
+   */
+  c0Stride?: number;
 }
 
 /** Output i at slot i of one ciphertext (`slots`), or output i in ciphertext i with one sample per slot (`batch`). */

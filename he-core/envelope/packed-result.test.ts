@@ -1,8 +1,8 @@
 import type { Ciphertext } from 'node-seal';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ClientKeyPair, decryptResult } from '../client/index.js';
+import { ClientKeyPair, decryptResult, projectReplicas } from '../client/index.js';
 import { compile } from '../compiler/compile.js';
-import { answerPrecision, checkAnswerPlan, keyAmplification, packingNoise } from '../compiler/packing.js';
+import { answerPrecision, checkAnswerPlan, chooseResultPacking, keyAmplification, packingNoise } from '../compiler/packing.js';
 import type { Plan, ResultPacking } from '../compiler/plan.js';
 import { isHeError } from '../errors.js';
 import { HeContext } from '../params/context.js';
@@ -41,14 +41,17 @@ function packedByDefinition(ctx: HeContext, ct: Ciphertext, packing: ResultPacki
     const start = 16 + 32 + 1 + 5 * 8 + 16 + 8;
     const coefficients = new BigUint64Array(raw.slice(start, start + 16 * N).buffer);
     const q = BigInt(ctx.params.primes[0]!);
+    const stride = packing.c0Stride ?? 1;
     const expected = new Uint8Array(packedResultBytes(N, packing));
-    expected.set([0x43, 0x43, 0x50, 0x52, 1, packing.bits[0]!, packing.bits[1]!, 0]);
+    expected.set([0x43, 0x43, 0x50, 0x52, 1, packing.bits[0]!, packing.bits[1]!, Math.log2(stride)]);
     new DataView(expected.buffer).setUint32(8, packing.multiplier, true);
     new DataView(expected.buffer).setUint32(12, N, true);
     const writer = new BitWriter(expected, 16);
     for (let poly = 0; poly < 2; poly++) {
       const b = BigInt(packing.bits[poly]!);
-      for (let i = 0; i < N; i++) writer.write(((((coefficients[poly * N + i]! * BigInt(packing.multiplier)) % q << b) + q / 2n) / q) & ((1n << b) - 1n), packing.bits[poly]!);
+      // c0: only the coefficients i·stride.
+      const step = poly === 0 ? stride : 1;
+      for (let i = 0; i < N; i += step) writer.write(((((coefficients[poly * N + i]! * BigInt(packing.multiplier)) % q << b) + q / 2n) / q) & ((1n << b) - 1n), packing.bits[poly]!);
       writer.align();
     }
     return expected;
@@ -58,15 +61,18 @@ function packedByDefinition(ctx: HeContext, ct: Ciphertext, packing: ResultPacki
 }
 
 /**
- * Writes `fields` (per polynomial) as a packed answer, unpacks it, and checks every rebuilt
- * coefficient against the definition: c = floor(f·q / 2^bits + 1/2), with q itself as 0.
+ * Writes `fields` (per polynomial: N for c1, N / c0Stride for c0) as a packed answer, unpacks it,
+ * and checks every rebuilt coefficient against the definition: c = floor(f·q / 2^bits + 1/2),
+ * with q itself as 0, at coefficient k·c0Stride of c0 and 0 between.
  */
 function expectUnpacked(ctx: HeContext, packing: ResultPacking, scale: number, fields: readonly (readonly bigint[])[], label: string): void {
   const N = ctx.params.polyModulusDegree;
   const q = BigInt(ctx.params.primes[0]!);
+  const stride = packing.c0Stride ?? 1;
+  expect(fields.map((f) => f.length)).toEqual([N / stride, N]);
   const item = new Uint8Array(packedResultBytes(N, packing));
   const view = new DataView(item.buffer);
-  item.set([0x43, 0x43, 0x50, 0x52, 1, packing.bits[0]!, packing.bits[1]!, 0]);
+  item.set([0x43, 0x43, 0x50, 0x52, 1, packing.bits[0]!, packing.bits[1]!, Math.log2(stride)]);
   view.setUint32(8, packing.multiplier, true);
   view.setUint32(12, N, true);
   const writer = new BitWriter(item, 16);
@@ -82,26 +88,32 @@ function expectUnpacked(ctx: HeContext, packing: ResultPacking, scale: number, f
     const got = new BigUint64Array(raw.slice(start, start + 16 * N).buffer);
     for (let poly = 0; poly < 2; poly++) {
       const b = BigInt(packing.bits[poly]!);
-      fields[poly]!.forEach((f, i) => {
+      const step = poly === 0 ? stride : 1;
+      fields[poly]!.forEach((f, k) => {
         let c = (f * q + (1n << (b - 1n))) >> b;
         if (c === q) c = 0n;
+        const i = k * step;
         if (got[poly * N + i] !== c) expect({ label, poly, i, f, got: got[poly * N + i] }).toEqual({ label, poly, i, f, got: c });
       });
     }
+    for (let i = 0; i < N; i++) if (i % stride !== 0 && got[i] !== 0n) expect({ label, i, got: got[i] }).toEqual({ label, i, got: 0n });
   } finally {
     free(ct);
   }
 }
 
-// Packed answers (mnist-cnn's single plan: N = 8192, q0 of 38 bits, multiplier 44, 17 + 23 bits).
+// Packed answers (mnist-cnn's single plan: N = 8192, q0 of 42 bits, multiplier 1; c0 at every
+// 256th coefficient with all 42 bits and c1 at 32 bits, or, without the stride, 26 + 33 bits).
 // Every comparison is with the same ciphertext decrypted unpacked; the tolerance is six times the
 // predicted standard deviation of the packing's rounding (packingNoise) for what is compared:
-// one slot of this key's worst of 4,096 (0.11), or an output, the mean of 256 replicas (8.1e-3).
+// one slot of this key's worst of 4,096, or an output, the mean of 256 replicas.
 describe('packed answers', () => {
   let plan: Plan;
   let ctx: HeContext;
   let keys: ClientKeyPair;
   let packing: ResultPacking;
+  /** The same plan's packing with every coefficient of c0 (the format without c0Stride). */
+  let full: ResultPacking;
 
   beforeAll(async () => {
     const rt = await loadSeal();
@@ -109,6 +121,8 @@ describe('packed answers', () => {
     ctx = HeContext.create(rt, plan.public.params);
     keys = ClientKeyPair.generate(ctx);
     packing = plan.public.output.packing;
+    const { params, output } = plan.public;
+    full = chooseResultPacking(params, output.scale, packing.bound, answerPrecision(plan.public.model), { replicas: output.replicas, outputs: output.size });
   });
   afterAll(() => {
     keys?.dispose();
@@ -142,18 +156,23 @@ describe('packed answers', () => {
     }
   }
 
-  it('mnist-cnn: 42-bit coefficients become 26 and 33 bits, one answer in 60.4 kB', () => {
+  it('mnist-cnn: c0 at every 256th coefficient with all 42 bits, c1 at 32 bits: one answer in 32.9 kB (60.4 kB with every coefficient of c0 at 26 bits)', () => {
+    expect(plan.public.layout).toBe('im2col');
     expect(plan.public.output.replicas).toBe(256);
-    expect(packing).toMatchObject({ multiplier: 1, bits: [26, 33], bound: 21_600 });
+    expect(packing).toMatchObject({ multiplier: 1, bits: [42, 32], bound: 21_600, c0Stride: 256 });
     expect(packing.range).toBeGreaterThanOrEqual(1.5 * packing.bound);
-    expect(packedResultBytes(8192, packing)).toBe(16 + 60_416);
+    expect(packedResultBytes(8192, packing)).toBe(16 + 168 + 32_768);
     expect(packing.noise).toBeLessThanOrEqual(answerPrecision(bundledModel('mnist-cnn')) / 6);
+    expect(full).toMatchObject({ multiplier: 1, bits: [26, 33] });
+    expect(full.c0Stride).toBeUndefined();
+    expect(packedResultBytes(8192, full)).toBe(16 + 60_416);
   });
 
-  it('round trip: every slot equals the unpacked decryption within 6 standard deviations, and the spread matches the prediction', () => {
+  it('round trip, every coefficient of c0: every slot equals the unpacked decryption within 6 standard deviations, and the spread matches the prediction', () => {
     const values = [7.9, -1.5, 0.62, -1.4, -2.2, -1.9, -1.1, -2.4, 1.9, -29.5, 0, 0, 0, 0, 0, 0];
     const ct = answer(values);
     let rebuilt: Ciphertext | null = null;
+    const packing = full;
     try {
       const plain = decrypt(ct);
       const item = packResult(ctx, ct, packing, plan.public.output.scale);
@@ -182,17 +201,53 @@ describe('packed answers', () => {
     }
   });
 
-  it('packResult (coefficients read in place in the SEAL heap, Number fields) writes the bytes of the exact BigInt formula on the SEAL serialisation', () => {
-    const ct = answer([7.9, -1.5, 0.62, -1.4, -2.2, -1.9, -1.1, -2.4, 1.9, -29.5]);
-    const again = new ctx.seal.Ciphertext();
-    try {
-      const expected = packedByDefinition(ctx, ct, packing);
-      again.loadFromArray(ctx.context, ct.saveToArray(ctx.seal.ComprModeType.none) as Uint8Array);
-      expect(Buffer.from(packResult(ctx, ct, packing, plan.public.output.scale)).equals(Buffer.from(expected))).toBe(true);
-      // The other path (through SEAL's serialisation): the same bytes.
-      expect(Buffer.from(packResult(ctx, again, packing, plan.public.output.scale, { readInPlace: false })).equals(Buffer.from(expected))).toBe(true);
-    } finally {
-      free(ct, again);
+  it('round trip, c0 at every 256th coefficient: each output (the mean of its replicas) equals the unpacked one within 6 standard deviations, over 16 answers the spread matches the prediction', () => {
+    const random = mulberry32(0x57d);
+    const scale = plan.public.output.scale * packing.multiplier;
+    const errors: number[] = [];
+    for (let t = 0; t < 16; t++) {
+      const ct = answer(Array.from({ length: 16 }, () => 40 * (2 * random() - 1)));
+      let rebuilt: Ciphertext | null = null;
+      try {
+        const [plain] = projectReplicas(plan.public, [decrypt(ct)]);
+        const item = packResult(ctx, ct, packing, plan.public.output.scale);
+        rebuilt = unpackResult(ctx, item, plan.public.output.scale, packing);
+        const slots = decrypt(rebuilt);
+        // The rebuilt c0 is 0 between its coefficients i·256: slot by slot the decryption is far off,
+        // and only the mean of the replicas is the answer.
+        expect(Math.max(...slots.map((v, i) => Math.abs(v - plain![i]!)))).toBeGreaterThan(1e3);
+        const [projected] = projectReplicas(plan.public, [slots]);
+        for (let j = 0; j < 16; j++) {
+          errors.push(projected![j]! - plain![j]!);
+          for (let r = 1; r < 256; r++) expect(projected![r * 16 + j]).toBe(projected![j]);
+        }
+      } finally {
+        free(ct);
+        if (rebuilt) free(rebuilt);
+      }
+    }
+    const worst = Math.max(...errors.map(Math.abs));
+    expect(worst).toBeLessThan(6 * packingNoise(ctx.params, scale, packing.bits, 256, keyAmplification(256, 16)));
+    // 256 errors: their standard deviation is within 30% of an average key's prediction for the mean of 256 replicas.
+    const spread = Math.sqrt(errors.reduce((a, e) => a + e * e, 0) / errors.length);
+    const average = packingNoise(ctx.params, scale, packing.bits, 256);
+    expect(spread / average).toBeGreaterThan(0.7);
+    expect(spread / average).toBeLessThan(1.3);
+  });
+
+  it('packResult (coefficients read in place in the SEAL heap, Number fields) writes the bytes of the exact BigInt formula on the SEAL serialisation, with and without c0Stride', () => {
+    for (const p of [packing, full]) {
+      const ct = answer([7.9, -1.5, 0.62, -1.4, -2.2, -1.9, -1.1, -2.4, 1.9, -29.5]);
+      const again = new ctx.seal.Ciphertext();
+      try {
+        const expected = packedByDefinition(ctx, ct, p);
+        again.loadFromArray(ctx.context, ct.saveToArray(ctx.seal.ComprModeType.none) as Uint8Array);
+        expect(Buffer.from(packResult(ctx, ct, p, plan.public.output.scale)).equals(Buffer.from(expected))).toBe(true);
+        // The other path (through SEAL's serialisation): the same bytes.
+        expect(Buffer.from(packResult(ctx, again, p, plan.public.output.scale, { readInPlace: false })).equals(Buffer.from(expected))).toBe(true);
+      } finally {
+        free(ct, again);
+      }
     }
   });
 
@@ -245,7 +300,8 @@ describe('packed answers', () => {
         ['version', edited(4, 2)],
         ['bits of c0', edited(5, 22)],
         ['bits of c1', edited(6, 60)],
-        ['reserved', edited(7, 1)],
+        ['c0 stride (every coefficient)', edited(7, 0)],
+        ['c0 stride 128', edited(7, 7)],
         ['multiplier', edited(8, 45)],
         ['degree', edited(13, 0x10)],
         ['truncated', item.subarray(0, item.length - 1)],
@@ -266,7 +322,7 @@ describe('packed answers', () => {
     });
 
     it('a plan whose answer description is not usable (the plan comes from the provider)', () => {
-      for (const bad of [{ multiplier: 0 }, { multiplier: 2.5 }, { bits: [21, 61] }, { bits: [0, 27] }, { bound: Number.NaN }, { bound: -1 }]) {
+      for (const bad of [{ multiplier: 0 }, { multiplier: 2.5 }, { bits: [21, 61] }, { bits: [0, 27] }, { bound: Number.NaN }, { bound: -1 }, { c0Stride: 1 }, { c0Stride: 3 }, { c0Stride: 2 ** 17 }]) {
         const p = { ...packing, ...bad } as ResultPacking;
         expect([bad, codeOf(() => checkPacking(p, 38))]).toEqual([bad, 'params_mismatch']);
       }
@@ -282,6 +338,10 @@ describe('packed answers', () => {
         ['scale 2^40', { scale: 2 ** 40 }],
         ['replicas 3', { replicas: 3 }],
         ['replicas 512', { replicas: 512 }],
+        // c0 only at every 128th coefficient: the mean of 256 replicas would take in coefficients that were not sent.
+        ['c0 stride 128', { packing: { ...packing, c0Stride: 128 } }],
+        ['c0 stride on a batch answer', { kind: 'batch', replicas: 1 }],
+        ['replicas 128 with c0 stride 256', { replicas: 128 }],
       ];
       for (const [name, edit] of edits) {
         expect([name, codeOf(() => checkAnswerPlan({ ...plan.public, output: { ...output, ...edit } }))]).toEqual([name, 'params_mismatch']);
@@ -437,20 +497,22 @@ describe('fieldPacker and fieldPackerNumber: the double-precision path gives the
 
 
 describe('unpackResult: the double-precision path gives the exact coefficients', () => {
-  it('on random fields and on those whose product with q is closest to a half-integer, for both polynomials of two plans', async () => {
+  it('on random fields and on those whose product with q is closest to a half-integer, for both polynomials of two plans (mnist-cnn with and without c0Stride)', async () => {
     const rt = await loadSeal();
     const random = mulberry32(0x0dd5);
-    for (const id of ['breast-cancer-mlp', 'mnist-cnn'] as const) {
+    for (const [id, strided] of [['breast-cancer-mlp', false], ['mnist-cnn', true], ['mnist-cnn', false]] as const) {
       const plan = compile(rt.seal, bundledModel(id), { mode: 'single' });
       const ctx = HeContext.create(rt, plan.public.params);
       try {
-        const packing = plan.public.output.packing;
+        const { params, output } = plan.public;
+        const packing = strided ? output.packing : chooseResultPacking(params, output.scale, output.packing.bound, answerPrecision(plan.public.model), { replicas: output.replicas, outputs: output.size });
+        expect(packing.c0Stride).toBe(strided ? 256 : undefined);
         const N = ctx.params.polyModulusDegree;
         const q = BigInt(ctx.params.primes[0]!);
         // Fields per polynomial: random ones, the extremes, and f ≡ (2^(b-1) + d)·q^-1 (mod 2^b),
         // for which f·q / 2^b lies within d / 2^b of a half-integer (a plain double floor gets dozens
         // of these wrong; the margin sends them to BigInt).
-        const fields = packing.bits.map((bits) => {
+        const fields = packing.bits.map((bits, poly) => {
           const b = BigInt(bits);
           const mod = 1n << b;
           let inv = 1n;
@@ -458,10 +520,11 @@ describe('unpackResult: the double-precision path gives the exact coefficients',
           expect((inv * q) % mod).toBe(1n);
           const list: bigint[] = [0n, 1n, mod - 1n];
           for (let d = -3000n; d <= 3000n; d++) list.push(((((1n << (b - 1n)) + d) % mod + mod) * inv) % mod);
-          while (list.length < N) list.push(BigInt(Math.floor(random() * 2 ** bits)));
-          return list;
+          const count = poly === 0 ? N / (packing.c0Stride ?? 1) : N;
+          while (list.length < count) list.push(BigInt(Math.floor(random() * 2 ** bits)));
+          return list.slice(0, count);
         });
-        expectUnpacked(ctx, packing, plan.public.output.scale, fields, id);
+        expectUnpacked(ctx, packing, plan.public.output.scale, fields, `${id}${strided ? ', c0 strided' : ''}`);
       } finally {
         ctx.dispose();
       }

@@ -12,8 +12,11 @@ import { free } from '../seal/scope.js';
 // parameters keep above the answer's accepted range (see compiler/packing.ts). mnist-cnn: 38-bit
 // coefficients become 17 and 23 bits, 41.0 kB instead of 92 kB (SEAL's serialisation with zstd).
 //
-//   "CCPR" | version u8 = 1 | bits of c0 u8 | bits of c1 u8 | reserved u8 = 0
-//   | multiplier u32 | degree u32 | c0: N values of bits0 | c1: N values of bits1
+//   "CCPR" | version u8 = 1 | bits of c0 u8 | bits of c1 u8 | log2 of c0's stride u8
+//   | multiplier u32 | degree u32 | c0: N / stride values of bits0 | c1: N values of bits1
+//
+// c0's stride is 1 (every coefficient) unless the plan says otherwise (ResultPacking.c0Stride:
+// outputs replicated by construction, whose mean needs only c0's coefficients i·stride).
 //
 // Little-endian; each polynomial is one continuous bit stream, values least significant bit
 // first (stream bit t is bit t mod 8 of byte t / 8), padded to a whole byte (docs/protocol.md, 7). Every field must equal what the public plan says, and the length must be exact,
@@ -25,7 +28,12 @@ const HEADER_BYTES = 16;
 
 /** Bytes of one packed answer for these parameters. */
 export function packedResultBytes(polyModulusDegree: number, packing: ResultPacking): number {
-  return HEADER_BYTES + Math.ceil((polyModulusDegree * packing.bits[0]) / 8) + Math.ceil((polyModulusDegree * packing.bits[1]) / 8);
+  return HEADER_BYTES + Math.ceil((c0Count(polyModulusDegree, packing) * packing.bits[0]) / 8) + Math.ceil((polyModulusDegree * packing.bits[1]) / 8);
+}
+
+/** How many coefficients of c0 travel: N, or N / c0Stride (checkPacking has checked the stride). */
+function c0Count(polyModulusDegree: number, packing: ResultPacking): number {
+  return Math.max(1, Math.floor(polyModulusDegree / (packing.c0Stride ?? 1)));
 }
 
 /** The fields of a plan's packing that this format needs in range (compiler/packing.ts checkAnswerPlan checks the rest). */
@@ -37,6 +45,8 @@ export function checkPacking(packing: ResultPacking, q0Bits: number): void {
   if (!Number.isInteger(multiplier) || multiplier < 1 || multiplier > 2 ** 31) fail(`multiplier ${multiplier}`);
   if (!Array.isArray(bits) || bits.length !== 2 || bits.some((b) => !Number.isInteger(b) || b < 1 || b > Math.min(60, q0Bits))) fail(`bits ${JSON.stringify(bits)}`);
   if (!(bound > 0) || !Number.isFinite(bound)) fail(`bound ${bound}`);
+  const stride = packing.c0Stride;
+  if (stride !== undefined && !(Number.isInteger(stride) && stride >= 2 && stride <= 2 ** 16 && (stride & (stride - 1)) === 0)) fail(`c0 stride ${stride}`);
 }
 
 /**
@@ -61,23 +71,29 @@ export function packResult(ctx: HeContext, ct: Ciphertext, packing: ResultPackin
   view.setUint8(4, VERSION);
   view.setUint8(5, packing.bits[0]);
   view.setUint8(6, packing.bits[1]);
+  const stride = packing.c0Stride ?? 1;
+  if (N % stride !== 0) throw new HeError('params_mismatch', `c0 every ${stride} coefficients does not divide degree ${N}`);
+  view.setUint8(7, Math.log2(stride));
   view.setUint32(8, packing.multiplier, true);
   view.setUint32(12, N, true);
   const writer = new BitWriter(out, HEADER_BYTES);
   for (let poly = 0; poly < 2; poly++) {
     const bits = packing.bits[poly]!;
+    // Coefficient k of this polynomial's stream is coefficient k·step of the polynomial.
+    const step = poly === 0 ? stride : 1;
+    const count = N / step;
     const small = fieldPackerNumber(q, bits, packing.multiplier);
     if (small && bits <= 31) {
       // Coefficients below q < 2^53 read as Numbers (two 32-bit halves), fields written as whole words.
-      writer.writeWords(N, bits, (i) => small(coefficients.getUint32(8 * (poly * N + i), true) + coefficients.getUint32(8 * (poly * N + i) + 4, true) * 2 ** 32));
+      writer.writeWords(count, bits, (k) => small(coefficients.getUint32(8 * (poly * N + k * step), true) + coefficients.getUint32(8 * (poly * N + k * step) + 4, true) * 2 ** 32));
       continue;
     }
     if (small) {
       // Coefficients below q < 2^53 read as Numbers (two 32-bit halves): no BigInt per coefficient.
-      for (let i = 0, at = 8 * poly * N; i < N; i++, at += 8) writer.writeSmall(small(coefficients.getUint32(at, true) + coefficients.getUint32(at + 4, true) * 2 ** 32), bits);
+      for (let k = 0, at = 8 * poly * N; k < count; k++, at += 8 * step) writer.writeSmall(small(coefficients.getUint32(at, true) + coefficients.getUint32(at + 4, true) * 2 ** 32), bits);
     } else {
       const field = fieldPacker(q, bits, packing.multiplier);
-      for (let i = 0, at = 8 * poly * N; i < N; i++, at += 8) {
+      for (let k = 0, at = 8 * poly * N; k < count; k++, at += 8 * step) {
         const value = field(coefficients.getBigUint64(at, true));
         if (typeof value === 'number') writer.writeSmall(value, bits);
         else writer.write(value, bits);
@@ -106,7 +122,9 @@ export function unpackResult(ctx: HeContext, item: Uint8Array, scale: number, pa
   if (MAGIC.some((m, i) => item[i] !== m)) fail('bad magic');
   if (view.getUint8(4) !== VERSION) fail(`version ${view.getUint8(4)}, this build reads ${VERSION}`);
   if (view.getUint8(5) !== packing.bits[0] || view.getUint8(6) !== packing.bits[1]) fail(`coefficients of ${view.getUint8(5)} and ${view.getUint8(6)} bits, the plan says ${packing.bits[0]} and ${packing.bits[1]}`);
-  if (view.getUint8(7) !== 0) fail('reserved byte is not zero');
+  const stride = packing.c0Stride ?? 1;
+  if (view.getUint8(7) !== Math.log2(stride)) fail(`c0 every ${2 ** view.getUint8(7)} coefficients, the plan says ${stride}`);
+  if (N % stride !== 0) fail(`c0 every ${stride} coefficients does not divide degree ${N}`);
   if (view.getUint32(8, true) !== packing.multiplier) fail(`multiplier ${view.getUint32(8, true)}, the plan says ${packing.multiplier}`);
   if (view.getUint32(12, true) !== N) fail(`degree ${view.getUint32(12, true)}, expected ${N}`);
 
@@ -141,6 +159,11 @@ export function unpackResult(ctx: HeContext, item: Uint8Array, scale: number, pa
   const words = new DataView(paddedScratch.buffer, 0, item.length + 8);
   for (let poly = 0, stream = HEADER_BYTES; poly < 2; poly++) {
     const bits = packing.bits[poly]!;
+    // Field k of this polynomial's stream is coefficient k·step; c0's coefficients between are 0.
+    const step = poly === 0 ? stride : 1;
+    const count = N / step;
+    const gap = 8 * (step - 1);
+    if (step > 1) raw.fill(0, at, at + 8 * N);
     const b = BigInt(bits);
     const half = 1n << (b - 1n);
     const exact = (field: bigint): bigint => {
@@ -149,9 +172,9 @@ export function unpackResult(ctx: HeContext, item: Uint8Array, scale: number, pa
     };
     if (bits > SMALL_FIELD_BITS || qNumber >= 2 ** 53) {
       const reader = new BitReader(item, stream);
-      for (let i = 0; i < N; i++) {
+      for (let k = 0; k < count; k++) {
         out.setBigUint64(at, exact(reader.read(bits)), true);
-        at += 8;
+        at += 8 + gap;
       }
     } else {
       // c = floor(field·q / 2^bits + 1/2) in doubles where that is exact (as fieldPacker does):
@@ -159,8 +182,8 @@ export function unpackResult(ctx: HeContext, item: Uint8Array, scale: number, pa
       // lies that close to an integer; those few go through BigInt. (BigInt for every coefficient
       // cost a breast-cancer-mlp answer 1.7 ms.)
       const ratio = qNumber / 2 ** bits;
-      for (let i = 0, position = 0; i < N; i++, position += bits) {
-        // Field i: bits [i·bits, (i + 1)·bits) of this polynomial's stream, least significant first.
+      for (let k = 0, position = 0; k < count; k++, position += bits) {
+        // Field k: bits [k·bits, (k + 1)·bits) of this polynomial's stream, least significant first.
         const byte = stream + (position >>> 3);
         const shift = position & 7;
         const low = words.getUint32(byte, true) >>> shift;
@@ -175,10 +198,10 @@ export function unpackResult(ctx: HeContext, item: Uint8Array, scale: number, pa
         const word = c >>> 0;
         out.setUint32(at, word, true);
         out.setUint32(at + 4, (c - word) / 2 ** 32, true);
-        at += 8;
+        at += 8 + gap;
       }
     }
-    stream += Math.ceil((N * bits) / 8);
+    stream += Math.ceil((count * bits) / 8);
   }
   const ct = new ctx.seal.Ciphertext();
   try {
