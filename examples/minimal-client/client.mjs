@@ -146,7 +146,7 @@ function rebuildAnswer(item, plan, lastParmsId) {
   const { multiplier, bits } = plan.output.packing;
   const stride = plan.output.packing.c0Stride ?? 1; // c0 may travel at every stride-th coefficient only
   const view = new DataView(item.buffer, item.byteOffset, item.byteLength);
-  const expected = [0x43, 0x43, 0x50, 0x52, 1, bits[0], bits[1], Math.log2(stride)];
+  const expected = [0x43, 0x43, 0x50, 0x52, stride === 1 ? 1 : 2, bits[0], bits[1], Math.log2(stride)];
   if (expected.some((b, i) => item[i] !== b) || view.getUint32(8, true) !== multiplier || view.getUint32(12, true) !== N) throw new Error('not a packed answer of this plan');
   const arrayBytes = 16 + 8 + 16 * N;
   const raw = new Uint8Array(16 + 32 + 41 + arrayBytes);
@@ -182,7 +182,7 @@ function rebuildAnswer(item, plan, lastParmsId) {
 export async function openSession(base, token, model, mode) {
   const plan = model.plans[mode];
   const { params, output } = plan;
-  if (plan.planFormat !== 1) refuse(`this client reads plan format 1, the service sent ${plan.planFormat}: update the client`);
+  if (plan.planFormat !== 1 && plan.planFormat !== 2) refuse(`this client reads plan formats 1 and 2, the service sent ${plan.planFormat}: update the client`);
   // The answer description (docs/protocol.md, 3.3): a provider may not read more than it promises.
   const { multiplier: K, bits, bound } = output.packing;
   const slots = params.polyModulusDegree / 2;
@@ -190,7 +190,7 @@ export async function openSession(base, token, model, mode) {
   if (!(Number.isInteger(K) && K >= 1 && K <= 2 ** 31 && bits.every((b) => Number.isInteger(b) && b >= 1 && b <= Math.min(60, params.coeffModulusBits[0])) && bound > 0 && exactUpTo >= 1.5 * bound * (1 - 1e-12))) refuse('the plan\'s answer description is not usable');
   if (Math.abs(Math.log2(output.scale) - params.scaleBits) > 1 || slots % output.replicas !== 0 || (output.kind === 'batch' ? output.replicas !== 1 : slots / output.replicas < output.size)) refuse('the plan\'s output layout is not usable');
   const stride = output.packing.c0Stride;
-  if (stride !== undefined && !(output.kind === 'slots' && output.replicas > 1 && stride === output.replicas)) refuse('the plan\'s c0 stride is not its replica count');
+  if ((stride !== undefined) !== (plan.planFormat === 2) || (stride !== undefined && !(output.kind === 'slots' && output.replicas > 1 && stride === output.replicas))) refuse('the plan\'s c0 stride is not its replica count');
   const seal = await SEAL();
   const context = openContext(seal, params, await parameterFingerprint(params));
   const owned = [context];

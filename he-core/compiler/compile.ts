@@ -322,8 +322,9 @@ export function compile(seal: MainModule, model: ModelFile, options: CompileOpti
   // outputs whatever the client sends: the answer can carry c0 only where their mean needs it
   // (ResultPacking.c0Stride). A vector layout's replicas may hold the client's check samples.
   const packingLayout = { replicas, outputs: batch ? slots : last.rows, project: !batch && im2colFirst };
+  const packing = chooseResultPacking(params, tracker.scale, acceptedOutputBound(model, Number(params.primes[0]) / (2 * tracker.scale)).bound, answerPrecision(model), packingLayout);
   const publicPlan: PublicPlan = {
-    planFormat: 1,
+    planFormat: packing.c0Stride === undefined ? 1 : 2,
     model: {
       id: model.id,
       version: model.version,
@@ -351,7 +352,7 @@ export function compile(seal: MainModule, model: ModelFile, options: CompileOpti
       level: 0,
       scale: tracker.scale,
       replicas,
-      packing: chooseResultPacking(params, tracker.scale, acceptedOutputBound(model, Number(params.primes[0]) / (2 * tracker.scale)).bound, answerPrecision(model), packingLayout),
+      packing,
     },
   };
   return { public: publicPlan, steps, rotationPaths: rotations.paths, depth };

@@ -135,6 +135,8 @@ export function checkAnswerPlan(plan: PublicPlan): void {
   const perCiphertext = output.kind === 'batch' ? slots : output.size;
   if (!Number.isInteger(replicas) || replicas < 1 || slots % replicas !== 0 || (output.kind === 'batch' ? replicas !== 1 : slots / replicas < output.size)) fail(`${replicas} replicas of ${output.size} outputs in ${slots} slots`);
   if (packing.c0Stride !== undefined && (output.kind !== 'slots' || replicas < 2 || packing.c0Stride !== replicas)) fail(`c0 every ${packing.c0Stride} coefficients with ${replicas} replicas of ${output.kind} outputs`);
+  // A stride is plan format 2 (a format-1 client cannot read such answers), and format 2 has one.
+  if (plan.planFormat !== (packing.c0Stride === undefined ? 1 : 2)) fail(`plan format ${plan.planFormat} ${packing.c0Stride === undefined ? 'without' : 'with'} a c0 stride`);
   const exact = Number(params.primes[0]) / (2 * scale * multiplier);
   if (exact < 1.5 * bound * (1 - 1e-12)) fail(`values are exact up to ${exact.toPrecision(4)}, less than 1.5 × the bound ${bound}`);
   const noise = packingNoise(params, scale * multiplier, bits, replicas, keyAmplification(replicas, perCiphertext));

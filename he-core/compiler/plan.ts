@@ -74,7 +74,8 @@ export interface OutputLayout extends CiphertextShape {
  * the weights. A provider publishes it; the client never needs more.
  */
 export interface PublicPlan {
-  planFormat: 1;
+  /** 1; 2 for a plan whose answers carry c0 at a stride (`output.packing.c0Stride`), which a format-1 client cannot read. */
+  planFormat: 1 | 2;
   model: {
     id: string;
     version: string;

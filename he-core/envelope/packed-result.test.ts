@@ -43,7 +43,7 @@ function packedByDefinition(ctx: HeContext, ct: Ciphertext, packing: ResultPacki
     const q = BigInt(ctx.params.primes[0]!);
     const stride = packing.c0Stride ?? 1;
     const expected = new Uint8Array(packedResultBytes(N, packing));
-    expected.set([0x43, 0x43, 0x50, 0x52, 1, packing.bits[0]!, packing.bits[1]!, Math.log2(stride)]);
+    expected.set([0x43, 0x43, 0x50, 0x52, stride === 1 ? 1 : 2, packing.bits[0]!, packing.bits[1]!, Math.log2(stride)]);
     new DataView(expected.buffer).setUint32(8, packing.multiplier, true);
     new DataView(expected.buffer).setUint32(12, N, true);
     const writer = new BitWriter(expected, 16);
@@ -72,7 +72,7 @@ function expectUnpacked(ctx: HeContext, packing: ResultPacking, scale: number, f
   expect(fields.map((f) => f.length)).toEqual([N / stride, N]);
   const item = new Uint8Array(packedResultBytes(N, packing));
   const view = new DataView(item.buffer);
-  item.set([0x43, 0x43, 0x50, 0x52, 1, packing.bits[0]!, packing.bits[1]!, Math.log2(stride)]);
+  item.set([0x43, 0x43, 0x50, 0x52, stride === 1 ? 1 : 2, packing.bits[0]!, packing.bits[1]!, Math.log2(stride)]);
   view.setUint32(8, packing.multiplier, true);
   view.setUint32(12, N, true);
   const writer = new BitWriter(item, 16);
@@ -297,7 +297,8 @@ describe('packed answers', () => {
     it('every header field and the length', () => {
       const cases: [string, Uint8Array][] = [
         ['magic', edited(0, 0x44)],
-        ['version', edited(4, 2)],
+        ['version 1 (every coefficient of c0)', edited(4, 1)],
+        ['version 3', edited(4, 3)],
         ['bits of c0', edited(5, 22)],
         ['bits of c1', edited(6, 60)],
         ['c0 stride (every coefficient)', edited(7, 0)],
@@ -346,6 +347,11 @@ describe('packed answers', () => {
       for (const [name, edit] of edits) {
         expect([name, codeOf(() => checkAnswerPlan({ ...plan.public, output: { ...output, ...edit } }))]).toEqual([name, 'params_mismatch']);
       }
+      // A stride is plan format 2, and format 2 has one: a format-1 client could not read its answers.
+      expect(plan.public.planFormat).toBe(2);
+      expect(codeOf(() => checkAnswerPlan({ ...plan.public, planFormat: 1 }))).toBe('params_mismatch');
+      expect(codeOf(() => checkAnswerPlan({ ...plan.public, output: { ...output, packing: full } }))).toBe('params_mismatch');
+      expect(codeOf(() => checkAnswerPlan({ ...plan.public, planFormat: 1, output: { ...output, packing: full } }))).toBe('ok');
     });
 
     it('the server packs only an answer at the plan\'s scale', () => {

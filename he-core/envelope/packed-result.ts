@@ -12,7 +12,7 @@ import { free } from '../seal/scope.js';
 // parameters keep above the answer's accepted range (see compiler/packing.ts). mnist-cnn: 38-bit
 // coefficients become 17 and 23 bits, 41.0 kB instead of 92 kB (SEAL's serialisation with zstd).
 //
-//   "CCPR" | version u8 = 1 | bits of c0 u8 | bits of c1 u8 | log2 of c0's stride u8
+//   "CCPR" | version u8 (1; 2 with a stride) | bits of c0 u8 | bits of c1 u8 | log2 of c0's stride u8
 //   | multiplier u32 | degree u32 | c0: N / stride values of bits0 | c1: N values of bits1
 //
 // c0's stride is 1 (every coefficient) unless the plan says otherwise (ResultPacking.c0Stride:
@@ -23,7 +23,8 @@ import { free } from '../seal/scope.js';
 // so a reader allocates nothing a provider chose.
 
 const MAGIC = [0x43, 0x43, 0x50, 0x52];
-const VERSION = 1;
+/** Version 1: every coefficient of c0 (byte 7 is 0); 2: c0 at a stride (byte 7 is its log2). */
+const versionOf = (stride: number): number => (stride === 1 ? 1 : 2);
 const HEADER_BYTES = 16;
 
 /** Bytes of one packed answer for these parameters. */
@@ -68,11 +69,11 @@ export function packResult(ctx: HeContext, ct: Ciphertext, packing: ResultPackin
   const out = new Uint8Array(packedResultBytes(N, packing));
   const view = new DataView(out.buffer);
   out.set(MAGIC, 0);
-  view.setUint8(4, VERSION);
-  view.setUint8(5, packing.bits[0]);
-  view.setUint8(6, packing.bits[1]);
   const stride = packing.c0Stride ?? 1;
   if (N % stride !== 0) throw new HeError('params_mismatch', `c0 every ${stride} coefficients does not divide degree ${N}`);
+  view.setUint8(4, versionOf(stride));
+  view.setUint8(5, packing.bits[0]);
+  view.setUint8(6, packing.bits[1]);
   view.setUint8(7, Math.log2(stride));
   view.setUint32(8, packing.multiplier, true);
   view.setUint32(12, N, true);
@@ -120,9 +121,9 @@ export function unpackResult(ctx: HeContext, item: Uint8Array, scale: number, pa
   if (item.length !== expected) fail(`${item.length} bytes, expected ${expected}`);
   const view = new DataView(item.buffer, item.byteOffset, item.byteLength);
   if (MAGIC.some((m, i) => item[i] !== m)) fail('bad magic');
-  if (view.getUint8(4) !== VERSION) fail(`version ${view.getUint8(4)}, this build reads ${VERSION}`);
-  if (view.getUint8(5) !== packing.bits[0] || view.getUint8(6) !== packing.bits[1]) fail(`coefficients of ${view.getUint8(5)} and ${view.getUint8(6)} bits, the plan says ${packing.bits[0]} and ${packing.bits[1]}`);
   const stride = packing.c0Stride ?? 1;
+  if (view.getUint8(4) !== versionOf(stride)) fail(`version ${view.getUint8(4)}, the plan's answers are version ${versionOf(stride)}`);
+  if (view.getUint8(5) !== packing.bits[0] || view.getUint8(6) !== packing.bits[1]) fail(`coefficients of ${view.getUint8(5)} and ${view.getUint8(6)} bits, the plan says ${packing.bits[0]} and ${packing.bits[1]}`);
   if (view.getUint8(7) !== Math.log2(stride)) fail(`c0 every ${2 ** view.getUint8(7)} coefficients, the plan says ${stride}`);
   if (N % stride !== 0) fail(`c0 every ${stride} coefficients does not divide degree ${N}`);
   if (view.getUint32(8, true) !== packing.multiplier) fail(`multiplier ${view.getUint32(8, true)}, the plan says ${packing.multiplier}`);
