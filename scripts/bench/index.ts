@@ -22,6 +22,7 @@ import { CalibrationRig, combineCalibration } from './calibration.js';
 import { benchClientArithmeticLever, benchEncryptLever, benchKernelLever, benchPackLever, benchPreparedLever, benchSpecialPrimeLever, benchTransferLever } from './levers.js';
 import type { LeverResult } from './levers.js';
 import { benchScaling } from './scaling.js';
+import { measureCeiling } from './ceiling.js';
 import { benchSingle } from './single.js';
 import type { BatchDetail, BenchRun, SingleDetail, SingleResult, BatchResult } from './types.js';
 
@@ -175,6 +176,8 @@ batch.set(imported.id, imported.batch.detail);
 const scalingModel = models.find((m) => m.id === options.scalingModel) ?? models[0]!;
 log(`scaling: ${settings.scalingPredictions} ${scalingModel.id} predictions, ${settings.scalingClients} clients, service process at 1 then 2 workers`);
 const scaling = await benchScaling({ modelId: scalingModel.id, clients: settings.scalingClients, predictions: settings.scalingPredictions, rows: heldOutRows(scalingModel) });
+log(`scaling: the machine's ceiling, node-seal rotations on one thread and on two at once (${quick ? 2 : 4} s rounds: 1, 2, 2, 1 threads)`);
+const ceiling = await measureCeiling(calibrationModel, quick ? 2 : 4);
 
 const memoryModel = models.find((m) => m.id === settings.memoryModel) ?? models[0]!;
 log(`memory: 1,000 ${memoryModel.id} predictions against a service process (${workers} workers)`);
@@ -203,7 +206,7 @@ const run: BenchRun = {
   levers,
   single,
   batch,
-  scaling: { model: scalingModel.id, clients: settings.scalingClients, predictions: settings.scalingPredictions, seconds1: scaling.w1.seconds, seconds2: scaling.w2.seconds, evaluateMs1: scaling.w1.evaluateMs, evaluateMs2: scaling.w2.evaluateMs, otherCores1: scaling.w1.otherCores, otherCores2: scaling.w2.otherCores },
+  scaling: { model: scalingModel.id, clients: settings.scalingClients, predictions: settings.scalingPredictions, seconds1: scaling.w1.seconds, seconds2: scaling.w2.seconds, evaluateMs1: scaling.w1.evaluateMs, evaluateMs2: scaling.w2.evaluateMs, otherCores1: scaling.w1.otherCores, otherCores2: scaling.w2.otherCores, rounds: scaling.rounds, ceiling },
   memory: { model: memoryModel.id, rssAfterSession: memory.afterSession, concurrency: 2, otherCores: memory.otherCores, keys: keyMemory },
   command,
   date: new Date().toISOString(),

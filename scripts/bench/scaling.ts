@@ -1,4 +1,5 @@
-// Scaling: single-mode throughput with the service at 1 and at 2 workers, several concurrent clients.
+// Scaling: single-mode throughput with the service at 1 and at 2 workers, several concurrent clients
+// (rounds at 1, 2, 2, 1 workers).
 import type { CatalogModel } from '../../he-core/index.js';
 import { BenchClient, EvaluationClock } from './client.js';
 import { CpuMeter, othersCores } from './cpu.js';
@@ -55,8 +56,19 @@ async function throughput(workers: number, options: ScalingOptions): Promise<Thr
   }
 }
 
-export async function benchScaling(options: ScalingOptions): Promise<{ w1: Throughput; w2: Throughput }> {
-  const w1 = await throughput(1, options);
-  const w2 = await throughput(2, options);
-  return { w1, w2 };
+/** Rounds at 1, 2, 2 and 1 workers (a drift of the shared machine during the measurement cancels), combined per worker count. */
+export async function benchScaling(options: ScalingOptions): Promise<{ w1: Throughput; w2: Throughput; rounds: { workers: 1 | 2; perS: number }[] }> {
+  const runs: { workers: 1 | 2; result: Throughput }[] = [];
+  for (const workers of [1, 2, 2, 1] as const) runs.push({ workers, result: await throughput(workers, options) });
+  const combine = (workers: 1 | 2): Throughput => {
+    const mine = runs.filter((r) => r.workers === workers).map((r) => r.result);
+    const seconds = mine.reduce((a, r) => a + r.seconds, 0);
+    return {
+      perS: round((mine.length * options.predictions) / seconds),
+      seconds: round(seconds),
+      evaluateMs: round(mine.reduce((a, r) => a + r.evaluateMs, 0) / mine.length),
+      otherCores: mine.reduce((a, r) => a + r.otherCores, 0) / mine.length,
+    };
+  };
+  return { w1: combine(1), w2: combine(2), rounds: runs.map((r) => ({ workers: r.workers, perS: r.result.perS })) };
 }

@@ -1,3 +1,4 @@
+import type { Ceiling } from './ceiling.js';
 import type { KeyMemoryResult } from './memory.js';
 import type { Calibration } from './calibration.js';
 import type { LeverResult } from './levers.js';
@@ -100,6 +101,10 @@ export interface ScalingDetail {
   evaluateMs2: number;
   otherCores1: number;
   otherCores2: number;
+  /** Each round's throughput, in the order run (1, 2, 2, 1 workers). */
+  rounds: { workers: 1 | 2; perS: number }[];
+  /** The machine's own ratio for two busy threads of node-seal work against one (ceiling.ts). */
+  ceiling: Ceiling;
 }
 
 export interface MemoryDetail {
