@@ -9,8 +9,9 @@ import { free } from '../seal/scope.js';
 // A packed answer: one level-0 ciphertext (c0, c1) with each coefficient switched from the last
 // prime q0 to a few bits (the compression of Kyber's ciphertexts, Compress_q(x, d) =
 // round(2^d / q · x) mod 2^d), after multiplying it by an integer that spends the headroom the
-// parameters keep above the answer's accepted range (see compiler/packing.ts). mnist-cnn: 38-bit
-// coefficients become 17 and 23 bits, 41.0 kB instead of 92 kB (SEAL's serialisation with zstd).
+// parameters keep above the answer's accepted range (see compiler/packing.ts). breast-cancer-mlp:
+// 37-bit coefficients become 19 and 26 bits (46.1 kB); mnist-cnn: c0's every 256th coefficient at
+// 42 bits and c1 at 32 bits, 32.9 kB instead of 92 kB (SEAL's serialisation with zstd).
 //
 //   "CCPR" | version u8 (1; 2 with a stride) | bits of c0 u8 | bits of c1 u8 | log2 of c0's stride u8
 //   | multiplier u32 | degree u32 | c0: N / stride values of bits0 | c1: N values of bits1
