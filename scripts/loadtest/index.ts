@@ -15,6 +15,7 @@ import { ProviderClient } from '../../main/provider/provider-client.js';
 import { CpuMeter } from '../bench/cpu.js';
 import { heldOutRows } from '../bench/data.js';
 import { machine } from '../bench/report.js';
+import { CalibrationRig } from '../bench/calibration.js';
 import { loadBundledModels } from '../bundled-models.js';
 import { LoadClient } from './client.js';
 import { launchDistributedService } from './distributed.js';
@@ -31,6 +32,8 @@ const options = parseLoadtestOptions(process.argv.slice(2));
 const { clients, seconds, workers, maxQueue, hardStopS, command } = options;
 
 const t00 = performance.now();
+/** Rotations and multiply_plains timed (medians) before and after the load. */
+const CALIBRATION_RUNS = 40;
 const log = (line: string): void => {
   process.stderr.write(`[${((performance.now() - t00) / 1000).toFixed(1).padStart(6)} s] ${line}\n`);
 };
@@ -81,6 +84,14 @@ try {
   const sessionsMs = performance.now() - started;
   log(`${clients} sessions open (${(loadClients[0]!.keyBytes / 1e6).toFixed(1)} MB of keys each, ${sessionsMs.toFixed(0)} ms); load for ${seconds} s`);
 
+  // The benchmark's calibration (one node-seal rotation and one multiply_plain at mnist-cnn's top
+  // level), in this process while the service is idle, before and after the load: the rate also
+  // reads as predictions per rotation, which compares across these machines' CPU models.
+  const calibrationModel = loadBundledModels().find((m) => m.id === 'mnist-cnn') ?? model;
+  const calibrationRig = await CalibrationRig.create(calibrationModel);
+  const calibrationStart = calibrationRig.measure(CALIBRATION_RUNS);
+  log(`calibration: one rotation ${calibrationStart.rotateMs.toFixed(2)} ms, one multiply_plain ${calibrationStart.multiplyPlainMs.toFixed(3)} ms`);
+
   const rss: RssSample[] = [];
   const t0 = performance.now();
   const sampleRss = (): void => {
@@ -111,6 +122,8 @@ try {
   const lastSample = rss[rss.length - 1];
   if (!lastSample || (performance.now() - t0) / 1000 - lastSample.t > 1) sampleRss();
   const otherCores = meter ? meter.othersCores() : Number.NaN;
+  const calibrationEnd = calibrationRig.measure(CALIBRATION_RUNS);
+  calibrationRig.dispose();
 
   const server503 = await (distributed ? distributed.server503() : readServer503(service)).catch(() => null);
   const counters: Counters = { ok: 0, errors: 0, wrong: 0, retried503: 0, retriedNetwork: 0, reuploads: 0, errorKinds: {} };
@@ -127,6 +140,13 @@ try {
     date: new Date().toISOString(),
     machine: machine(loadStart),
     otherCores: Math.round(otherCores * 100) / 100,
+    calibration: {
+      model: calibrationModel.id,
+      rotateMs: (calibrationStart.rotateMs + calibrationEnd.rotateMs) / 2,
+      multiplyPlainMs: (calibrationStart.multiplyPlainMs + calibrationEnd.multiplyPlainMs) / 2,
+      start: calibrationStart,
+      end: calibrationEnd,
+    },
     settings: { clients, seconds, model: model.id, workers: health.workers.total, maxQueue: health.queue.limit, hardStopS },
     setup: { serviceStartMs, keygenMs, keyEnvelopeBytes: loadClients[0]!.keyBytes, sessionsMs },
     results: {

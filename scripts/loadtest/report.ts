@@ -1,6 +1,7 @@
 // The load test's output: a printed summary, the JSON (--json) and a section of docs/reliability.md.
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import type { Machine } from '../bench/types.js';
+import type { CalibrationSample } from '../bench/calibration.js';
 import { MiB } from './stats.js';
 
 export interface RssSample {
@@ -16,6 +17,8 @@ export interface LoadRun {
   machine: Machine;
   /** Mean cores other processes kept busy during the load (/proc/stat minus this process and the service). */
   otherCores: number;
+  /** The benchmark's calibration in this process, before and after the load (the service idle); the mean of the two medians. */
+  calibration: { model: string; rotateMs: number; multiplyPlainMs: number; start: CalibrationSample; end: CalibrationSample };
   settings: { clients: number; seconds: number; model: string; workers: number; maxQueue: number; hardStopS: number };
   setup: { serviceStartMs: number; keygenMs: number; keyEnvelopeBytes: number; sessionsMs: number };
   results: {
@@ -42,6 +45,12 @@ export interface LoadRun {
 }
 
 const fmt = (v: number, digits = 1): string => (Number.isFinite(v) ? v.toFixed(digits) : 'n/a');
+
+/** The rate in calibration units: predictions per node-seal rotation time (the benchmark's "/rot"). */
+function perRotation(run: LoadRun): string {
+  const c = run.calibration;
+  return `${((run.results.throughputPerS * c.rotateMs) / 1000).toFixed(3)} /rot (one rotation at ${c.model}'s top level ${c.rotateMs.toFixed(2)} ms: ${c.start.rotateMs.toFixed(2)} before the load, ${c.end.rotateMs.toFixed(2)} after)`;
+}
 const mib = (bytes: number): string => `${(bytes / MiB).toFixed(1)} MiB`;
 
 export function summaryLines(run: LoadRun): string[] {
@@ -53,7 +62,7 @@ export function summaryLines(run: LoadRun): string[] {
     `load test: ${run.settings.clients} clients, ${run.settings.seconds} s, ${run.settings.model}, ${run.settings.workers} workers, queue ${run.settings.maxQueue}`,
     `  predictions ok ${r.ok}, errors ${r.errors} (wrong answers ${r.wrong})${r.errors ? ` ${JSON.stringify(r.errorKinds)}` : ''}`,
     `  503s retried ${r.retried503} (service counted ${r.server503 ?? 'n/a'}), network errors retried ${r.retriedNetwork}, key re-uploads ${r.reuploads}; predictions needing a retry ${r.predictionsRetried}`,
-    `  throughput ${fmt(r.throughputPerS, 2)} predictions/s over ${fmt(r.durationS)} s`,
+    `  throughput ${fmt(r.throughputPerS, 2)} predictions/s over ${fmt(r.durationS)} s = ${perRotation(run)}`,
     `  end to end ms: p50 ${fmt(r.endToEndMs.p50)}, p90 ${fmt(r.endToEndMs.p90)}, p99 ${fmt(r.endToEndMs.p99)}, max ${fmt(r.endToEndMs.max)}; round trip p50 ${fmt(r.roundTripMs.p50)}, p99 ${fmt(r.roundTripMs.p99)}`,
     `  max |decrypted - reference| ${r.maxAbsError.toExponential(2)} (tolerance ${r.tolerance})`,
     `  service RSS: ${rssFirst ? mib(rssFirst.serviceBytes) : 'n/a'} at start, ${rssLast ? mib(rssLast.serviceBytes) : 'n/a'} at end, ${mib(rssMax)} max (${run.rss.length} samples)`,
@@ -91,7 +100,7 @@ export function docSection(run: LoadRun): string {
     '| --- | ---: |',
     `| predictions completed and correct | ${r.ok} |`,
     `| errors (wrong answers among them) | ${errors} (${r.wrong}) |`,
-    `| throughput | ${fmt(r.throughputPerS, 2)} predictions/s |`,
+    `| throughput | ${fmt(r.throughputPerS, 2)} predictions/s = ${perRotation(run)} |`,
     `| end to end p50 / p90 / p99 / max | ${fmt(r.endToEndMs.p50)} / ${fmt(r.endToEndMs.p90)} / ${fmt(r.endToEndMs.p99)} / ${fmt(r.endToEndMs.max)} ms |`,
     `| HTTP round trip p50 / p99 (successful attempt) | ${fmt(r.roundTripMs.p50)} / ${fmt(r.roundTripMs.p99)} ms |`,
     `| 503 answers, each retried to success | ${r.retried503} (service's own count: ${r.server503 ?? 'n/a'}) |`,
