@@ -45,8 +45,8 @@ async function throughput(workers: number, options: ScalingOptions): Promise<Thr
     // a session for the first time loads its keys first (65-210 ms for mnist-cnn's 7.9 MB): with 4
     // sessions over 2 workers, one warm-up round left up to 4 such loads inside the timed part, and
     // the 1-worker rounds none.
-    for (let round = 0; round < 10; round++) {
-      await Promise.all(clients.map((c, i) => c.predict([options.rows[(round * clients.length + i) % options.rows.length]!])));
+    for (let pass = 0; pass < 10; pass++) {
+      await Promise.all(clients.map((c, i) => c.predict([options.rows[(pass * clients.length + i) % options.rows.length]!])));
       if ((await keySets(service.endpoint)) >= options.clients * workers) break;
     }
     const clock = new EvaluationClock(service.endpoint);
