@@ -5,7 +5,7 @@ import { EnvelopeKind, encodeEnvelope } from '../envelope/envelope.js';
 import { checkAnswerPlan, formatBound } from '../compiler/packing.js';
 import { openResultEnvelope } from '../envelope/ciphertexts.js';
 import { compressSealObject, saveCompressed } from '../envelope/seal-object.js';
-import { packBatch, packSample, unpackOutputs } from '../layout/pack.js';
+import { packBatch, packSample, replicaMean, unpackOutputs } from '../layout/pack.js';
 import { checkInput, preprocess } from '../model/input.js';
 import { sealCall } from '../seal/runtime.js';
 import { free } from '../seal/scope.js';
@@ -115,9 +115,7 @@ export function projectReplicas(plan: PublicPlan, vectors: Float64Array[]): Floa
     const period = v.length / replicas;
     const out = new Float64Array(v.length);
     for (let j = 0; j < period; j++) {
-      let sum = 0;
-      for (let r = 0; r < replicas; r++) sum += v[r * period + j]!;
-      const mean = sum / replicas;
+      const mean = replicaMean(v, replicas, j);
       for (let r = 0; r < replicas; r++) out[r * period + j] = mean;
     }
     return out;

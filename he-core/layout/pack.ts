@@ -52,6 +52,14 @@ export function packBatch(plan: PublicPlan, samples: readonly Float64Array[]): F
   return out;
 }
 
+/** The mean of slot j's replicas: slots r·period + j, period = slots.length / replicas. */
+export function replicaMean(slots: Float64Array, replicas: number, j: number): number {
+  const period = slots.length / replicas;
+  let sum = 0;
+  for (let r = 0; r < replicas; r++) sum += slots[r * period + j]!;
+  return sum / replicas;
+}
+
 /**
  * Reads the outputs from decoded slot vectors: one sample's outputs, each the mean of its
  * replicas (independent rounding noise: the mean of 256 has a sixteenth of one's), or one row
@@ -65,13 +73,7 @@ export function unpackOutputs(plan: PublicPlan, decoded: readonly Float64Array[]
     if (!Number.isInteger(replicas) || replicas < 1 || !Number.isInteger(period) || period < size) {
       throw new HeError('params_mismatch', `the plan repeats ${size} outputs ${replicas} times in ${slots.length} slots`);
     }
-    return [
-      Float64Array.from({ length: size }, (_, j) => {
-        let sum = 0;
-        for (let r = 0; r < replicas; r++) sum += slots[r * period + j]!;
-        return sum / replicas;
-      }),
-    ];
+    return [Float64Array.from({ length: size }, (_, j) => replicaMean(slots, replicas, j))];
   }
   return Array.from({ length: samples }, (_, s) => Float64Array.from({ length: size }, (_, r) => decoded[r]![s]!));
 }
